@@ -1,0 +1,234 @@
+// Package store defines everything the collector keeps — points, check
+// results, the series index, agents and tokens — behind one interface that
+// every backend implements and that one contract suite tests.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"sort"
+	"time"
+)
+
+// ErrNotFound is returned when a looked-up record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is what the collector needs from a backend. A nil error from Write
+// means the data is durable: the collector acks on it.
+type Store interface {
+	// Write stores series definitions, points and check results of one
+	// tenant. Rewriting the same (series, timestamp) leaves one point.
+	Write(ctx context.Context, w *WriteRequest) error
+	// Series lists the series of a tenant matching f, ordered by key.
+	Series(ctx context.Context, f SeriesFilter) ([]Series, error)
+	// Points returns the points of one series with from <= ts < to in time
+	// order, at most limit of them (0: no limit).
+	Points(ctx context.Context, id SeriesID, from, to int64, limit int) ([]Point, error)
+
+	UpsertAgent(ctx context.Context, a Agent) error
+	Agents(ctx context.Context, tenant string) ([]Agent, error)
+
+	PutToken(ctx context.Context, t Token) error
+	// TokenByHash returns ErrNotFound for an unknown hash.
+	TokenByHash(ctx context.Context, hash TokenHash) (Token, error)
+
+	// Ping reports whether the backend can serve reads and writes.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// MetricType is the kind of a series' values.
+type MetricType uint8
+
+const (
+	Gauge MetricType = iota + 1
+	Counter
+	String
+)
+
+func (t MetricType) String() string {
+	switch t {
+	case Gauge:
+		return "gauge"
+	case Counter:
+		return "counter"
+	case String:
+		return "string"
+	}
+	return "unknown"
+}
+
+// Label is one key/value pair of a series.
+type Label struct {
+	Key, Value string
+}
+
+// SeriesKey identifies a series. Labels must be sorted by key (SortLabels).
+type SeriesKey struct {
+	Tenant, Agent, Check, Metric string
+	Labels                       []Label
+}
+
+// SeriesID is a 128-bit hash of a series' canonical key.
+type SeriesID [16]byte
+
+func (id SeriesID) String() string { return hex.EncodeToString(id[:]) }
+
+// ParseSeriesID parses the hex form of a SeriesID.
+func ParseSeriesID(s string) (SeriesID, error) {
+	var id SeriesID
+	if len(s) != 32 {
+		return id, errors.New("series id must be 32 hex digits")
+	}
+	_, err := hex.Decode(id[:], []byte(s))
+	return id, err
+}
+
+// SortLabels sorts labels by key, in place.
+func SortLabels(ls []Label) {
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Key < ls[j].Key })
+}
+
+// ID hashes the canonical key: every part length-prefixed, so no choice of
+// names can make two different keys hash the same input.
+func (k *SeriesKey) ID() SeriesID {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	put := func(s string) {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		h.Write([]byte(s))
+	}
+	put(k.Tenant)
+	put(k.Agent)
+	put(k.Check)
+	put(k.Metric)
+	for _, l := range k.Labels {
+		put(l.Key)
+		put(l.Value)
+	}
+	var id SeriesID
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+// Series is one entry of the series index.
+type Series struct {
+	ID SeriesID
+	SeriesKey
+	Type MetricType
+	Unit string
+}
+
+// Point is one value of a series; Str is set for string series.
+type Point struct {
+	Series SeriesID
+	TS     int64 // ms since the Unix epoch
+	Value  float64
+	Str    string
+}
+
+// Status is a check result's status.
+type Status uint8
+
+const (
+	StatusOK Status = iota + 1
+	StatusWarn
+	StatusCrit
+	StatusUnknown
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusWarn:
+		return "warn"
+	case StatusCrit:
+		return "crit"
+	}
+	return "unknown"
+}
+
+// CheckResult is the status part of one check run; its metrics are Points.
+type CheckResult struct {
+	Agent, Check string
+	TS           int64
+	Status       Status
+	Message      string
+	DurationMS   uint32
+}
+
+// WriteRequest is what one batch of one agent becomes. Every point's series
+// is defined in Series.
+type WriteRequest struct {
+	Tenant  string
+	Series  []Series
+	Points  []Point
+	Results []CheckResult
+}
+
+// SeriesFilter selects series of one tenant; empty fields match anything,
+// and every label in Labels must match exactly.
+type SeriesFilter struct {
+	Tenant, Agent, Check, Metric string
+	Labels                       []Label
+}
+
+// Match reports whether s passes the filter.
+func (f *SeriesFilter) Match(s *Series) bool {
+	if s.Tenant != f.Tenant ||
+		f.Agent != "" && s.Agent != f.Agent ||
+		f.Check != "" && s.Check != f.Check ||
+		f.Metric != "" && s.Metric != f.Metric {
+		return false
+	}
+next:
+	for _, want := range f.Labels {
+		for _, l := range s.Labels {
+			if l.Key == want.Key {
+				if l.Value == want.Value {
+					continue next
+				}
+				return false
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// Agent is one monitored server.
+type Agent struct {
+	Tenant, ID, Hostname, Version string
+	Labels                        map[string]string
+	LastSeen                      time.Time
+	Connected                     bool
+	Collector                     string // the collector it is connected to, if any
+}
+
+// Role is what a token may do.
+type Role string
+
+const (
+	RoleAgent  Role = "agent"
+	RoleEnroll Role = "enroll"
+	RoleRead   Role = "read"
+	RoleAdmin  Role = "admin"
+)
+
+// TokenHash is the SHA-256 of a token; only hashes are stored.
+type TokenHash [32]byte
+
+// Token is a stored credential.
+type Token struct {
+	Hash    TokenHash
+	ID      string // public handle for listing and revoking
+	Tenant  string
+	Role    Role
+	Agent   string // for agent tokens: the agent it may ingest for ("" = any)
+	Created time.Time
+	Revoked time.Time // zero while valid
+}
