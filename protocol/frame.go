@@ -13,8 +13,6 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-//go:generate protoc --plugin=protoc-gen-go=../bin/protoc-gen-go --go_out=. --go_opt=paths=source_relative vigil.proto
-
 const (
 	// Version is the protocol version an agent puts in Hello.
 	Version = 1

@@ -1,0 +1,364 @@
+// Package config reads the agent's TOML configuration. Decoding is strict:
+// a key the agent does not know is an error naming the key and its line,
+// so a typo never silently falls back to a default.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/vigilmon/vigil/agent/check"
+)
+
+// Duration is a time.Duration written in TOML as a string such as "10s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use a number and a unit, such as \"30s\" or \"1m\")", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Config is the whole agent configuration.
+type Config struct {
+	Agent     Agent
+	Transport Transport
+	Log       Log
+	// Checks holds every enabled built-in check, by name.
+	Checks map[string]CheckConfig
+}
+
+// Agent is the [agent] table.
+type Agent struct {
+	// ID names this server to the collector; default: the hostname.
+	ID string `toml:"id"`
+	// Token is the agent token; TokenFile, if set, is read instead.
+	Token     string `toml:"token"`
+	TokenFile string `toml:"token_file"`
+	// Labels are attached to the agent (not to each metric).
+	Labels map[string]string `toml:"labels"`
+	// Interval is the default interval of every check (default 30s).
+	Interval Duration `toml:"interval"`
+	// Timeout is the default timeout of every check (default: the interval, at most 30s).
+	Timeout Duration `toml:"timeout"`
+	// StateDir holds the agent's state (spool); default /var/lib/vigil/agent.
+	StateDir string `toml:"state_dir"`
+	// QueueBatches bounds the batches held while the collector cannot be reached.
+	QueueBatches int `toml:"queue_batches"`
+}
+
+// Transport is the [transport] table.
+type Transport struct {
+	// Collectors lists collector QUIC addresses (host:port), preferred first.
+	Collectors []string `toml:"collectors"`
+	// CAFile verifies the collector's certificate; empty means system roots.
+	CAFile string `toml:"ca_file"`
+	// ServerName overrides the name checked in the collector's certificate.
+	ServerName string `toml:"server_name"`
+	// CertFile and KeyFile are an optional client certificate.
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+}
+
+// Log is the [log] table.
+type Log struct {
+	// Level is debug, info, warn or error (default info).
+	Level string `toml:"level"`
+	// Format is text or json (default text).
+	Format string `toml:"format"`
+}
+
+// Schedule holds the settings every check has, whatever its kind.
+type Schedule struct {
+	// Enabled turns a check off with false; a check is on by default when
+	// it is one of the default checks or has a table in the config.
+	Enabled *bool `toml:"enabled"`
+	// Interval between runs (default: agent.interval; minimum 1s).
+	Interval Duration `toml:"interval"`
+	// Timeout of one run (default: agent.timeout, at most the interval).
+	Timeout Duration `toml:"timeout"`
+}
+
+// CheckConfig is one built-in check's resolved configuration.
+type CheckConfig struct {
+	Name     string
+	Interval time.Duration
+	Timeout  time.Duration
+	// Options is the pointer the check's Factory.Options returned, decoded.
+	Options any
+}
+
+const (
+	DefaultInterval = 30 * time.Second
+	MinInterval     = time.Second
+	maxFileBytes    = 1 << 20
+)
+
+var (
+	agentIDRe  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+	labelKeyRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
+)
+
+// Load reads and validates the config file at path.
+func Load(path string) (*Config, error) {
+	b, err := readLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if len(b) > maxFileBytes {
+		return nil, fmt.Errorf("config %s: larger than %d bytes", path, maxFileBytes)
+	}
+	return b, nil
+}
+
+// Default returns the configuration used when there is no config file:
+// every default check with default options.
+func Default() (*Config, error) { return Parse(nil) }
+
+// Parse decodes and validates a config document.
+func Parse(doc []byte) (*Config, error) {
+	factories := check.All()
+	docType, sections := documentType(factories)
+	v := reflect.New(docType)
+	// Defaults go in before decoding so that keys absent from the file keep them.
+	checksV := v.Elem().FieldByName("Checks")
+	for i, f := range factories {
+		sec := reflect.New(sections[i])
+		sec.Elem().Field(1).Set(reflect.ValueOf(f.Options()).Elem())
+		checksV.Field(i).Set(sec)
+	}
+	if err := decodeStrict(doc, v.Interface()); err != nil {
+		return nil, err
+	}
+	present, err := checkTables(doc)
+	if err != nil {
+		return nil, err
+	}
+
+	c := &Config{
+		Agent:     v.Elem().FieldByName("Agent").Interface().(Agent),
+		Transport: v.Elem().FieldByName("Transport").Interface().(Transport),
+		Log:       v.Elem().FieldByName("Log").Interface().(Log),
+		Checks:    map[string]CheckConfig{},
+	}
+	if err := c.defaults(); err != nil {
+		return nil, err
+	}
+	for i, f := range factories {
+		sec := checksV.Field(i).Elem()
+		sched := sec.Field(0).Interface().(Schedule)
+		on := f.Default || present[f.Name]
+		if sched.Enabled != nil {
+			on = *sched.Enabled
+		}
+		if !on {
+			continue
+		}
+		cc := CheckConfig{Name: f.Name, Interval: sched.Interval.Duration, Timeout: sched.Timeout.Duration}
+		if cc.Interval == 0 {
+			cc.Interval = c.Agent.Interval.Duration
+		}
+		if cc.Interval < MinInterval {
+			return nil, fmt.Errorf("checks.%s.interval: %v is below the minimum of %v", f.Name, cc.Interval, MinInterval)
+		}
+		if cc.Timeout == 0 {
+			cc.Timeout = c.Agent.Timeout.Duration
+		}
+		if cc.Timeout <= 0 || cc.Timeout > cc.Interval {
+			cc.Timeout = min(cc.Interval, 30*time.Second)
+		}
+		opts := reflect.New(sections[i].Field(1).Type)
+		opts.Elem().Set(sec.Field(1))
+		cc.Options = opts.Interface()
+		if _, err := f.New(cc.Options); err != nil {
+			return nil, fmt.Errorf("checks.%s: %w", f.Name, err)
+		}
+		c.Checks[f.Name] = cc
+	}
+	for name := range present {
+		if _, ok := check.Lookup(name); !ok {
+			return nil, fmt.Errorf("checks.%s: unknown check (built-in checks: %s)", name, strings.Join(names(factories), ", "))
+		}
+	}
+	return c, nil
+}
+
+func (c *Config) defaults() error {
+	if c.Agent.ID == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("agent.id is not set and the hostname cannot be read: %w", err)
+		}
+		c.Agent.ID = h
+	}
+	if !agentIDRe.MatchString(c.Agent.ID) {
+		return fmt.Errorf("agent.id %q: must be 1-128 characters of A-Z a-z 0-9 . _ -", c.Agent.ID)
+	}
+	if c.Agent.Token == "" && c.Agent.TokenFile != "" {
+		b, err := os.ReadFile(c.Agent.TokenFile)
+		if err != nil {
+			return fmt.Errorf("agent.token_file: %w", err)
+		}
+		c.Agent.Token = strings.TrimSpace(string(b))
+	}
+	if len(c.Agent.Labels) > 16 {
+		return fmt.Errorf("agent.labels: %d labels, at most 16 allowed", len(c.Agent.Labels))
+	}
+	for k, v := range c.Agent.Labels {
+		if !labelKeyRe.MatchString(k) {
+			return fmt.Errorf("agent.labels: key %q must match [a-z_][a-z0-9_]{0,63}", k)
+		}
+		if len(v) > 256 {
+			return fmt.Errorf("agent.labels.%s: value longer than 256 bytes", k)
+		}
+	}
+	if c.Agent.Interval.Duration == 0 {
+		c.Agent.Interval.Duration = DefaultInterval
+	}
+	if c.Agent.Interval.Duration < MinInterval {
+		return fmt.Errorf("agent.interval: %v is below the minimum of %v", c.Agent.Interval, MinInterval)
+	}
+	if c.Agent.StateDir == "" {
+		c.Agent.StateDir = "/var/lib/vigil/agent"
+	}
+	if c.Agent.QueueBatches == 0 {
+		c.Agent.QueueBatches = 10000
+	}
+	if c.Agent.QueueBatches < 1 {
+		return fmt.Errorf("agent.queue_batches: must be at least 1")
+	}
+	for i, a := range c.Transport.Collectors {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("transport.collectors[%d] %q: want host:port: %w", i, a, err)
+		}
+	}
+	if (c.Transport.CertFile == "") != (c.Transport.KeyFile == "") {
+		return errors.New("transport: cert_file and key_file must be set together")
+	}
+	switch c.Log.Level {
+	case "":
+		c.Log.Level = "info"
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "":
+		c.Log.Format = "text"
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	return nil
+}
+
+// documentType builds the document's Go type: the fixed tables plus one
+// [checks.NAME] table per registered check, whose type embeds Schedule and
+// the check's own options so a typo anywhere is caught with its line.
+func documentType(factories []check.Factory) (reflect.Type, []reflect.Type) {
+	var checkFields []reflect.StructField
+	var sections []reflect.Type
+	for i, f := range factories {
+		ot := reflect.TypeOf(f.Options()).Elem()
+		sec := reflect.StructOf([]reflect.StructField{
+			{Name: "Schedule", Type: reflect.TypeOf(Schedule{}), Anonymous: true},
+			{Name: ot.Name(), Type: ot, Anonymous: true},
+		})
+		sections = append(sections, sec)
+		checkFields = append(checkFields, reflect.StructField{
+			Name: fmt.Sprintf("C%d", i),
+			Type: reflect.PointerTo(sec),
+			Tag:  reflect.StructTag(fmt.Sprintf(`toml:%q`, f.Name)),
+		})
+	}
+	doc := reflect.StructOf([]reflect.StructField{
+		{Name: "Agent", Type: reflect.TypeOf(Agent{}), Tag: `toml:"agent"`},
+		{Name: "Transport", Type: reflect.TypeOf(Transport{}), Tag: `toml:"transport"`},
+		{Name: "Log", Type: reflect.TypeOf(Log{}), Tag: `toml:"log"`},
+		{Name: "Checks", Type: reflect.StructOf(checkFields), Tag: `toml:"checks"`},
+	})
+	return doc, sections
+}
+
+func decodeStrict(doc []byte, v any) error {
+	d := toml.NewDecoder(bytes.NewReader(doc))
+	d.DisallowUnknownFields()
+	err := d.Decode(v)
+	if err == nil {
+		return nil
+	}
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) && len(strict.Errors) > 0 {
+		var msgs []string
+		for _, e := range strict.Errors {
+			row, _ := e.Position()
+			msgs = append(msgs, fmt.Sprintf("line %d: unknown key %q", row, strings.Join(e.Key(), ".")))
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		return fmt.Errorf("line %d column %d: %s", row, col, de.Error())
+	}
+	return err
+}
+
+// checkTables returns the names of the [checks.*] tables the document has.
+func checkTables(doc []byte) (map[string]bool, error) {
+	var raw struct {
+		Checks map[string]any `toml:"checks"`
+	}
+	if err := toml.Unmarshal(doc, &raw); err != nil {
+		return nil, err
+	}
+	present := map[string]bool{}
+	for name := range raw.Checks {
+		present[name] = true
+	}
+	return present, nil
+}
+
+func names(fs []check.Factory) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Name
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,184 @@
+// Package transport carries batches from the agent to a collector over
+// QUIC: one control stream for Hello/Welcome, then one stream per batch.
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/vigilmon/vigil/protocol"
+)
+
+// TLSConfig is what the agent needs to verify a collector and, optionally,
+// to present a client certificate.
+type TLSConfig struct {
+	CAFile     string // empty: system roots
+	ServerName string // empty: the host part of the collector address
+	CertFile   string
+	KeyFile    string
+}
+
+// Load builds the crypto/tls configuration for one collector address.
+func (c TLSConfig) Load(addr string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{protocol.ALPN}, ServerName: c.ServerName}
+	if tc.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("collector address %q: %w", addr, err)
+		}
+		tc.ServerName = host
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s: no PEM certificate found", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// RejectError is a collector's refusal of this agent's Hello.
+type RejectError struct {
+	Code       protocol.Reject_Code
+	Message    string
+	RetryAfter time.Duration
+}
+
+func (e *RejectError) Error() string {
+	return fmt.Sprintf("collector refused the agent (%s): %s", e.Code, e.Message)
+}
+
+// Session is an established, welcomed connection to one collector.
+type Session struct {
+	Addr     string
+	Welcome  *protocol.Welcome
+	conn     *quic.Conn
+	control  *quic.Stream
+	maxFrame int
+}
+
+// QUICConfig is shared by both sides so their timeouts agree.
+func QUICConfig() *quic.Config {
+	return &quic.Config{
+		HandshakeIdleTimeout: 5 * time.Second,
+		MaxIdleTimeout:       15 * time.Second,
+		KeepAlivePeriod:      5 * time.Second,
+	}
+}
+
+// Dial connects to addr, sends hello and waits for the collector's answer.
+// A Reject is returned as *RejectError.
+func Dial(ctx context.Context, addr string, tc *tls.Config, hello *protocol.Hello) (*Session, error) {
+	conn, err := quic.DialAddr(ctx, addr, tc, QUICConfig())
+	if err != nil {
+		return nil, fmt.Errorf("dial collector %s: %w", addr, err)
+	}
+	s, err := handshake(ctx, conn, hello)
+	if err != nil {
+		conn.CloseWithError(0, "handshake failed")
+		return nil, fmt.Errorf("collector %s: %w", addr, err)
+	}
+	s.Addr = addr
+	return s, nil
+}
+
+func handshake(ctx context.Context, conn *quic.Conn, hello *protocol.Hello) (*Session, error) {
+	st, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open control stream: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	st.SetDeadline(deadline)
+	if err := protocol.WriteFrame(st, hello, protocol.DefaultMaxFrameBytes); err != nil {
+		return nil, fmt.Errorf("send hello: %w", err)
+	}
+	var reply protocol.HelloReply
+	if err := protocol.NewFrameReader(st, protocol.DefaultMaxFrameBytes).Read(&reply); err != nil {
+		return nil, fmt.Errorf("read hello reply: %w", err)
+	}
+	st.SetDeadline(time.Time{})
+	switch r := reply.Reply.(type) {
+	case *protocol.HelloReply_Reject:
+		return nil, &RejectError{
+			Code:       r.Reject.GetCode(),
+			Message:    r.Reject.GetMessage(),
+			RetryAfter: time.Duration(r.Reject.GetRetryAfterS()) * time.Second,
+		}
+	case *protocol.HelloReply_Welcome:
+		w := r.Welcome
+		maxFrame := int(w.GetMaxFrameBytes())
+		if maxFrame <= 0 || maxFrame > protocol.DefaultMaxFrameBytes {
+			maxFrame = protocol.DefaultMaxFrameBytes
+		}
+		return &Session{Welcome: w, conn: conn, control: st, maxFrame: maxFrame}, nil
+	}
+	return nil, errors.New("hello reply holds neither Welcome nor Reject")
+}
+
+// MaxInflight is the number of batches the collector lets this agent have
+// in flight at once.
+func (s *Session) MaxInflight() int {
+	n := int(s.Welcome.GetMaxInflight())
+	if n <= 0 {
+		return 1
+	}
+	return n
+}
+
+// Done is closed when the connection ends.
+func (s *Session) Done() <-chan struct{} { return s.conn.Context().Done() }
+
+// Send delivers one batch on its own stream and waits for its Ack.
+func (s *Session) Send(ctx context.Context, b *protocol.Batch) (*protocol.Ack, error) {
+	st, err := s.conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open stream for batch %d: %w", b.GetSeq(), err)
+	}
+	defer st.CancelRead(0)
+	if d, ok := ctx.Deadline(); ok {
+		st.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { st.SetDeadline(time.Now()) })
+	defer stop()
+	if err := protocol.WriteFrame(st, b, s.maxFrame); err != nil {
+		st.CancelWrite(0)
+		return nil, fmt.Errorf("send batch %d: %w", b.GetSeq(), err)
+	}
+	st.Close()
+	var ack protocol.Ack
+	if err := protocol.NewFrameReader(st, protocol.DefaultMaxFrameBytes).Read(&ack); err != nil {
+		return nil, fmt.Errorf("read ack of batch %d: %w", b.GetSeq(), err)
+	}
+	if ack.GetSeq() != b.GetSeq() {
+		return nil, fmt.Errorf("ack for batch %d answered batch %d", ack.GetSeq(), b.GetSeq())
+	}
+	return &ack, nil
+}
+
+// Close ends the session.
+func (s *Session) Close(reason string) {
+	s.conn.CloseWithError(0, reason)
+}

@@ -1,0 +1,129 @@
+// Command vigil-collector runs Vigil's collector and its admin commands.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vigilmon/vigil/collector"
+	"github.com/vigilmon/vigil/collector/auth"
+)
+
+const usage = `usage: vigil-collector <command> [flags]
+
+commands:
+  run           run the collector in the foreground (--config FILE)
+  token create  create a token: --tenant T --role read|agent|enroll|admin [--agent ID]
+  dev-setup     prepare a development environment (certificates, configs, tokens) under --dir
+  version       print the version
+
+Run 'vigil-collector <command> -h' for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "run":
+		err = run(args)
+	case "token":
+		err = token(args)
+	case "dev-setup":
+		err = devSetup(args)
+	case "version", "--version", "-version":
+		fmt.Println("vigil-collector", collector.Version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "vigil-collector: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vigil-collector:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	path := fs.String("config", "/etc/vigil/collector.toml", "config file")
+	fs.Parse(args)
+	cfg, err := collector.LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log.Level, cfg.Log.Format)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return collector.Run(ctx, cfg, log)
+}
+
+func token(args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return fmt.Errorf("usage: vigil-collector token create --tenant T --role read|agent|enroll|admin [--agent ID] [--config FILE]")
+	}
+	fs := flag.NewFlagSet("token create", flag.ExitOnError)
+	path := fs.String("config", "/etc/vigil/collector.toml", "config file")
+	tenant := fs.String("tenant", "", "tenant the token belongs to (required)")
+	roleName := fs.String("role", "", "read, agent, enroll or admin (required)")
+	agentID := fs.String("agent", "", "for role agent: the only agent id the token may send for")
+	fs.Parse(args[1:])
+	if *tenant == "" || *roleName == "" {
+		return fmt.Errorf("token create: --tenant and --role are required")
+	}
+	role, err := auth.ParseRole(*roleName)
+	if err != nil {
+		return err
+	}
+	cfg, err := collector.LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	st, err := collector.OpenStore(cfg, newLogger("warn", "text"))
+	if err != nil {
+		return fmt.Errorf("%w (a running collector holds the embedded store: stop it first)", err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok, rec, err := auth.Create(ctx, st, *tenant, role, *agentID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "created %s token %s for tenant %s; it is shown only this once:\n", rec.Role, rec.ID, rec.Tenant)
+	fmt.Println(tok)
+	return nil
+}
+
+func devSetup(args []string) error {
+	fs := flag.NewFlagSet("dev-setup", flag.ExitOnError)
+	var o collector.DevOptions
+	fs.StringVar(&o.Dir, "dir", "var", "directory for certificates, configs, tokens and data")
+	fs.StringVar(&o.QUIC, "quic", "127.0.0.1:4433", "QUIC listen address")
+	fs.StringVar(&o.HTTP, "http", "127.0.0.1:8080", "HTTP API listen address")
+	fs.StringVar(&o.AgentID, "agent-id", "", "agent id (default: hostname)")
+	fs.DurationVar(&o.Interval, "interval", 10*time.Second, "agent check interval")
+	fs.Parse(args)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return collector.DevSetup(ctx, o, newLogger("warn", "text"))
+}
+
+func newLogger(level, format string) *slog.Logger {
+	var lv slog.Level
+	lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,124 @@
+// Package api serves the collector's HTTP API (DESIGN §7): health checks
+// for load balancers and the token-protected /v1 query endpoints.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vigilmon/vigil/collector/auth"
+	"github.com/vigilmon/vigil/collector/store"
+)
+
+// API is the HTTP handler of the collector.
+type API struct {
+	Store store.Store
+	Log   *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler returns the routes.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /v1/agents", a.read(a.agents))
+	mux.Handle("GET /v1/series", a.read(a.series))
+	mux.Handle("GET /v1/query", a.read(a.query))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.Store.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "store": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": "ok"})
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, tok store.Token)
+
+// read wraps h so it only runs for a valid read (or admin) token.
+func (a *API) read(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := bearer(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
+			writeError(w, http.StatusUnauthorized, "unauthenticated",
+				"send a token as 'Authorization: Bearer TOKEN' or as the password of HTTP basic auth")
+			return
+		}
+		tok, err := auth.Authenticate(r.Context(), a.Store, secret)
+		if errors.Is(err, auth.ErrInvalidToken) {
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "the token is unknown or revoked")
+			return
+		}
+		if err != nil {
+			a.Log.Error("token lookup failed", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the store cannot be reached; try again")
+			return
+		}
+		if tok.Role != store.RoleRead && tok.Role != store.RoleAdmin {
+			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("a %s token cannot read; use a token with role read", tok.Role))
+			return
+		}
+		h(w, r, tok)
+	})
+}
+
+// bearer takes the token from a Bearer header or from the password of basic
+// auth, for clients (Grafana, promtool) that can only send the latter.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if t, ok := strings.CutPrefix(h, "Bearer "); ok && t != "" {
+		return strings.TrimSpace(t), true
+	}
+	if _, pw, ok := r.BasicAuth(); ok && pw != "" {
+		return pw, true
+	}
+	return "", false
+}
+
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e apiError
+	e.Error.Code = code
+	e.Error.Message = msg
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}

@@ -1,0 +1,122 @@
+// Package collector runs vigil-collector: QUIC ingest from agents, the
+// store, and the HTTP API.
+package collector
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/vigilmon/vigil/collector/api"
+	"github.com/vigilmon/vigil/collector/ingest"
+	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/collector/store/pebble"
+	"github.com/vigilmon/vigil/protocol"
+)
+
+// Version is stamped at build time.
+var Version = "dev"
+
+// OpenStore opens the configured backend.
+func OpenStore(cfg *Config, log *slog.Logger) (store.Store, error) {
+	dir := filepath.Join(cfg.DataDir, "store")
+	s, err := pebble.Open(dir, pebble.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// Run serves until ctx is cancelled, then stops accepting, finishes the
+// batches in flight (acking what it stored) and closes the store.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	cert, err := tls.LoadX509KeyPair(cfg.QUIC.CertFile, cfg.QUIC.KeyFile)
+	if err != nil {
+		return fmt.Errorf("quic: load certificate (quic.cert_file, quic.key_file): %w", err)
+	}
+	st, err := OpenStore(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+
+	ing := &ingest.Server{
+		Store:         st,
+		Log:           log,
+		Name:          cfg.Name,
+		Validator:     ingest.Validator{MaxAge: cfg.Store.RawRetention.Duration},
+		MaxInflight:   cfg.QUIC.MaxInflight,
+		MaxFrameBytes: protocol.DefaultMaxFrameBytes,
+	}
+	qln, err := ing.Listen(cfg.QUIC.Listen, cert)
+	if err != nil {
+		return err
+	}
+	defer qln.Close()
+
+	hln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           (&api.API{Store: st, Log: log}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if cfg.HTTP.CertFile != "" {
+		scheme = "https"
+	}
+	log.Info("collector started", "name", cfg.Name, "quic", qln.Addr().String(),
+		"api", scheme+"://"+hln.Addr().String(), "data_dir", cfg.DataDir, "version", Version)
+
+	ictx, stopIngest := context.WithCancel(context.Background())
+	defer stopIngest()
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() { errc <- ing.Serve(ictx, qln) })
+	wg.Go(func() {
+		var err error
+		if cfg.HTTP.CertFile != "" {
+			err = srv.ServeTLS(hln, cfg.HTTP.CertFile, cfg.HTTP.KeyFile)
+		} else {
+			err = srv.Serve(hln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	})
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("collector stopping")
+	case runErr = <-errc:
+		log.Error("collector failing", "err", runErr)
+	}
+	// Stop accepting, let in-flight batches finish, then close the store.
+	stopIngest()
+	qln.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	wg.Wait()
+	log.Info("collector stopped")
+	return runErr
+}

@@ -1,0 +1,241 @@
+// Package ingest accepts agents over QUIC: it authenticates each agent's
+// Hello, validates its batches and acks each one only after the store has
+// durably written it.
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/vigilmon/vigil/collector/auth"
+	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/protocol"
+)
+
+// Application error codes on QUIC connections and streams.
+const (
+	codeOK            quic.ApplicationErrorCode = 0
+	codeProtocol      quic.ApplicationErrorCode = 1
+	codeShutdown      quic.ApplicationErrorCode = 2
+	streamStoreFailed quic.StreamErrorCode      = 3
+	streamBadFrame    quic.StreamErrorCode      = 4
+)
+
+// Server is the QUIC ingest endpoint.
+type Server struct {
+	Store     store.Store
+	Log       *slog.Logger
+	Name      string // this collector's name, recorded on connected agents
+	Validator Validator
+	// MaxInflight is announced in Welcome and enforced as the peer's
+	// stream limit.
+	MaxInflight int
+	// MaxFrameBytes is announced in Welcome and enforced on every frame.
+	MaxFrameBytes int
+
+	wg sync.WaitGroup
+}
+
+// Serve accepts connections on addr until ctx is cancelled, then waits for
+// in-flight batches to be stored and acked.
+func (s *Server) Serve(ctx context.Context, ln *quic.Listener) error {
+	defer s.wg.Wait()
+	for {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("accept QUIC connection: %w", err)
+		}
+		s.wg.Go(func() { s.handle(ctx, conn) })
+	}
+}
+
+// Listen opens the QUIC listener with the protocol's settings.
+func (s *Server) Listen(addr string, cert tls.Certificate) (*quic.Listener, error) {
+	tc := &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		NextProtos:   []string{protocol.ALPN},
+		Certificates: []tls.Certificate{cert},
+	}
+	qc := &quic.Config{
+		HandshakeIdleTimeout:  5 * time.Second,
+		MaxIdleTimeout:        15 * time.Second,
+		KeepAlivePeriod:       5 * time.Second,
+		MaxIncomingStreams:    int64(s.MaxInflight) + 1, // batches plus the control stream
+		MaxIncomingUniStreams: -1,
+	}
+	ln, err := quic.ListenAddr(addr, tc, qc)
+	if err != nil {
+		return nil, fmt.Errorf("listen QUIC on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// session is one welcomed agent connection.
+type session struct {
+	tenant, agent string
+	log           *slog.Logger
+	rec           store.Agent
+}
+
+func (s *Server) handle(ctx context.Context, conn *quic.Conn) {
+	log := s.Log.With("remote", conn.RemoteAddr().String())
+	sess, ctrl, err := s.hello(ctx, conn, log)
+	if err != nil {
+		log.Warn("agent refused", "err", err)
+		// Give the Reject frame time to reach the agent before closing.
+		time.Sleep(100 * time.Millisecond)
+		conn.CloseWithError(codeProtocol, truncate(err.Error(), 200))
+		return
+	}
+	defer ctrl.Close()
+	sess.log.Info("agent connected")
+	s.record(sess, true)
+	defer s.record(sess, false)
+
+	var streams sync.WaitGroup
+	defer streams.Wait()
+	for {
+		st, err := conn.AcceptStream(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				conn.CloseWithError(codeShutdown, "collector shutting down")
+				sess.log.Info("agent disconnected: collector shutting down")
+			} else {
+				sess.log.Info("agent disconnected", "reason", err)
+			}
+			return
+		}
+		streams.Go(func() { s.batch(sess, st) })
+	}
+}
+
+func (s *Server) hello(ctx context.Context, conn *quic.Conn, log *slog.Logger) (*session, *quic.Stream, error) {
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := conn.AcceptStream(hctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("no control stream: %w", err)
+	}
+	st.SetDeadline(time.Now().Add(10 * time.Second))
+	var hello protocol.Hello
+	if err := protocol.NewFrameReader(st, 64<<10).Read(&hello); err != nil {
+		return nil, nil, fmt.Errorf("read hello: %w", err)
+	}
+	reject := func(code protocol.Reject_Code, retry uint32, format string, args ...any) (*session, *quic.Stream, error) {
+		msg := fmt.Sprintf(format, args...)
+		protocol.WriteFrame(st, &protocol.HelloReply{Reply: &protocol.HelloReply_Reject{Reject: &protocol.Reject{
+			Code: code, Message: msg, RetryAfterS: retry,
+		}}}, protocol.DefaultMaxFrameBytes)
+		st.Close()
+		return nil, nil, fmt.Errorf("agent %q: %s", hello.AgentId, msg)
+	}
+	if hello.ProtocolVersion != protocol.Version {
+		return reject(protocol.Reject_CODE_UNSUPPORTED_VERSION, 0,
+			"protocol version %d is not supported; this collector speaks version %d: upgrade the agent or the collector", hello.ProtocolVersion, protocol.Version)
+	}
+	if err := auth.ValidAgentID(hello.AgentId); err != nil {
+		return reject(protocol.Reject_CODE_BAD_REQUEST, 0, "%v: fix agent.id in the agent config", err)
+	}
+	if len(hello.Labels) > maxLabels {
+		return reject(protocol.Reject_CODE_BAD_REQUEST, 0, "%d agent labels, at most %d allowed: fix agent.labels", len(hello.Labels), maxLabels)
+	}
+	for k, v := range hello.Labels {
+		if err := validLabelKey(k); err != nil {
+			return reject(protocol.Reject_CODE_BAD_REQUEST, 0, "agent.labels: %v", err)
+		}
+		if len(v) > maxLabelValueLen || !printable(v) {
+			return reject(protocol.Reject_CODE_BAD_REQUEST, 0, "agent.labels.%s: value must be at most %d bytes of printable UTF-8", k, maxLabelValueLen)
+		}
+	}
+	tok, err := auth.Authenticate(ctx, s.Store, hello.Token)
+	if errors.Is(err, auth.ErrInvalidToken) {
+		return reject(protocol.Reject_CODE_UNAUTHENTICATED, 0,
+			"the agent token is unknown or revoked: create a new one with `vigil-collector token create --tenant TENANT --role agent` and put it in agent.token")
+	}
+	if err != nil {
+		log.Error("cannot check agent token", "err", err)
+		return reject(protocol.Reject_CODE_UNAVAILABLE, 10, "the collector cannot check tokens right now; retrying")
+	}
+	if tok.Role != store.RoleAgent {
+		return reject(protocol.Reject_CODE_FORBIDDEN, 0,
+			"the token has role %s, but an agent needs a token with role agent", tok.Role)
+	}
+	if tok.Agent != "" && tok.Agent != hello.AgentId {
+		return reject(protocol.Reject_CODE_FORBIDDEN, 0,
+			"the token belongs to agent %q, not %q: set agent.id to %q or use this agent's own token", tok.Agent, hello.AgentId, tok.Agent)
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	welcome := &protocol.HelloReply{Reply: &protocol.HelloReply_Welcome{Welcome: &protocol.Welcome{
+		SessionId:     hex.EncodeToString(id[:]),
+		ServerTimeMs:  time.Now().UnixMilli(),
+		MaxFrameBytes: uint32(s.MaxFrameBytes),
+		MaxInflight:   uint32(s.MaxInflight),
+	}}}
+	if err := protocol.WriteFrame(st, welcome, protocol.DefaultMaxFrameBytes); err != nil {
+		return nil, nil, fmt.Errorf("send welcome: %w", err)
+	}
+	st.SetDeadline(time.Time{})
+	sess := &session{tenant: tok.Tenant, agent: hello.AgentId,
+		log: s.Log.With("tenant", tok.Tenant, "agent", hello.AgentId, "remote", conn.RemoteAddr().String())}
+	sess.rec = store.Agent{Tenant: tok.Tenant, ID: hello.AgentId, Hostname: truncate(hello.Hostname, 255),
+		Version: truncate(hello.AgentVersion, 64), Labels: hello.Labels, Collector: s.Name}
+	return sess, st, nil
+}
+
+// record writes the agent's record with its connection state.
+func (s *Server) record(sess *session, connected bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sess.rec.Connected = connected
+	sess.rec.LastSeen = time.Now().UTC()
+	if err := s.Store.UpsertAgent(ctx, sess.rec); err != nil {
+		sess.log.Error("record agent", "connected", connected, "err", err)
+	}
+}
+
+// batch reads one Batch, stores it and acks it. Store failures reset the
+// stream without an Ack, so the agent keeps the batch and resends it.
+func (s *Server) batch(sess *session, st *quic.Stream) {
+	st.SetDeadline(time.Now().Add(60 * time.Second))
+	var b protocol.Batch
+	if err := protocol.NewFrameReader(st, s.MaxFrameBytes).Read(&b); err != nil {
+		sess.log.Warn("bad batch frame refused", "err", err)
+		st.CancelRead(streamBadFrame)
+		st.CancelWrite(streamBadFrame)
+		return
+	}
+	res := s.Validator.Validate(sess.tenant, sess.agent, &b)
+	if res.Rejected > 0 {
+		sess.log.Warn("points refused", "seq", b.Seq, "rejected", res.Rejected, "first_errors", res.Errors)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Store.Write(ctx, &res.Write); err != nil {
+		sess.log.Error("store write failed; batch not acked", "seq", b.Seq, "points", len(res.Write.Points), "err", err)
+		st.CancelWrite(streamStoreFailed)
+		st.CancelRead(streamStoreFailed)
+		return
+	}
+	ack := &protocol.Ack{Seq: b.Seq, Accepted: res.Accepted, Rejected: res.Rejected, Errors: res.Errors}
+	if err := protocol.WriteFrame(st, ack, s.MaxFrameBytes); err != nil {
+		sess.log.Warn("send ack", "seq", b.Seq, "err", err)
+		return
+	}
+	st.Close()
+	// Drain the agent's FIN so the stream is fully closed.
+	io.Copy(io.Discard, io.LimitReader(st, 1))
+}

@@ -1,0 +1,216 @@
+package ingest
+
+import (
+	"fmt"
+	"math"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/protocol"
+)
+
+// Limits on what one batch may hold (DESIGN §9).
+const (
+	MaxResultsPerBatch = 10000
+	MaxPointsPerBatch  = 100000
+	maxNameLen         = 128
+	maxLabels          = 16
+	maxLabelKeyLen     = 64
+	maxLabelValueLen   = 256
+	maxStringValueLen  = 4096
+	maxMessageLen      = 256
+	maxUnitLen         = 32
+	maxFuture          = 10 * time.Minute
+	maxErrors          = 10
+)
+
+// Validator turns batches into store writes, refusing bad points alone.
+type Validator struct {
+	// MaxAge is the oldest a point may be (the raw retention).
+	MaxAge time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is a batch's outcome, ready to become an Ack.
+type Result struct {
+	Write    store.WriteRequest
+	Accepted uint32
+	Rejected uint32
+	Errors   []string
+}
+
+func (r *Result) reject(format string, args ...any) {
+	r.Rejected++
+	if len(r.Errors) < maxErrors {
+		r.Errors = append(r.Errors, fmt.Sprintf(format, args...))
+	}
+}
+
+// Validate checks every result and metric of b for agent in tenant.
+func (v *Validator) Validate(tenant, agent string, b *protocol.Batch) *Result {
+	now := time.Now()
+	if v.Now != nil {
+		now = v.Now()
+	}
+	newest := now.Add(maxFuture).UnixMilli()
+	oldest := now.Add(-v.MaxAge).UnixMilli()
+	res := &Result{Write: store.WriteRequest{Tenant: tenant}}
+	points := 0
+	seen := map[store.SeriesID]bool{}
+	for i, cr := range b.Results {
+		if i >= MaxResultsPerBatch {
+			res.reject("batch %d: more than %d check results; the rest were refused", b.Seq, MaxResultsPerBatch)
+			res.Rejected += uint32(len(b.Results) - i - 1)
+			break
+		}
+		check := cr.GetCheck()
+		if err := validName(check); err != nil {
+			res.reject("result %d: check name: %v", i, err)
+			res.Rejected += uint32(len(cr.Metrics))
+			continue
+		}
+		ts := cr.GetTimestampMs()
+		if ts > newest {
+			res.reject("check %s: timestamp %s is more than %v in the future", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), maxFuture)
+			res.Rejected += uint32(len(cr.Metrics))
+			continue
+		}
+		if ts < oldest {
+			res.reject("check %s: timestamp %s is older than the raw retention of %v", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), v.MaxAge)
+			res.Rejected += uint32(len(cr.Metrics))
+			continue
+		}
+		status := store.Status(cr.GetStatus())
+		if status < store.StatusOK || status > store.StatusUnknown {
+			status = store.StatusUnknown
+		}
+		res.Write.Results = append(res.Write.Results, store.CheckResult{
+			Agent: agent, Check: check, TS: ts, Status: status,
+			Message: truncate(cr.GetMessage(), maxMessageLen), DurationMS: cr.GetDurationMs(),
+		})
+		for _, m := range cr.Metrics {
+			if points >= MaxPointsPerBatch {
+				res.reject("check %s: batch holds more than %d points; the rest were refused", check, MaxPointsPerBatch)
+				continue
+			}
+			points++
+			s, p, err := convert(tenant, agent, check, ts, m)
+			if err != nil {
+				res.reject("check %s metric %q: %v", check, truncate(m.GetName(), maxNameLen), err)
+				continue
+			}
+			if !seen[s.ID] {
+				seen[s.ID] = true
+				res.Write.Series = append(res.Write.Series, s)
+			}
+			res.Write.Points = append(res.Write.Points, p)
+			res.Accepted++
+		}
+	}
+	return res
+}
+
+func convert(tenant, agent, check string, ts int64, m *protocol.Metric) (store.Series, store.Point, error) {
+	if err := validName(m.GetName()); err != nil {
+		return store.Series{}, store.Point{}, err
+	}
+	s := store.Series{SeriesKey: store.SeriesKey{Tenant: tenant, Agent: agent, Check: check, Metric: m.GetName()}}
+	if len(m.Labels) > maxLabels {
+		return s, store.Point{}, fmt.Errorf("%d labels, at most %d allowed", len(m.Labels), maxLabels)
+	}
+	if len(m.Labels) > 0 {
+		s.Labels = make([]store.Label, len(m.Labels))
+		for i, l := range m.Labels {
+			if err := validLabelKey(l.GetKey()); err != nil {
+				return s, store.Point{}, err
+			}
+			if len(l.GetValue()) > maxLabelValueLen || !printable(l.GetValue()) {
+				return s, store.Point{}, fmt.Errorf("label %s: value must be at most %d bytes of printable UTF-8", l.GetKey(), maxLabelValueLen)
+			}
+			s.Labels[i] = store.Label{Key: l.GetKey(), Value: l.GetValue()}
+		}
+		store.SortLabels(s.Labels)
+		for i := 1; i < len(s.Labels); i++ {
+			if s.Labels[i].Key == s.Labels[i-1].Key {
+				return s, store.Point{}, fmt.Errorf("label %s appears twice", s.Labels[i].Key)
+			}
+		}
+	}
+	if len(m.GetUnit()) > maxUnitLen || !printable(m.GetUnit()) {
+		return s, store.Point{}, fmt.Errorf("unit must be at most %d bytes of printable UTF-8", maxUnitLen)
+	}
+	s.Unit = m.GetUnit()
+	s.ID = s.SeriesKey.ID()
+	p := store.Point{Series: s.ID, TS: ts}
+	switch m.GetType() {
+	case protocol.MetricType_METRIC_TYPE_GAUGE, protocol.MetricType_METRIC_TYPE_COUNTER:
+		s.Type = store.Gauge
+		if m.GetType() == protocol.MetricType_METRIC_TYPE_COUNTER {
+			s.Type = store.Counter
+		}
+		if math.IsNaN(m.GetValue()) || math.IsInf(m.GetValue(), 0) {
+			return s, p, fmt.Errorf("value %v is not a finite number", m.GetValue())
+		}
+		p.Value = m.GetValue()
+	case protocol.MetricType_METRIC_TYPE_STRING:
+		s.Type = store.String
+		if len(m.GetStringValue()) > maxStringValueLen {
+			return s, p, fmt.Errorf("string value longer than %d bytes", maxStringValueLen)
+		}
+		p.Str = m.GetStringValue()
+	default:
+		return s, p, fmt.Errorf("unknown metric type %d", m.GetType())
+	}
+	return s, p, nil
+}
+
+// validName checks check and metric names: 1-128 bytes of [A-Za-z0-9_.:-].
+func validName(n string) error {
+	if len(n) == 0 || len(n) > maxNameLen {
+		return fmt.Errorf("name must be 1-%d bytes, got %d", maxNameLen, len(n))
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-') {
+			return fmt.Errorf("name %q: character %q not allowed (use A-Z a-z 0-9 _ . : -)", n, c)
+		}
+	}
+	return nil
+}
+
+func validLabelKey(k string) error {
+	ok := len(k) > 0 && len(k) <= maxLabelKeyLen && (k[0] == '_' || k[0] >= 'a' && k[0] <= 'z')
+	for i := 1; ok && i < len(k); i++ {
+		c := k[i]
+		ok = c == '_' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+	}
+	if !ok {
+		return fmt.Errorf("label key %q must match [a-z_][a-z0-9_]{0,63}", truncate(k, maxLabelKeyLen))
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
