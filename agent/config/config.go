@@ -12,7 +12,6 @@ import (
 	"os"
 	"reflect"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -210,11 +209,6 @@ func Parse(doc []byte) (*Config, error) {
 		}
 		c.Checks[f.Name] = cc
 	}
-	for name := range present {
-		if _, ok := check.Lookup(name); !ok {
-			return nil, fmt.Errorf("checks.%s: unknown check (built-in checks: %s)", name, strings.Join(names(factories), ", "))
-		}
-	}
 	return c, nil
 }
 
@@ -352,13 +346,4 @@ func checkTables(doc []byte) (map[string]bool, error) {
 		present[name] = true
 	}
 	return present, nil
-}
-
-func names(fs []check.Factory) []string {
-	out := make([]string, len(fs))
-	for i, f := range fs {
-		out[i] = f.Name
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/vigilmon/vigil/agent/check"
+)
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want string
+	}{
+		{"typo in agent table", "[agent]\nid = \"a\"\n\nintreval = \"10s\"\n", `line 4: unknown key "agent.intreval"`},
+		{"typo in check table", "[checks.cpu]\ninterval = \"5s\"\nintervall = \"5s\"\n", `line 3: unknown key "checks.cpu.intervall"`},
+		{"unknown table", "[agnet]\nid = \"a\"\n", `unknown key "agnet`},
+		{"unknown check", "[checks.cpuu]\n", `line 1: unknown key "checks.cpuu"`},
+		{"bad duration", "[agent]\ninterval = \"ten\"\n", `invalid duration "ten"`},
+		{"interval below minimum", "[checks.cpu]\ninterval = \"500ms\"\n", "checks.cpu.interval: 500ms is below the minimum of 1s"},
+		{"bad agent id", "[agent]\nid = \"a b\"\n", `agent.id "a b"`},
+		{"bad collector", "[transport]\ncollectors = [\"nohost\"]\n", `transport.collectors[0] "nohost"`},
+		{"bad label key", "[agent.labels]\nEnv = \"x\"\n", `agent.labels: key "Env"`},
+		{"bad log level", "[log]\nlevel = \"loud\"\n", `log.level "loud"`},
+		{"half a client cert", "[transport]\ncert_file = \"c.pem\"\n", "cert_file and key_file must be set together"},
+		{"syntax error", "[agent\n", "line 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.doc))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseSchedule(t *testing.T) {
+	doc := `
+[agent]
+id = "web-1"
+token = "vgl_x"
+interval = "10s"
+
+[transport]
+collectors = ["127.0.0.1:4433"]
+
+[checks.cpu]
+interval = "2s"
+timeout = "1s"
+
+[checks.load]
+enabled = false
+`
+	c, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Agent.ID != "web-1" || c.Agent.Token != "vgl_x" {
+		t.Fatalf("agent: %+v", c.Agent)
+	}
+	cpu, ok := c.Checks["cpu"]
+	if !ok || cpu.Interval != 2*time.Second || cpu.Timeout != time.Second {
+		t.Fatalf("cpu: %+v", cpu)
+	}
+	if _, ok := c.Checks["load"]; ok {
+		t.Fatal("load is disabled but configured")
+	}
+	mem, ok := c.Checks["memory"]
+	if !ok || mem.Interval != 10*time.Second || mem.Timeout != 10*time.Second {
+		t.Fatalf("memory should run with the agent's interval: %+v", mem)
+	}
+	if c.Log.Level != "info" || c.Log.Format != "text" || c.Agent.StateDir == "" {
+		t.Fatalf("defaults not applied: %+v %+v", c.Log, c.Agent)
+	}
+}
+
+func TestDefault(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"cpu", "memory", "filesystem", "load"} {
+		cc, ok := c.Checks[name]
+		if !ok {
+			t.Fatalf("default config lacks check %s", name)
+		}
+		if cc.Interval != DefaultInterval {
+			t.Fatalf("%s interval %v, want %v", name, cc.Interval, DefaultInterval)
+		}
+	}
+}
