@@ -42,6 +42,9 @@ type Server struct {
 	MaxInflight int
 	// MaxFrameBytes is announced in Welcome and enforced on every frame.
 	MaxFrameBytes int
+	// HelloTimeout bounds how long a new connection may take to say Hello
+	// (default 10s), so idle connections cannot pile up.
+	HelloTimeout time.Duration
 
 	wg sync.WaitGroup
 }
@@ -123,13 +126,17 @@ func (s *Server) handle(ctx context.Context, conn *quic.Conn) {
 }
 
 func (s *Server) hello(ctx context.Context, conn *quic.Conn, log *slog.Logger) (*session, *quic.Stream, error) {
-	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	timeout := s.HelloTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	st, err := conn.AcceptStream(hctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("no control stream: %w", err)
 	}
-	st.SetDeadline(time.Now().Add(10 * time.Second))
+	st.SetDeadline(time.Now().Add(timeout))
 	var hello protocol.Hello
 	if err := protocol.NewFrameReader(st, 64<<10).Read(&hello); err != nil {
 		return nil, nil, fmt.Errorf("read hello: %w", err)

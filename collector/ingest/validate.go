@@ -42,8 +42,9 @@ type Result struct {
 	Errors   []string
 }
 
-func (r *Result) reject(format string, args ...any) {
-	r.Rejected++
+// reject refuses n points for one reason.
+func (r *Result) reject(n int, format string, args ...any) {
+	r.Rejected += uint32(n)
 	if len(r.Errors) < maxErrors {
 		r.Errors = append(r.Errors, fmt.Sprintf(format, args...))
 	}
@@ -62,25 +63,25 @@ func (v *Validator) Validate(tenant, agent string, b *protocol.Batch) *Result {
 	seen := map[store.SeriesID]bool{}
 	for i, cr := range b.Results {
 		if i >= MaxResultsPerBatch {
-			res.reject("batch %d: more than %d check results; the rest were refused", b.Seq, MaxResultsPerBatch)
-			res.Rejected += uint32(len(b.Results) - i - 1)
+			n := 0
+			for _, rest := range b.Results[i:] {
+				n += len(rest.Metrics)
+			}
+			res.reject(n, "batch %d: more than %d check results; the rest were refused", b.Seq, MaxResultsPerBatch)
 			break
 		}
 		check := cr.GetCheck()
 		if err := validName(check); err != nil {
-			res.reject("result %d: check name: %v", i, err)
-			res.Rejected += uint32(len(cr.Metrics))
+			res.reject(len(cr.Metrics), "result %d: check name: %v", i, err)
 			continue
 		}
 		ts := cr.GetTimestampMs()
 		if ts > newest {
-			res.reject("check %s: timestamp %s is more than %v in the future", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), maxFuture)
-			res.Rejected += uint32(len(cr.Metrics))
+			res.reject(len(cr.Metrics), "check %s: timestamp %s is more than %v in the future", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), maxFuture)
 			continue
 		}
 		if ts < oldest {
-			res.reject("check %s: timestamp %s is older than the raw retention of %v", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), v.MaxAge)
-			res.Rejected += uint32(len(cr.Metrics))
+			res.reject(len(cr.Metrics), "check %s: timestamp %s is older than the raw retention of %v", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), v.MaxAge)
 			continue
 		}
 		status := store.Status(cr.GetStatus())
@@ -93,13 +94,13 @@ func (v *Validator) Validate(tenant, agent string, b *protocol.Batch) *Result {
 		})
 		for _, m := range cr.Metrics {
 			if points >= MaxPointsPerBatch {
-				res.reject("check %s: batch holds more than %d points; the rest were refused", check, MaxPointsPerBatch)
+				res.reject(1, "check %s: batch holds more than %d points; the rest were refused", check, MaxPointsPerBatch)
 				continue
 			}
 			points++
 			s, p, err := convert(tenant, agent, check, ts, m)
 			if err != nil {
-				res.reject("check %s metric %q: %v", check, truncate(m.GetName(), maxNameLen), err)
+				res.reject(1, "check %s metric %q: %v", check, truncate(m.GetName(), maxNameLen), err)
 				continue
 			}
 			if !seen[s.ID] {
