@@ -34,9 +34,10 @@ func newJob(agentID, name string, interval, timeout time.Duration, c check.Check
 		name:     name,
 		interval: interval,
 		timeout:  timeout,
-		offset:   time.Duration(h.Sum64() % uint64(interval)),
-		run:      c.Run,
-		result:   &check.Result{},
+		// Whole milliseconds, so the wire timestamps sit exactly on the grid.
+		offset: time.Duration(h.Sum64()%uint64(interval.Milliseconds())) * time.Millisecond,
+		run:    c.Run,
+		result: &check.Result{},
 	}
 }
 

@@ -1,0 +1,163 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigilmon/vigil/agent/check"
+	"github.com/vigilmon/vigil/protocol"
+)
+
+type checkFunc func(ctx context.Context, r *check.Result) error
+
+func (f checkFunc) Run(ctx context.Context, r *check.Result) error { return f(ctx, r) }
+
+func collect(t *testing.T, jobs []*job, d time.Duration) []*protocol.CheckResult {
+	t.Helper()
+	out := make(chan *protocol.CheckResult, 1000)
+	s := &scheduler{log: slog.New(slog.DiscardHandler), out: out}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	s.start(ctx, jobs)
+	<-ctx.Done()
+	s.wait()
+	close(out)
+	var got []*protocol.CheckResult
+	for r := range out {
+		got = append(got, r)
+	}
+	return got
+}
+
+func TestNextSlotOnGrid(t *testing.T) {
+	j := newJob("web-1", "cpu", 10*time.Second, time.Second, checkFunc(nil))
+	if j.offset < 0 || j.offset >= 10*time.Second {
+		t.Fatalf("offset %v outside the interval", j.offset)
+	}
+	again := newJob("web-1", "cpu", 10*time.Second, time.Second, checkFunc(nil))
+	if newJob("web-2", "cpu", 10*time.Second, time.Second, checkFunc(nil)).offset == j.offset &&
+		newJob("web-3", "cpu", 10*time.Second, time.Second, checkFunc(nil)).offset == j.offset {
+		t.Fatal("offsets do not spread agents over the interval")
+	}
+	if again.offset != j.offset {
+		t.Fatal("offset is not stable for the same agent and check")
+	}
+	now := time.Now()
+	s1 := j.nextSlot(now)
+	s2 := j.nextSlot(s1)
+	if !s1.After(now) || s1.Sub(now) > 10*time.Second {
+		t.Fatalf("next slot %v not within one interval after %v", s1, now)
+	}
+	if s2.Sub(s1) != 10*time.Second {
+		t.Fatalf("slots %v apart, want the interval", s2.Sub(s1))
+	}
+	if (s1.UnixNano()-int64(j.offset))%int64(10*time.Second) != 0 {
+		t.Fatal("slot is not on the job's grid")
+	}
+}
+
+func TestScheduleTimestampsAndMetrics(t *testing.T) {
+	j := newJob("a", "fast", time.Second, 500*time.Millisecond, checkFunc(func(ctx context.Context, r *check.Result) error {
+		r.Gauge("v", 1, check.Label{Key: "k", Value: "x"})
+		return nil
+	}))
+	got := collect(t, []*job{j}, 3500*time.Millisecond)
+	if len(got) < 2 {
+		t.Fatalf("%d results in 3.5 s at a 1 s interval", len(got))
+	}
+	for i, r := range got {
+		if r.Status != protocol.Status_STATUS_OK || len(r.Metrics) != 1 || r.Metrics[0].Labels[0].Value != "x" {
+			t.Fatalf("result %d: %v", i, r)
+		}
+		if (r.TimestampMs*int64(time.Millisecond)-int64(j.offset))%int64(time.Second) != 0 {
+			t.Fatalf("timestamp %d is not the scheduled slot", r.TimestampMs)
+		}
+		if i > 0 && r.TimestampMs-got[i-1].TimestampMs != 1000 {
+			t.Fatalf("timestamps %d and %d not one interval apart", got[i-1].TimestampMs, r.TimestampMs)
+		}
+	}
+}
+
+// A hung check times out, is reported unknown, is never run twice at once,
+// and does not delay another check.
+func TestHungCheckIsolated(t *testing.T) {
+	var concurrent, maxConcurrent atomic.Int32
+	release := make(chan struct{})
+	hung := newJob("a", "hung", time.Second, 300*time.Millisecond, checkFunc(func(ctx context.Context, r *check.Result) error {
+		n := concurrent.Add(1)
+		defer concurrent.Add(-1)
+		if n > maxConcurrent.Load() {
+			maxConcurrent.Store(n)
+		}
+		<-release // ignores ctx, like a stuck syscall
+		return nil
+	}))
+	fast := newJob("a", "fast", time.Second, 300*time.Millisecond, checkFunc(func(ctx context.Context, r *check.Result) error {
+		r.Gauge("v", 1)
+		return nil
+	}))
+	defer close(release)
+	got := collect(t, []*job{hung, fast}, 4500*time.Millisecond)
+	var fastOK, timedOut, skipped int
+	for _, r := range got {
+		switch {
+		case r.Check == "fast" && r.Status == protocol.Status_STATUS_OK:
+			fastOK++
+		case r.Check == "hung" && strings.Contains(r.Message, "timed out after 300ms"):
+			timedOut++
+		case r.Check == "hung" && strings.Contains(r.Message, "skipped: previous run still in progress"):
+			skipped++
+			if r.Status != protocol.Status_STATUS_UNKNOWN {
+				t.Fatalf("skipped run has status %v", r.Status)
+			}
+		}
+	}
+	if fastOK < 3 || timedOut != 1 || skipped < 2 {
+		t.Fatalf("fast ok %d, hung timed out %d, skipped %d; results: %v", fastOK, timedOut, skipped, got)
+	}
+	if maxConcurrent.Load() != 1 {
+		t.Fatalf("hung check ran %d times at once", maxConcurrent.Load())
+	}
+}
+
+func TestCheckErrorAndPanic(t *testing.T) {
+	failing := newJob("a", "failing", time.Second, time.Second, checkFunc(func(ctx context.Context, r *check.Result) error {
+		return errors.New("read /proc/stat: permission denied")
+	}))
+	panicking := newJob("a", "panicking", time.Second, time.Second, checkFunc(func(ctx context.Context, r *check.Result) error {
+		panic("boom")
+	}))
+	got := collect(t, []*job{failing, panicking}, 2500*time.Millisecond)
+	seen := map[string]string{}
+	for _, r := range got {
+		if r.Status != protocol.Status_STATUS_UNKNOWN {
+			t.Fatalf("%s: status %v, want unknown", r.Check, r.Status)
+		}
+		seen[r.Check] = r.Message
+	}
+	if !strings.Contains(seen["failing"], "permission denied") || !strings.Contains(seen["panicking"], "check panicked: boom") {
+		t.Fatalf("messages: %v", seen)
+	}
+}
+
+func TestClip(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdef", 3, "abc"},
+		{"é€", 4, "é"}, // never splits a rune
+		{"a\xffb", 10, "a\uFFFDb"},
+	} {
+		if got := clip(tt.in, tt.n); got != tt.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}
