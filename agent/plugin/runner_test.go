@@ -1,0 +1,562 @@
+//go:build unix
+
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigilmon/vigil/agent/check"
+)
+
+// script writes an executable /bin/sh script into a new temporary
+// directory and returns its path. The runner tests do not run in parallel:
+// a file being written while another test forks could not be executed
+// (ETXTBSY).
+func script(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "plugin.sh")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func testRunner(t *testing.T, concurrency int) (*Runner, *bytes.Buffer) {
+	var logs bytes.Buffer
+	rn := NewRunner(RunnerOptions{
+		Concurrency: concurrency,
+		Logger:      slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	rn.waitDelay = 200 * time.Millisecond
+	return rn, &logs
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func run(t *testing.T, rn *Runner, cfg Config) (check.Result, error) {
+	t.Helper()
+	var r check.Result
+	err := rn.Run(context.Background(), cfg, "plugin.test", 90*time.Second, &r)
+	checkInvariants(t, &r, err)
+	return r, err
+}
+
+func metricStr(r check.Result, name string) (string, bool) {
+	for _, m := range r.Metrics {
+		if m.Name == name {
+			if m.Type == check.String {
+				return m.Str, true
+			}
+			return strconv.FormatFloat(m.Value, 'f', -1, 64), true
+		}
+	}
+	return "", false
+}
+
+// gone waits until pid no longer runs (a zombie left to a non-reaping init
+// counts as gone).
+func gone(pid int, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+			if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("pid file %q", b)
+	}
+	return pid
+}
+
+func TestRunEnvironmentAndArgs(t *testing.T) {
+	path := script(t, `
+echo "status ok env"
+echo "metric id string $VIGIL_CHECK_ID"
+echo "metric interval string $VIGIL_CHECK_INTERVAL"
+echo "metric rax_id string $RAX_CHECK_ID"
+echo "metric rax_period string $RAX_CHECK_PERIOD"
+echo "metric rax_type string $RAX_CHECK_TYPE"
+echo "metric custom string $MY_VAR"
+echo "metric path_set int ${PATH:+1}"
+echo "metric args string $#:$1|$2"
+`)
+	rn, _ := testRunner(t, 0)
+	r, err := run(t, rn, Config{Path: path, Args: []string{"a b", "c"}, Env: map[string]string{"MY_VAR": "x y=z"}, Format: FormatCloudkick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != check.OK || r.Message != "env" {
+		t.Errorf("got %v %q", r.Status, r.Message)
+	}
+	want := map[string]string{
+		"id": "plugin.test", "interval": "90", "rax_id": "plugin.test", "rax_period": "90", "rax_type": "agent.plugin",
+		"custom": "x y=z", "path_set": "1", "args": "2:a b|c",
+	}
+	for k, w := range want {
+		if got, _ := metricStr(r, k); got != w {
+			t.Errorf("%s = %q, want %q", k, got, w)
+		}
+	}
+
+	// A sub-second interval is written as a decimal number of seconds.
+	var r2 check.Result
+	if err := rn.Run(context.Background(), Config{Path: path, Env: map[string]string{"MY_VAR": "v"}}, "c2", 1500*time.Millisecond, &r2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := metricStr(r2, "interval"); got != "1.5" {
+		t.Errorf("interval = %q, want 1.5", got)
+	}
+}
+
+func TestRunStdinClosed(t *testing.T) {
+	path := script(t, `
+if read -r line; then echo "status got input: $line"; else echo "status eof"; fi
+n=$(cat | wc -c)
+echo "metric stdin_bytes int $n"
+`)
+	rn, _ := testRunner(t, 0)
+	start := time.Now()
+	r, err := run(t, rn, Config{Path: path, Timeout: Duration{5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Message != "eof" {
+		t.Errorf("message %q, want eof", r.Message)
+	}
+	if n, _ := metricStr(r, "stdin_bytes"); n != "0" {
+		t.Errorf("stdin_bytes = %q", n)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v: stdin not closed?", d)
+	}
+}
+
+func TestRunStderrLogged(t *testing.T) {
+	path := script(t, `
+echo "oops on stderr" >&2
+head -c 10000 /dev/zero | tr '\0' e >&2
+echo "status ok fine"
+`)
+	rn, logs := testRunner(t, 0)
+	r, err := run(t, rn, Config{Path: path})
+	if err != nil || r.Status != check.OK {
+		t.Fatalf("%v %v %q", err, r.Status, r.Message)
+	}
+	var rec struct {
+		Level, Msg, Check, Plugin, Stderr string
+		StderrCut                         bool `json:"stderr_cut"`
+	}
+	if err := json.Unmarshal(logs.Bytes(), &rec); err != nil {
+		t.Fatalf("log %q: %v", logs, err)
+	}
+	if rec.Level != "INFO" || rec.Check != "plugin.test" || rec.Plugin != path || !rec.StderrCut ||
+		!strings.HasPrefix(rec.Stderr, "oops on stderr\neee") || len(rec.Stderr) != StderrBytes {
+		t.Errorf("log record: level %s check %q plugin %q cut %v stderr %d bytes %.30q", rec.Level, rec.Check, rec.Plugin, rec.StderrCut, len(rec.Stderr), rec.Stderr)
+	}
+
+	// A failed run logs at warn, and the first stderr line explains a bare exit code.
+	path = script(t, "echo 'cannot open /etc/foo.conf' >&2\nexit 3\n")
+	logs.Reset()
+	r, err = run(t, rn, Config{Path: path, Format: FormatCloudkick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != check.Unknown || r.Message != "plugin exited with code 3: cannot open /etc/foo.conf" {
+		t.Errorf("got %v %q", r.Status, r.Message)
+	}
+	if !strings.Contains(logs.String(), `"level":"WARN"`) || !strings.Contains(logs.String(), "cannot open /etc/foo.conf") {
+		t.Errorf("log: %s", logs)
+	}
+}
+
+func TestRunCloudkickNonZeroExit(t *testing.T) {
+	rn, _ := testRunner(t, 0)
+	tests := []struct {
+		body   string
+		status check.Status
+		msg    string
+		n      int
+	}{
+		{"echo 'metric x int32 1'\nexit 2\n", check.Unknown, "plugin exited with code 2", 1},
+		{"echo 'status err disk full'\nexit 1\n", check.Crit, "disk full (exit code 1)", 1},
+		{"echo 'status cannot connect'\nexit 1\n", check.Unknown, "cannot connect (exit code 1)", 0},
+		{"echo 'status ok all good'\nexit 0\n", check.OK, "all good", 1},
+	}
+	for _, tt := range tests {
+		r, err := run(t, rn, Config{Path: script(t, tt.body), Format: FormatCloudkick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != tt.status || r.Message != tt.msg || len(r.Metrics) != tt.n {
+			t.Errorf("%q: got %v %q %d metrics, want %v %q %d", tt.body, r.Status, r.Message, len(r.Metrics), tt.status, tt.msg, tt.n)
+		}
+	}
+}
+
+func TestRunTimeoutKillsProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "grandchild.pid")
+	path := script(t, `
+sleep 30 &
+echo $! > `+pidFile+`
+echo "status started"
+sleep 30
+`)
+	rn, _ := testRunner(t, 0)
+	start := time.Now()
+	r, err := run(t, rn, Config{Path: path, Timeout: Duration{500 * time.Millisecond}})
+	d := time.Since(start)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("error %v, want ErrTimeout", err)
+	}
+	if r.Status != check.Unknown || !strings.Contains(r.Message, "timed out after 500ms, process group killed") {
+		t.Errorf("got %v %q", r.Status, r.Message)
+	}
+	if d < 500*time.Millisecond || d > 3*time.Second {
+		t.Errorf("Run took %v", d)
+	}
+	if pid := readPid(t, pidFile); !gone(pid, 2*time.Second) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("grandchild %d still running after the timeout", pid)
+	}
+}
+
+func TestRunGrandchildHoldingStdout(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "grandchild.pid")
+	// The plugin exits at once but leaves a process holding its stdout.
+	path := script(t, `
+sleep 30 &
+echo $! > `+pidFile+`
+echo "status ok quick"
+`)
+	rn, _ := testRunner(t, 0)
+	start := time.Now()
+	r, err := run(t, rn, Config{Path: path, Timeout: Duration{20 * time.Second}})
+	if err != nil || r.Status != check.OK || r.Message != "quick" {
+		t.Fatalf("%v %v %q", err, r.Status, r.Message)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Run took %v with a grandchild holding stdout", d)
+	}
+	if pid := readPid(t, pidFile); !gone(pid, 2*time.Second) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("grandchild %d left running", pid)
+	}
+}
+
+func TestRunContextCancelled(t *testing.T) {
+	path := script(t, "sleep 30\n")
+	rn, _ := testRunner(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var r check.Result
+	start := time.Now()
+	err := rn.Run(ctx, Config{Path: path}, "c", time.Minute, &r)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrTimeout) || r.Status != check.Unknown || !strings.Contains(r.Message, "stopped") {
+		t.Fatalf("%v / %v %q", err, r.Status, r.Message)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestRunOutputCap(t *testing.T) {
+	rn, _ := testRunner(t, 0)
+	// 10000 lines of 17 bytes; 1000 bytes keep 58 whole lines.
+	path := script(t, "yes 'metric x int32 1' | head -n 10000\necho 'status ok never seen'\n")
+	r, err := run(t, rn, Config{Path: path, MaxOutputBytes: 1000, Format: FormatCloudkick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != check.OK || len(r.Metrics) != 58 || r.Message != "[output cut at 1000 bytes]" {
+		t.Errorf("got %v %q %d metrics", r.Status, r.Message, len(r.Metrics))
+	}
+
+	// Default cap: 64 KiB, and a long status line keeps the note.
+	const line = "metric a_rather_long_metric_name_here int32 1\n"
+	path = script(t, "echo \"status $(head -c 300 /dev/zero | tr '\\0' s)\"\nyes '"+strings.TrimSpace(line)+"' | head -n 10000\n")
+	r, err = run(t, rn, Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Metrics) != (65536-len("status \n")-300)/len(line) || !strings.HasSuffix(r.Message, "[output cut at 65536 bytes]") || len(r.Message) > MaxMessageBytes {
+		t.Errorf("got %q %d metrics", r.Message, len(r.Metrics))
+	}
+
+	// Endless output: memory stays bounded and the timeout stops it.
+	path = script(t, "yes 'metric x int32 1'\n")
+	r, err = run(t, rn, Config{Path: path, Timeout: Duration{300 * time.Millisecond}})
+	if !errors.Is(err, ErrTimeout) {
+		t.Errorf("endless output: %v %q", err, r.Message)
+	}
+}
+
+func TestRunRefusesUnsafeFiles(t *testing.T) {
+	rn, _ := testRunner(t, 0)
+	marker := filepath.Join(t.TempDir(), "ran")
+	body := "touch " + marker + "\necho status ok\n"
+	refused := func(t *testing.T, path, want string) {
+		t.Helper()
+		r, err := run(t, rn, Config{Path: path})
+		var re *RefusedError
+		if !errors.As(err, &re) {
+			t.Fatalf("error %v, want *RefusedError", err)
+		}
+		full := "plugin " + path + ": refused: " + want
+		if !strings.Contains(err.Error(), full) || r.Message != err.Error() || r.Status != check.Unknown {
+			t.Errorf("error %q / message %q, want %q", err, r.Message, full)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("refused plugin ran")
+		}
+	}
+	t.Run("world-writable", func(t *testing.T) {
+		p := script(t, body)
+		os.Chmod(p, 0o777)
+		refused(t, p, "writable by others (mode 0777)")
+	})
+	t.Run("other-writable only", func(t *testing.T) {
+		p := script(t, body)
+		os.Chmod(p, 0o757)
+		refused(t, p, "writable by others (mode 0757)")
+	})
+	t.Run("group-writable", func(t *testing.T) {
+		p := script(t, body)
+		os.Chmod(p, 0o775)
+		refused(t, p, "writable by group (mode 0775)")
+	})
+	t.Run("not executable", func(t *testing.T) {
+		p := script(t, body)
+		os.Chmod(p, 0o644)
+		refused(t, p, "not executable (mode 0644)")
+	})
+	t.Run("directory", func(t *testing.T) {
+		refused(t, t.TempDir(), "not a regular file (d")
+	})
+	t.Run("missing", func(t *testing.T) {
+		refused(t, filepath.Join(t.TempDir(), "nope"), "no such file or directory")
+	})
+	t.Run("symlink to world-writable", func(t *testing.T) {
+		p := script(t, body)
+		os.Chmod(p, 0o777)
+		link := filepath.Join(t.TempDir(), "link")
+		if err := os.Symlink(p, link); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, link, "writable by others (mode 0777)")
+	})
+	t.Run("owned by another user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give the file away")
+		}
+		p := script(t, body)
+		if err := os.Chown(p, 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, p, "owned by uid 12345, neither root nor the agent's user (uid 0)")
+	})
+	t.Run("fine file runs", func(t *testing.T) {
+		p := script(t, body)
+		link := filepath.Join(t.TempDir(), "link")
+		if err := os.Symlink(p, link); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := run(t, rn, Config{Path: link}); err != nil || r.Status != check.OK {
+			t.Fatalf("%v %v", err, r.Message)
+		}
+		if _, err := os.Stat(marker); err != nil {
+			t.Errorf("plugin did not run")
+		}
+	})
+}
+
+func TestRunFailures(t *testing.T) {
+	rn, _ := testRunner(t, 0)
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no shebang", Config{Path: func() string {
+			p := filepath.Join(t.TempDir(), "p")
+			os.WriteFile(p, []byte("echo hi\n"), 0o755)
+			return p
+		}()}, ": start: "},
+		{"killed by a signal", Config{Path: script(t, "echo status ok\nkill -SEGV $$\n")}, "signal: segmentation fault"},
+		{"malformed output", Config{Path: script(t, "echo status ok\necho 'metric x int32 1.5'\n"), Format: FormatCloudkick}, "cloudkick output line 2: metric x: value \"1.5\" is not an integer"},
+		{"invalid config", Config{Path: "x", Format: "json"}, `format: unknown format "json"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := run(t, rn, tt.cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || r.Status != check.Unknown || len(r.Metrics) != 0 {
+				t.Errorf("error %v, status %v %q; want error containing %q", err, r.Status, r.Message, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunRelativePathAndAdapters(t *testing.T) {
+	path := script(t, "echo \"status ok $VIGIL_CHECK_ID\"\n")
+	rn := NewRunner(RunnerOptions{Dir: filepath.Dir(path)})
+	var r check.Result
+	if err := rn.Check(Config{Path: filepath.Base(path)}, "plugin.rel", time.Minute).Run(context.Background(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != check.OK || r.Message != "plugin.rel" {
+		t.Errorf("got %v %q", r.Status, r.Message)
+	}
+
+	r, err := RunOnce(context.Background(), Config{Path: path})
+	if err != nil || r.Message != "plugin.plugin" {
+		t.Errorf("RunOnce: %v %q", err, r.Message)
+	}
+}
+
+func TestRunConcurrencyBound(t *testing.T) {
+	const limit, plugins = 2, 6
+	const sleep = 300 * time.Millisecond
+	dir := t.TempDir()
+	path := script(t, `
+date +%s%N > `+dir+`/$1.start
+sleep 0.3
+date +%s%N > `+dir+`/$1.end
+echo status ok
+`)
+	rn, _ := testRunner(t, limit)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, plugins)
+	for i := range plugins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r check.Result
+			errs[i] = rn.Run(context.Background(), Config{Path: path, Args: []string{strconv.Itoa(i)}}, "c"+strconv.Itoa(i), time.Minute, &r)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	type span struct{ start, end int64 }
+	var spans []span
+	for i := range plugins {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		var s span
+		for _, x := range []struct {
+			ext string
+			v   *int64
+		}{{".start", &s.start}, {".end", &s.end}} {
+			b, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(i)+x.ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *x.v, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+		spans = append(spans, s)
+	}
+	// A plugin's whole life lies within its hold of a slot, so at no start
+	// can more than limit plugins be alive.
+	most := 0
+	for _, a := range spans {
+		n := 0
+		for _, b := range spans {
+			if b.start <= a.start && a.start < b.end {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	if most > limit {
+		t.Errorf("%d plugins ran at once, limit %d", most, limit)
+	}
+	if min := time.Duration(plugins/limit) * sleep; elapsed < min {
+		t.Errorf("%d plugins of %v with %d slots took %v, less than %v", plugins, sleep, limit, elapsed, min)
+	}
+	t.Logf("max concurrent %d, elapsed %v", most, elapsed)
+}
+
+func TestRunWaitForSlotRespectsContext(t *testing.T) {
+	path := script(t, "sleep 30\n")
+	rn, _ := testRunner(t, 1)
+	busyCtx, stopBusy := context.WithCancel(context.Background())
+	busyDone := make(chan error, 1)
+	go func() {
+		var r check.Result
+		busyDone <- rn.Run(busyCtx, Config{Path: path}, "busy", time.Minute, &r)
+	}()
+	// Wait until the busy plugin holds the only slot.
+	for deadline := time.Now().Add(5 * time.Second); len(rn.sem) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("busy plugin never took the slot")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var r check.Result
+	start := time.Now()
+	err := rn.Run(ctx, Config{Path: path}, "waiting", time.Minute, &r)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(r.Message, "not run: no free slot") || r.Status != check.Unknown {
+		t.Errorf("%v / %v %q", err, r.Status, r.Message)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("waited %v for a slot", d)
+	}
+	stopBusy()
+	select {
+	case err := <-busyDone:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("busy plugin: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("busy plugin not stopped")
+	}
+}
