@@ -24,7 +24,7 @@ var Version = "dev"
 const (
 	batchMaxResults = 500
 	batchMaxDelay   = time.Second
-	ackTimeout      = 30 * time.Second
+	ackTimeout      = 10 * time.Second
 	backoffMin      = time.Second
 	backoffMax      = 60 * time.Second
 	// drainTimeout bounds how long a stopping agent keeps delivering what

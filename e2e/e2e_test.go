@@ -231,3 +231,51 @@ func TestWrongTokenRefused(t *testing.T) {
 	}
 	t.Fatalf("agent did not log the collector's reason within 20 s:\n%s", ag.output())
 }
+
+// The agent reconnects when the collector goes away and comes back, and the
+// results it held meanwhile arrive.
+func TestAgentReconnects(t *testing.T) {
+	e := setup(t, "1s")
+	collConf := filepath.Join(e.dir, "collector.toml")
+	coll := start(t, e.coll, "run", "--config", collConf)
+	ag := start(t, e.agent, "run", "--config", filepath.Join(e.dir, "agent.toml"))
+	read := e.token(t, "read-token")
+	count := func() int {
+		_, a, _ := e.query(t, read, "agent=e2e-host&check=cpu&metric=count&from=-10m")
+		if len(a.Series) == 0 {
+			return 0
+		}
+		return len(a.Series[0].Points)
+	}
+	waitFor(t, 20*time.Second, "first points", func() bool { return count() >= 2 })
+
+	coll.cmd.Process.Kill()
+	coll.cmd.Wait()
+	down := time.Now()
+	time.Sleep(3 * time.Second)
+	start(t, e.coll, "run", "--config", collConf)
+	waitFor(t, 30*time.Second, "reconnect", func() bool {
+		return strings.Count(ag.output(), "connected to collector") >= 2
+	})
+	// Every second of the outage has its point: the queue held them.
+	waitFor(t, 20*time.Second, "points from the outage", func() bool {
+		_, a, _ := e.query(t, read, fmt.Sprintf("agent=e2e-host&check=cpu&metric=count&from=%d&to=%d",
+			down.UnixMilli(), down.Add(3*time.Second).UnixMilli()))
+		return len(a.Series) == 1 && len(a.Series[0].Points) >= 2
+	})
+	if !strings.Contains(ag.output(), "lost collector") {
+		t.Fatalf("agent did not log losing the collector:\n%s", ag.output())
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s", d, what)
+}

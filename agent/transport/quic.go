@@ -81,8 +81,8 @@ type Session struct {
 func QUICConfig() *quic.Config {
 	return &quic.Config{
 		HandshakeIdleTimeout: 5 * time.Second,
-		MaxIdleTimeout:       15 * time.Second,
-		KeepAlivePeriod:      5 * time.Second,
+		MaxIdleTimeout:       10 * time.Second,
+		KeepAlivePeriod:      3 * time.Second,
 	}
 }
 

@@ -74,8 +74,8 @@ func (s *Server) Listen(addr string, cert tls.Certificate) (*quic.Listener, erro
 	}
 	qc := &quic.Config{
 		HandshakeIdleTimeout:  5 * time.Second,
-		MaxIdleTimeout:        15 * time.Second,
-		KeepAlivePeriod:       5 * time.Second,
+		MaxIdleTimeout:        10 * time.Second,
+		KeepAlivePeriod:       3 * time.Second,
 		MaxIncomingStreams:    int64(s.MaxInflight) + 1, // batches plus the control stream
 		MaxIncomingUniStreams: -1,
 	}
