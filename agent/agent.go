@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilmon/vigil/agent/check"
 	"github.com/vigilmon/vigil/agent/config"
+	"github.com/vigilmon/vigil/agent/plugin"
 	"github.com/vigilmon/vigil/agent/transport"
 	"github.com/vigilmon/vigil/protocol"
 )
@@ -40,11 +41,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if cfg.Agent.Token == "" {
 		return errors.New("agent.token is empty: create one with `vigil-collector token create --role agent`")
 	}
-	jobs, err := buildJobs(cfg)
+	log = log.With("agent", cfg.Agent.ID)
+	jobs, err := buildJobs(cfg, log)
 	if err != nil {
 		return err
 	}
-	log = log.With("agent", cfg.Agent.ID)
 	hostname, _ := os.Hostname()
 	hello := &protocol.Hello{
 		ProtocolVersion: protocol.Version,
@@ -101,7 +102,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return nil
 }
 
-func buildJobs(cfg *config.Config) ([]*job, error) {
+// pluginGrace is how much longer than a plugin's own timeout the scheduler
+// waits, so the runner's kill and its message come first.
+const pluginGrace = 2 * time.Second
+
+func buildJobs(cfg *config.Config, log *slog.Logger) ([]*job, error) {
 	var jobs []*job
 	for name, cc := range cfg.Checks {
 		f, ok := check.Lookup(name)
@@ -113,6 +118,13 @@ func buildJobs(cfg *config.Config) ([]*job, error) {
 			return nil, fmt.Errorf("checks.%s: %w", name, err)
 		}
 		jobs = append(jobs, newJob(cfg.Agent.ID, name, cc.Interval, cc.Timeout, c))
+	}
+	if len(cfg.Plugins) > 0 {
+		runner := plugin.NewRunner(plugin.RunnerOptions{Dir: cfg.Agent.PluginDir, Concurrency: cfg.Agent.PluginConcurrency, Logger: log})
+		for id, pc := range cfg.Plugins {
+			c := runner.Check(pc.Plugin, id, pc.Interval)
+			jobs = append(jobs, newJob(cfg.Agent.ID, id, pc.Interval, pc.Plugin.Timeout.Duration+pluginGrace, c))
+		}
 	}
 	return jobs, nil
 }

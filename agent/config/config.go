@@ -18,6 +18,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/vigilmon/vigil/agent/check"
+	"github.com/vigilmon/vigil/agent/plugin"
 )
 
 // Duration is a time.Duration written in TOML as a string such as "10s".
@@ -43,6 +44,8 @@ type Config struct {
 	Log       Log
 	// Checks holds every enabled built-in check, by name.
 	Checks map[string]CheckConfig
+	// Plugins holds every enabled plugin check, by check id (plugin.NAME).
+	Plugins map[string]PluginConfig
 }
 
 // Agent is the [agent] table.
@@ -62,6 +65,10 @@ type Agent struct {
 	StateDir string `toml:"state_dir"`
 	// QueueBatches bounds the batches held while the collector cannot be reached.
 	QueueBatches int `toml:"queue_batches"`
+	// PluginDir is where relative plugin paths are found (default /usr/lib/vigil/plugins).
+	PluginDir string `toml:"plugin_dir"`
+	// PluginConcurrency is how many plugins may run at once (default 4).
+	PluginConcurrency int `toml:"plugin_concurrency"`
 }
 
 // Transport is the [transport] table.
@@ -96,6 +103,23 @@ type Schedule struct {
 	Timeout Duration `toml:"timeout"`
 }
 
+// pluginTable is one [plugins.NAME] table: the plugin's own options
+// (path, args, env, timeout, format, max_output_bytes) plus its schedule.
+type pluginTable struct {
+	// Enabled = false keeps the plugin configured but not run.
+	Enabled *bool `toml:"enabled"`
+	// Interval between runs (default: agent.interval; minimum 1s).
+	Interval Duration `toml:"interval"`
+	plugin.Config
+}
+
+// PluginConfig is one plugin check's resolved configuration.
+type PluginConfig struct {
+	ID       string // plugin.NAME
+	Interval time.Duration
+	Plugin   plugin.Config
+}
+
 // CheckConfig is one built-in check's resolved configuration.
 type CheckConfig struct {
 	Name     string
@@ -112,7 +136,8 @@ const (
 )
 
 var (
-	agentIDRe  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+	agentIDRe    = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+	pluginNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	labelKeyRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
 )
 
@@ -174,6 +199,7 @@ func Parse(doc []byte) (*Config, error) {
 		Transport: v.Elem().FieldByName("Transport").Interface().(Transport),
 		Log:       v.Elem().FieldByName("Log").Interface().(Log),
 		Checks:    map[string]CheckConfig{},
+		Plugins:   map[string]PluginConfig{},
 	}
 	if err := c.defaults(); err != nil {
 		return nil, err
@@ -209,7 +235,40 @@ func Parse(doc []byte) (*Config, error) {
 		}
 		c.Checks[f.Name] = cc
 	}
+	tables := v.Elem().FieldByName("Plugins").Interface().(map[string]pluginTable)
+	for name, t := range tables {
+		pc, err := c.plugin(name, t)
+		if err != nil {
+			return nil, err
+		}
+		if t.Enabled == nil || *t.Enabled {
+			c.Plugins[pc.ID] = pc
+		}
+	}
 	return c, nil
+}
+
+func (c *Config) plugin(name string, t pluginTable) (PluginConfig, error) {
+	if !pluginNameRe.MatchString(name) {
+		return PluginConfig{}, fmt.Errorf("plugins.%s: name must be 1-64 characters of A-Z a-z 0-9 _ -", name)
+	}
+	pc := PluginConfig{ID: "plugin." + name, Interval: t.Interval.Duration, Plugin: t.Config}
+	if pc.Interval == 0 {
+		pc.Interval = c.Agent.Interval.Duration
+	}
+	if pc.Interval < MinInterval {
+		return pc, fmt.Errorf("plugins.%s.interval: %v is below the minimum of %v", name, pc.Interval, MinInterval)
+	}
+	if pc.Plugin.Timeout.Duration == 0 {
+		pc.Plugin.Timeout.Duration = min(pc.Interval, c.Agent.Timeout.Duration)
+		if pc.Plugin.Timeout.Duration == 0 {
+			pc.Plugin.Timeout.Duration = min(pc.Interval, plugin.DefaultTimeout)
+		}
+	}
+	if err := pc.Plugin.Validate(); err != nil {
+		return pc, fmt.Errorf("plugins.%s: %w", name, err)
+	}
+	return pc, nil
 }
 
 func (c *Config) defaults() error {
@@ -252,6 +311,15 @@ func (c *Config) defaults() error {
 	}
 	if c.Agent.QueueBatches == 0 {
 		c.Agent.QueueBatches = 10000
+	}
+	if c.Agent.PluginDir == "" {
+		c.Agent.PluginDir = plugin.DefaultDir
+	}
+	if c.Agent.PluginConcurrency == 0 {
+		c.Agent.PluginConcurrency = plugin.DefaultConcurrency
+	}
+	if c.Agent.PluginConcurrency < 1 || c.Agent.PluginConcurrency > 256 {
+		return fmt.Errorf("agent.plugin_concurrency %d: want 1 to 256", c.Agent.PluginConcurrency)
 	}
 	if c.Agent.QueueBatches < 1 {
 		return fmt.Errorf("agent.queue_batches: must be at least 1")
@@ -305,6 +373,7 @@ func documentType(factories []check.Factory) (reflect.Type, []reflect.Type) {
 		{Name: "Transport", Type: reflect.TypeOf(Transport{}), Tag: `toml:"transport"`},
 		{Name: "Log", Type: reflect.TypeOf(Log{}), Tag: `toml:"log"`},
 		{Name: "Checks", Type: reflect.StructOf(checkFields), Tag: `toml:"checks"`},
+		{Name: "Plugins", Type: reflect.TypeOf(map[string]pluginTable{}), Tag: `toml:"plugins"`},
 	})
 	return doc, sections
 }

@@ -92,3 +92,53 @@ func TestDefault(t *testing.T) {
 		}
 	}
 }
+
+func TestPlugins(t *testing.T) {
+	doc := `
+[agent]
+interval = "20s"
+
+[plugins.redis]
+path = "check_redis"
+args = ["-H", "127.0.0.1"]
+env = { REDIS_PORT = "6380" }
+format = "nagios"
+interval = "5s"
+
+[plugins.legacy]
+path = "/opt/rax/plugin.sh"
+
+[plugins.off]
+path = "x"
+enabled = false
+`
+	c, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := c.Plugins["plugin.redis"]
+	if !ok || r.Interval != 5*time.Second || r.Plugin.Timeout.Duration != 5*time.Second ||
+		r.Plugin.Format != "nagios" || r.Plugin.Env["REDIS_PORT"] != "6380" || len(r.Plugin.Args) != 2 {
+		t.Fatalf("redis: %+v", r)
+	}
+	l := c.Plugins["plugin.legacy"]
+	if l.Interval != 20*time.Second || l.Plugin.Timeout.Duration != 20*time.Second {
+		t.Fatalf("legacy: %+v", l)
+	}
+	if _, ok := c.Plugins["plugin.off"]; ok {
+		t.Fatal("disabled plugin configured")
+	}
+
+	for _, tt := range []struct{ doc, want string }{
+		{"[plugins.x]\npath = \"p\"\nfromat = \"nagios\"\n", `line 3: unknown key "plugins.x.fromat"`},
+		{"[plugins.x]\nformat = \"nagios\"\n", "plugins.x: plugin path: must be set"},
+		{"[plugins.x]\npath = \"p\"\nformat = \"xml\"\n", `plugins.x: plugin p: format: unknown format "xml"`},
+		{"[plugins.\"a b\"]\npath = \"p\"\n", "plugins.a b: name must be"},
+		{"[plugins.x]\npath = \"p\"\ninterval = \"100ms\"\n", "plugins.x.interval: 100ms is below the minimum"},
+		{"[agent]\nplugin_concurrency = -1\n", "agent.plugin_concurrency -1"},
+	} {
+		if _, err := Parse([]byte(tt.doc)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: got %v, want %q", tt.doc, err, tt.want)
+		}
+	}
+}
