@@ -138,7 +138,7 @@ const (
 var (
 	agentIDRe    = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 	pluginNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	labelKeyRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
+	labelKeyRe   = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
 )
 
 // Load reads and validates the config file at path.
