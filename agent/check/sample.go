@@ -7,22 +7,22 @@ package check
 // with each check's Options, so it cannot drift from the code.
 func SampleConfig() string { return sampleConfig }
 
-const sampleConfig = `# Built-in checks. Each [checks.<name>] table configures one check; a
-# check runs with its defaults when its table is absent. Every check takes
-# these settings, read by the agent's scheduler rather than by the check:
-#
-#   enabled  = true    # false stops the check
-#   interval = "30s"   # how often it runs; default: agent.interval (30s)
-#   timeout  = "10s"   # a run taking longer is cancelled and its status is
-#                      # unknown; default: agent.timeout, else the interval
-#                      # (at most 30s)
-#
-# Below, each check's own options are commented out at their defaults, and
-# interval and timeout at example values. Globs are path.Match patterns:
-# "*" matches any run of characters but "/", "?" one character, "[a-z]" a
-# class. Where a check has include and exclude lists, a name is reported
-# when it matches the include list (or that list is empty) and does not
-# match the exclude list: an exclusion wins.
+const sampleConfig = `## Built-in checks. Each [checks.<name>] table configures one check; a
+## check runs with its defaults when its table is absent. Every check takes
+## these settings, read by the agent's scheduler rather than by the check:
+##
+##   enabled  = true    # false stops the check
+##   interval = "30s"   # how often it runs; default: agent.interval (30s)
+##   timeout  = "10s"   # a run taking longer is cancelled and its status is
+##                      # unknown; default: agent.timeout, else the interval
+##                      # (at most 30s)
+##
+## Below, each check's own options are commented out at their defaults, and
+## interval and timeout at example values. Globs are path.Match patterns:
+## "*" matches any run of characters but "/", "?" one character, "[a-z]" a
+## class. Where a check has include and exclude lists, a name is reported
+## when it matches the include list (or that list is empty) and does not
+## match the exclude list: an exclusion wins.
 
 [checks.cpu]
   ## Percent of CPU time, of all CPUs together, since the previous run:

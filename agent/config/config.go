@@ -221,10 +221,14 @@ func Parse(doc []byte) (*Config, error) {
 		if cc.Interval < MinInterval {
 			return nil, fmt.Errorf("checks.%s.interval: %v is below the minimum of %v", f.Name, cc.Interval, MinInterval)
 		}
-		if cc.Timeout == 0 {
-			cc.Timeout = c.Agent.Timeout.Duration
-		}
-		if cc.Timeout <= 0 || cc.Timeout > cc.Interval {
+		switch {
+		case cc.Timeout > cc.Interval:
+			return nil, fmt.Errorf("checks.%s.timeout: %v is longer than the interval %v; runs would overlap", f.Name, cc.Timeout, cc.Interval)
+		case cc.Timeout < 0:
+			return nil, fmt.Errorf("checks.%s.timeout: must not be negative", f.Name)
+		case cc.Timeout == 0 && c.Agent.Timeout.Duration > 0:
+			cc.Timeout = min(cc.Interval, c.Agent.Timeout.Duration)
+		case cc.Timeout == 0:
 			cc.Timeout = min(cc.Interval, 30*time.Second)
 		}
 		opts := reflect.New(sections[i].Field(1).Type)

@@ -20,6 +20,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown check", "[checks.cpuu]\n", `line 1: unknown key "checks.cpuu"`},
 		{"bad duration", "[agent]\ninterval = \"ten\"\n", `invalid duration "ten"`},
 		{"interval below minimum", "[checks.cpu]\ninterval = \"500ms\"\n", "checks.cpu.interval: 500ms is below the minimum of 1s"},
+		{"timeout over interval", "[checks.cpu]\ninterval = \"5s\"\ntimeout = \"6s\"\n", "checks.cpu.timeout: 6s is longer than the interval 5s"},
 		{"bad agent id", "[agent]\nid = \"a b\"\n", `agent.id "a b"`},
 		{"bad collector", "[transport]\ncollectors = [\"nohost\"]\n", `transport.collectors[0] "nohost"`},
 		{"bad label key", "[agent.labels]\nEnv = \"x\"\n", `agent.labels: key "Env"`},

@@ -25,6 +25,7 @@ commands:
   check    run checks once and print their results:
              check [--config FILE] [--json] all|NAME...
              check --plugin PATH [--format cloudkick|nagios|influx] [--timeout D] [--json] [-- ARGS...]
+  config   print a commented sample configuration
   version  print the version
 
 Run 'vigil-agent <command> -h' for a command's flags.
@@ -45,6 +46,8 @@ func main() {
 		if err == nil && !ok {
 			os.Exit(1)
 		}
+	case "config":
+		fmt.Print(config.SampleConfig())
 	case "version", "--version", "-version":
 		fmt.Println("vigil-agent", agent.Version)
 	case "help", "-h", "--help":

@@ -1,0 +1,73 @@
+package config
+
+import "github.com/vigilmon/vigil/agent/check"
+
+// SampleConfig returns the commented agent configuration shipped as
+// packaging/agent.toml and printed by `vigil-agent config`. Lines starting
+// "##" document; lines starting "# " are settings at their defaults or at
+// example values, to uncomment. A test parses it uncommented, strictly.
+func SampleConfig() string { return sampleHead + "\n" + check.SampleConfig() + "\n" + samplePlugins }
+
+const sampleHead = `## Vigil agent configuration (/etc/vigil/agent.toml).
+## Strict TOML: an unknown key is an error naming the key and its line.
+## Print this file with: vigil-agent config
+
+[agent]
+  ## Name of this server at the collector: 1-128 of A-Z a-z 0-9 . _ -.
+  ## Default: the hostname.
+  # id = "web-1"
+  ## Agent token (role agent), from ` + "`vigil-collector token create --role agent`" + `.
+  ## token_file, if set, is read instead, so the secret can live apart.
+  # token = "vgl_..."
+  # token_file = "/etc/vigil/agent-token"
+  ## Labels of this agent (not of each metric); keys [a-z_][a-z0-9_]*, at most 16.
+  # labels = { env = "prod", role = "web" }
+  ## Default interval and timeout of every check and plugin.
+  # interval = "30s"
+  # timeout = "30s"
+  ## Where the agent keeps its state.
+  # state_dir = "/var/lib/vigil/agent"
+  ## Batches held while no collector can be reached; the oldest go first
+  ## when it is full.
+  # queue_batches = 10000
+  ## Where relative plugin paths are looked up, and how many plugins may
+  ## run at once.
+  # plugin_dir = "/usr/lib/vigil/plugins"
+  # plugin_concurrency = 4
+
+[transport]
+  ## Collector QUIC addresses (host:port), preferred first.
+  # collectors = ["collector.example.com:4433"]
+  ## CA that signed the collector's certificate; empty: the system roots.
+  # ca_file = "/etc/vigil/ca.pem"
+  ## Name to verify in the collector's certificate; default: the host of
+  ## the address.
+  # server_name = ""
+  ## Optional client certificate.
+  # cert_file = ""
+  # key_file = ""
+
+[log]
+  ## debug, info, warn or error; text or json (to stderr).
+  # level = "info"
+  # format = "text"
+`
+
+const samplePlugins = `## Plugin checks: executables that print a result in the Cloudkick /
+## Rackspace, Nagios or Influx line format. Each [plugins.NAME] table is
+## the check plugin.NAME. The file must be owned by root or the agent's
+## user and writable by neither group nor others.
+## Options: path (absolute, or under agent.plugin_dir), args, env (a table),
+## format ("cloudkick", "nagios", "influx", or "" to detect), timeout
+## (default: the interval, at most agent.timeout), max_output_bytes
+## (default 65536), interval, enabled.
+# [plugins.root_disk]
+# path = "/usr/lib/nagios/plugins/check_disk"
+# args = ["-w", "10%", "-c", "5%", "-p", "/"]
+# format = "nagios"
+# interval = "60s"
+# timeout = "10s"
+# env = { LC_ALL = "C" }
+# max_output_bytes = 65536
+# enabled = true
+`
