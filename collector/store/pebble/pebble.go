@@ -1,0 +1,724 @@
+// Package pebble is the embedded store: store.Store on a Pebble LSM in the
+// collector's data directory.
+//
+// # Key layout
+//
+// Every key starts with a byte naming its key space. Integers are big-endian
+// with the sign bit flipped, so byte order is numeric order; T(s) is a string
+// in tuple encoding (0x00 escaped as 0x00 0xFF, terminated by 0x00 0x01), so
+// byte order of concatenated tuples is the order of their strings and whole
+// leading tuples form a key prefix.
+//
+//	m version                                   layout version (1)
+//	p res bucket(8) series(16) ts(8)            point: 1 + float64 bits, or 2 + string
+//	s T(tenant) T(agent) T(check) T(metric) {T(k) T(v)}
+//	                                            series index: id(16) type(1) unit
+//	i series(16)                                series by id: type, unit, the tuples above
+//	a T(tenant) T(agent)                        agent record
+//	t hash(32)                                  token record
+//	l T(tenant) T(agent) T(check)               latest check result (merge operand)
+//	h bucket(8) T(tenant) T(agent) T(check) ts(8)  check result history
+//
+// Points are grouped by time bucket first (1 day for raw points, see
+// Resolution.BucketWidth), then by series, then by time. Retention is one
+// range delete of whole buckets (DeleteBefore); Points scans the buckets
+// overlapping [from, to), seeking past buckets the series has no point in.
+// Series ids are hashes of the tenant-qualified key, so point keys need no
+// tenant. The series index is ordered by (tenant, agent, check, metric,
+// labels), so a filter on tenant, agent and check is a prefix scan.
+//
+// Writes are one synced Pebble batch per WriteRequest: a nil error means the
+// batch is on disk. Pebble groups concurrent commits into one fsync.
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	pebbledb "github.com/cockroachdb/pebble/v2"
+
+	"github.com/vigilmon/vigil/collector/store"
+)
+
+// ErrClosed is returned by every method of a closed Store.
+var ErrClosed = errors.New("pebble: store closed")
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// Logger receives Pebble's errors (and, at debug level, its
+	// informational lines). Nil means slog.Default().
+	Logger *slog.Logger
+	// CacheSize is the block cache in bytes; 0 means 64 MiB.
+	CacheSize int64
+}
+
+// Store is the Pebble backend. Its methods are safe for concurrent use.
+type Store struct {
+	db *pebbledb.DB
+
+	// mu is held for reading by every operation and for writing by Close,
+	// so that no operation reaches a closed DB (Pebble panics there).
+	mu     sync.RWMutex
+	closed bool
+
+	// known holds the series whose index entries are on disk, with the type
+	// and unit written, so Write rewrites a definition only when new or
+	// changed. Lost on restart; the first write of each series after a
+	// restart rewrites its (idempotent) index entries.
+	known struct {
+		sync.RWMutex
+		m map[store.SeriesID]seriesMeta
+	}
+
+	scratch sync.Pool // *writeScratch
+}
+
+type seriesMeta struct {
+	typ  store.MetricType
+	unit string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens or creates the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "pebble", "dir", dir)
+	cache := opts.CacheSize
+	if cache <= 0 {
+		cache = 64 << 20
+	}
+	po := &pebbledb.Options{
+		CacheSize:          cache,
+		FormatMajorVersion: pebbledb.FormatNewest,
+		Logger:             slogLogger{log},
+		Merger:             latestMerger,
+		EventListener: &pebbledb.EventListener{
+			BackgroundError: func(err error) {
+				log.Error("background error", "err", err)
+			},
+			DataCorruption: func(info pebbledb.DataCorruptionInfo) {
+				log.Error("data corruption", "path", info.Path, "err", info.Details)
+			},
+		},
+	}
+	db, err := pebbledb.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
+	s := &Store{db: db}
+	s.known.m = make(map[store.SeriesID]seriesMeta)
+	if err := s.checkVersion(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+func (s *Store) checkVersion() error {
+	v, closer, err := s.db.Get(versionKey)
+	switch {
+	case errors.Is(err, pebbledb.ErrNotFound):
+		if err := s.db.Set(versionKey, []byte{layoutVersion}, pebbledb.Sync); err != nil {
+			return fmt.Errorf("write layout version: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("read layout version: %w", err)
+	}
+	defer closer.Close()
+	if !bytes.Equal(v, []byte{layoutVersion}) {
+		return fmt.Errorf("layout version %v, want %d", v, layoutVersion)
+	}
+	return nil
+}
+
+// acquire takes the read lock; release with s.mu.RUnlock when it returns nil.
+func (s *Store) acquire() error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// writeScratch holds the buffers of one Write, reused across calls.
+type writeScratch struct {
+	key, val []byte
+	types    map[store.SeriesID]store.MetricType
+	fresh    []int // indexes into WriteRequest.Series of definitions written
+}
+
+func (s *Store) getScratch() *writeScratch {
+	if sc, ok := s.scratch.Get().(*writeScratch); ok {
+		return sc
+	}
+	return &writeScratch{types: make(map[store.SeriesID]store.MetricType)}
+}
+
+func (s *Store) putScratch(sc *writeScratch) {
+	if len(sc.types) > 1<<14 || cap(sc.key) > 1<<16 || cap(sc.val) > 1<<16 {
+		return // let an outsized request's buffers go
+	}
+	clear(sc.types)
+	sc.fresh = sc.fresh[:0]
+	s.scratch.Put(sc)
+}
+
+// Write stores one request as one synced batch. Every point's series must
+// be defined in w.Series, and every series must belong to w.Tenant and carry
+// the id of its key; otherwise nothing is written.
+func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: write: %w", err)
+	}
+	if len(w.Series) == 0 && len(w.Points) == 0 && len(w.Results) == 0 {
+		return nil
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	b := s.db.NewBatchWithSize(batchSize(w))
+	defer b.Close()
+
+	for i := range w.Series {
+		sr := &w.Series[i]
+		if sr.Tenant != w.Tenant {
+			return fmt.Errorf("pebble: write: series %s belongs to tenant %q, request to %q", sr.ID, sr.Tenant, w.Tenant)
+		}
+		sc.types[sr.ID] = sr.Type
+		if s.isKnown(sr) {
+			continue
+		}
+		if err := checkSeries(sr); err != nil {
+			return fmt.Errorf("pebble: write: %w", err)
+		}
+		sc.key = appendSeriesKey(sc.key[:0], &sr.SeriesKey)
+		sc.val = appendSeriesValue(sc.val[:0], sr)
+		if err := b.Set(sc.key, sc.val, nil); err != nil {
+			return fmt.Errorf("pebble: write series %s: %w", sr.ID, err)
+		}
+		sc.key = append(sc.key[:0], nsSeriesID)
+		sc.key = append(sc.key, sr.ID[:]...)
+		sc.val = appendSeriesIDValue(sc.val[:0], sr)
+		if err := b.Set(sc.key, sc.val, nil); err != nil {
+			return fmt.Errorf("pebble: write series %s: %w", sr.ID, err)
+		}
+		sc.fresh = append(sc.fresh, i)
+	}
+
+	for i := range w.Points {
+		p := &w.Points[i]
+		typ, ok := sc.types[p.Series]
+		if !ok {
+			return fmt.Errorf("pebble: write: point %d: series %s is not defined in the request", i, p.Series)
+		}
+		vlen := floatValueLen()
+		if typ == store.String {
+			vlen = stringValueLen(p.Str)
+		}
+		op := b.SetDeferred(pointKeyLen, vlen)
+		putPointKey(op.Key, Raw, p.Series, p.TS)
+		if typ == store.String {
+			putStringValue(op.Value, p.Str)
+		} else {
+			putFloatValue(op.Value, p.Value)
+		}
+		if err := op.Finish(); err != nil {
+			return fmt.Errorf("pebble: write point %d: %w", i, err)
+		}
+	}
+
+	for i := range w.Results {
+		r := &w.Results[i]
+		sc.key = appendLatestKey(sc.key[:0], w.Tenant, r)
+		sc.val = appendLatestValue(sc.val[:0], r)
+		if err := b.Merge(sc.key, sc.val, nil); err != nil {
+			return fmt.Errorf("pebble: write result %s/%s: %w", r.Agent, r.Check, err)
+		}
+		sc.key = appendHistoryKey(sc.key[:0], w.Tenant, r)
+		sc.val = appendResultBody(sc.val[:0], r)
+		if err := b.Set(sc.key, sc.val, nil); err != nil {
+			return fmt.Errorf("pebble: write result %s/%s: %w", r.Agent, r.Check, err)
+		}
+	}
+
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: write: %w", err)
+	}
+	if err := b.Commit(pebbledb.Sync); err != nil {
+		return fmt.Errorf("pebble: write batch of %d points: %w", len(w.Points), err)
+	}
+
+	if len(sc.fresh) > 0 {
+		s.known.Lock()
+		for _, i := range sc.fresh {
+			sr := &w.Series[i]
+			s.known.m[sr.ID] = seriesMeta{typ: sr.Type, unit: sr.Unit}
+		}
+		s.known.Unlock()
+	}
+	return nil
+}
+
+// batchSize estimates the batch representation of w, so the batch buffer is
+// allocated once.
+func batchSize(w *store.WriteRequest) int {
+	const overhead = 8 // kind byte and two length varints
+	n := 12 + len(w.Points)*(overhead+pointKeyLen+floatValueLen())
+	for i := range w.Points {
+		n += len(w.Points[i].Str)
+	}
+	n += len(w.Series) * 2 * (overhead + 200)
+	for i := range w.Results {
+		n += 2 * (overhead + 80 + 2*len(w.Results[i].Message))
+	}
+	return n
+}
+
+func (s *Store) isKnown(sr *store.Series) bool {
+	s.known.RLock()
+	m, ok := s.known.m[sr.ID]
+	s.known.RUnlock()
+	return ok && m.typ == sr.Type && m.unit == sr.Unit
+}
+
+// checkSeries guards the index against definitions that would corrupt it:
+// the id must be the hash of the key, labels sorted without duplicates.
+func checkSeries(sr *store.Series) error {
+	switch sr.Type {
+	case store.Gauge, store.Counter, store.String:
+	default:
+		return fmt.Errorf("series %s: metric type %d", sr.ID, sr.Type)
+	}
+	for i := 1; i < len(sr.Labels); i++ {
+		if sr.Labels[i-1].Key >= sr.Labels[i].Key {
+			return fmt.Errorf("series %s: labels not sorted or repeated at %q", sr.ID, sr.Labels[i].Key)
+		}
+	}
+	if id := sr.SeriesKey.ID(); id != sr.ID {
+		return fmt.Errorf("series %s: key hashes to %s", sr.ID, id)
+	}
+	return nil
+}
+
+// Series lists the series of f.Tenant matching f, ordered by key. Leading
+// fields of the filter that are set (agent, then check, then metric) narrow
+// the scan to a key prefix; the rest is filtered while scanning.
+func (s *Store) Series(ctx context.Context, f store.SeriesFilter) ([]store.Series, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+
+	prefix := appendTuple([]byte{nsSeries}, f.Tenant)
+	for _, part := range []string{f.Agent, f.Check, f.Metric} {
+		if part == "" {
+			break
+		}
+		prefix = appendTuple(prefix, part)
+	}
+	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: series of %q: %w", f.Tenant, err)
+	}
+	var (
+		out     []store.Series
+		iterErr error
+		n       int
+	)
+	for valid := it.First(); valid; valid = it.Next() {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				it.Close()
+				return nil, fmt.Errorf("pebble: series of %q: %w", f.Tenant, err)
+			}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			iterErr = err
+			break
+		}
+		sr, err := decodeSeries(it.Key(), v)
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("pebble: series of %q: %w", f.Tenant, err)
+		}
+		if f.Match(&sr) {
+			out = append(out, sr)
+		}
+	}
+	if err := closeIter(it, iterErr); err != nil {
+		return nil, fmt.Errorf("pebble: series of %q: %w", f.Tenant, err)
+	}
+	return out, nil
+}
+
+// SeriesByID returns the definition of one series, or store.ErrNotFound.
+func (s *Store) SeriesByID(ctx context.Context, id store.SeriesID) (store.Series, error) {
+	if err := s.acquire(); err != nil {
+		return store.Series{}, err
+	}
+	defer s.mu.RUnlock()
+	v, closer, err := s.db.Get(seriesIDKey(id))
+	if errors.Is(err, pebbledb.ErrNotFound) {
+		return store.Series{}, fmt.Errorf("pebble: series %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Series{}, fmt.Errorf("pebble: series %s: %w", id, err)
+	}
+	defer closer.Close()
+	sr, err := decodeSeriesIDValue(id, v)
+	if err != nil {
+		return store.Series{}, fmt.Errorf("pebble: %w", err)
+	}
+	return sr, nil
+}
+
+// closeIter closes it and returns the first of err, its error and the
+// error of closing it.
+func closeIter(it *pebbledb.Iterator, err error) error {
+	if err == nil {
+		err = it.Error()
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Points returns the raw points of id with from <= ts < to in time order, at
+// most limit of them (0: no limit).
+func (s *Store) Points(ctx context.Context, id store.SeriesID, from, to int64, limit int) ([]store.Point, error) {
+	return s.points(ctx, Raw, id, from, to, limit)
+}
+
+// points walks the buckets of res overlapping [from, to). It seeks to the
+// series in one bucket, reads its points, and on reaching another series or
+// bucket seeks to the series in the bucket it landed in (or the next), so
+// empty buckets cost nothing and a range of any width is safe.
+func (s *Store) points(ctx context.Context, res Resolution, id store.SeriesID, from, to int64, limit int) ([]store.Point, error) {
+	if from >= to || limit < 0 {
+		return nil, nil
+	}
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+
+	width := res.BucketWidth()
+	lower := appendPointKey(nil, res, id, from)
+	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{
+		LowerBound: lower,
+		UpperBound: []byte{nsPoint, byte(res) + 1},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: points of %s: %w", id, err)
+	}
+	var (
+		out  []store.Point
+		seek = make([]byte, pointKeyLen)
+		n    int
+	)
+	if limit > 0 {
+		out = make([]store.Point, 0, min(limit, 1024))
+	}
+	valid := it.SeekGE(lower)
+	for valid {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				it.Close()
+				return nil, fmt.Errorf("pebble: points of %s: %w", id, err)
+			}
+		}
+		k := it.Key()
+		_, sid, ts, err := decodePointKey(k)
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("pebble: points of %s: %w", id, err)
+		}
+		b := bucketOf(ts, width)
+		switch c := bytes.Compare(sid[:], id[:]); {
+		case c == 0:
+			if ts >= to {
+				valid = false
+				continue
+			}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				it.Close()
+				return nil, fmt.Errorf("pebble: points of %s at %d: %w", id, ts, err)
+			}
+			p := store.Point{Series: id, TS: ts}
+			if err := decodeValue(v, &p); err != nil {
+				it.Close()
+				return nil, fmt.Errorf("pebble: points of %s at %d: %w", id, ts, err)
+			}
+			out = append(out, p)
+			if len(out) == 2 && cap(out) < maxPresize {
+				out = presize(out, to, limit)
+			}
+			if limit > 0 && len(out) >= limit {
+				valid = false
+				continue
+			}
+			valid = it.Next()
+		case c < 0:
+			// Landed in bucket b before our series: seek to it there.
+			start := max(from, bucketStart(b, width))
+			if start >= to {
+				valid = false
+				continue
+			}
+			putPointKey(seek, res, id, start)
+			valid = it.SeekGE(seek)
+		default:
+			// Past our series in bucket b: seek to it in bucket b+1.
+			if lastBucket(b, width) || (b+1)*width >= to {
+				valid = false
+				continue
+			}
+			putPointKey(seek, res, id, (b+1)*width)
+			valid = it.SeekGE(seek)
+		}
+	}
+	if err := closeIter(it, nil); err != nil {
+		return nil, fmt.Errorf("pebble: points of %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// maxPresize bounds the points presize allocates room for.
+const maxPresize = 1 << 14
+
+// presize grows out, holding the first two points of a range ending at to,
+// to the number of points the range holds if the series keeps the interval
+// of those two (series are regular: DESIGN §3), when that is modest. It
+// saves the copies of growing a slice point by point.
+func presize(out []store.Point, to int64, limit int) []store.Point {
+	step := out[1].TS - out[0].TS
+	if step <= 0 || to-out[0].TS < 0 { // the difference wraps negative past MaxInt64
+		return out
+	}
+	est := (to-out[0].TS-1)/step + 1
+	if limit > 0 {
+		est = min(est, int64(limit))
+	}
+	if est <= int64(cap(out)) || est > maxPresize {
+		return out
+	}
+	return append(make([]store.Point, 0, est), out...)
+}
+
+// LatestResults returns the latest check result of every check of one agent
+// of tenant, ordered by check name. It is not (yet) part of store.Store.
+func (s *Store) LatestResults(ctx context.Context, tenant, agent string) ([]store.CheckResult, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	prefix := appendTuple(appendTuple([]byte{nsLatest}, tenant), agent)
+	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: results of %s/%s: %w", tenant, agent, err)
+	}
+	var (
+		out     []store.CheckResult
+		iterErr error
+	)
+	for valid := it.First(); valid; valid = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			iterErr = err
+			break
+		}
+		r, err := decodeLatest(it.Key(), v)
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("pebble: results of %s/%s: %w", tenant, agent, err)
+		}
+		out = append(out, r)
+	}
+	if err := closeIter(it, iterErr); err != nil {
+		return nil, fmt.Errorf("pebble: results of %s/%s: %w", tenant, agent, err)
+	}
+	return out, nil
+}
+
+// DeleteBefore drops every bucket of res that ends at or before cutoff (ms),
+// with one range delete; for Raw it drops the check result history too.
+// Points from cutoff on are kept; up to one bucket older than cutoff may be
+// kept as well.
+func (s *Store) DeleteBefore(ctx context.Context, res Resolution, cutoff int64) error {
+	if res >= numResolutions {
+		return fmt.Errorf("pebble: delete before %d: unknown resolution %d", cutoff, res)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: delete %s before %d: %w", res, cutoff, err)
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	cb := bucketOf(cutoff, res.BucketWidth())
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange([]byte{nsPoint, byte(res)}, bucketKey(res, cb), nil); err != nil {
+		return fmt.Errorf("pebble: delete %s before %d: %w", res, cutoff, err)
+	}
+	if res == Raw {
+		if err := b.DeleteRange([]byte{nsHistory}, historyBucketKey(cb), nil); err != nil {
+			return fmt.Errorf("pebble: delete history before %d: %w", cutoff, err)
+		}
+	}
+	if err := b.Commit(pebbledb.Sync); err != nil {
+		return fmt.Errorf("pebble: delete %s before %d: %w", res, cutoff, err)
+	}
+	return nil
+}
+
+// UpsertAgent creates or replaces the agent (a.Tenant, a.ID).
+func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: upsert agent %s: %w", a.ID, err)
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := s.db.Set(agentKey(a.Tenant, a.ID), appendAgentValue(nil, &a), pebbledb.Sync); err != nil {
+		return fmt.Errorf("pebble: upsert agent %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// Agents lists the agents of tenant ordered by id.
+func (s *Store) Agents(ctx context.Context, tenant string) ([]store.Agent, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	prefix := appendTuple([]byte{nsAgent}, tenant)
+	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: agents of %q: %w", tenant, err)
+	}
+	var (
+		out     []store.Agent
+		iterErr error
+	)
+	for valid := it.First(); valid; valid = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			iterErr = err
+			break
+		}
+		a, err := decodeAgent(it.Key(), v)
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("pebble: agents of %q: %w", tenant, err)
+		}
+		out = append(out, a)
+	}
+	if err := closeIter(it, iterErr); err != nil {
+		return nil, fmt.Errorf("pebble: agents of %q: %w", tenant, err)
+	}
+	return out, nil
+}
+
+// PutToken creates or replaces the token with t.Hash.
+func (s *Store) PutToken(ctx context.Context, t store.Token) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: put token %s: %w", t.ID, err)
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if err := s.db.Set(tokenKey(t.Hash), appendTokenValue(nil, &t), pebbledb.Sync); err != nil {
+		return fmt.Errorf("pebble: put token %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// TokenByHash returns the token with hash h, or an error wrapping
+// store.ErrNotFound.
+func (s *Store) TokenByHash(ctx context.Context, h store.TokenHash) (store.Token, error) {
+	if err := s.acquire(); err != nil {
+		return store.Token{}, err
+	}
+	defer s.mu.RUnlock()
+	v, closer, err := s.db.Get(tokenKey(h))
+	if errors.Is(err, pebbledb.ErrNotFound) {
+		return store.Token{}, fmt.Errorf("pebble: token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Token{}, fmt.Errorf("pebble: token: %w", err)
+	}
+	defer closer.Close()
+	t, err := decodeToken(h, v)
+	if err != nil {
+		return store.Token{}, fmt.Errorf("pebble: %w", err)
+	}
+	return t, nil
+}
+
+// Ping reads the layout version key.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: ping: %w", err)
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	_, closer, err := s.db.Get(versionKey)
+	if err != nil {
+		return fmt.Errorf("pebble: ping: %w", err)
+	}
+	return closer.Close()
+}
+
+// Close flushes the memtable and closes the database; it waits for
+// operations in flight. Calls after the first return ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.closed = true
+	var errs []error
+	if err := s.db.Flush(); err != nil {
+		errs = append(errs, fmt.Errorf("pebble: flush: %w", err))
+	}
+	if err := s.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("pebble: close: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// knownSeries reports the ids Write will not redefine; for tests.
+func (s *Store) knownSeries() []store.SeriesID {
+	s.known.RLock()
+	defer s.known.RUnlock()
+	ids := make([]store.SeriesID, 0, len(s.known.m))
+	for id := range s.known.m {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b store.SeriesID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}
