@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/vigilmon/vigil/agent.Version=$(VERSION) -X github.com/vigilmon/vigil/collector.Version=$(VERSION)
 VAR      ?= var
 
-.PHONY: all build run test test-race fuzz proto clean
+.PHONY: all build run test fuzz proto clean bench bench-agent
 
 all: build
 
@@ -28,6 +28,16 @@ run: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 12m ./...
+
+# Go benchmarks of the hot paths (checks, framing, store, spool).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The agent's footprint: default checks every 10 s against a local collector
+# for 10 minutes after a minute's warm-up; prints steady-state RSS and CPU.
+BENCH_DURATION ?= 10m
+bench-agent: build
+	$(GO) run ./bench/agentfootprint --bin bin --duration $(BENCH_DURATION)
 
 # A short run of every fuzz target.
 fuzz:
