@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigilmon/vigil/collector/auth"
+	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
@@ -22,6 +23,13 @@ type API struct {
 	Log   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Validator checks batches sent to POST /v1/ingest; a zero MaxAge
+	// means the default raw retention (ingest.go).
+	Validator ingest.Validator
+	// Name is this collector's name, recorded on agents that deliver over HTTPS.
+	Name string
+
+	seen seenAgents // when each agent delivering over HTTPS was last recorded
 }
 
 // Handler returns the routes.
@@ -32,6 +40,8 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET /v1/agents", a.read(a.agents))
 	mux.Handle("GET /v1/series", a.read(a.series))
 	mux.Handle("GET /v1/query", a.read(a.query))
+	mux.HandleFunc("POST /v1/ingest", a.ingest)
+	mux.HandleFunc("POST /v1/enroll", a.enroll)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})

@@ -1,0 +1,222 @@
+package api
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vigilmon/vigil/collector/auth"
+	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/protocol"
+)
+
+// The HTTPS fallback ingest (DESIGN §5, §7): the body of POST /v1/ingest is
+// one framed protobuf Batch, exactly as on a QUIC batch stream, and the
+// answer is its framed Ack, sent only once the store has durably written
+// the batch. Anything else is a JSON error and no Ack, so the agent keeps
+// the batch and sends it again.
+const (
+	// ProtobufType is the Content-Type of ingest requests and their Acks.
+	ProtobufType = "application/x-protobuf"
+	// AgentHeader names the agent a batch comes from (the QUIC side learns
+	// it from Hello).
+	AgentHeader = "X-Vigil-Agent"
+	// MaxIngestBody is the largest request body: one frame of the
+	// protocol's maximum size plus its length prefix.
+	MaxIngestBody = protocol.DefaultMaxFrameBytes + binary.MaxVarintLen64
+
+	// defaultMaxAge is used when the API's Validator has no MaxAge: the
+	// collector's default raw retention.
+	defaultMaxAge = 7 * 24 * time.Hour
+	// seenEvery is how often an agent delivering over HTTPS has its
+	// record's last_seen rewritten; between times batches skip it.
+	seenEvery = 30 * time.Second
+	// maxSeen bounds the memory of when agents were last recorded.
+	maxSeen = 100000
+)
+
+func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
+	tok, ok := a.authenticate(w, r, "send results", store.RoleAgent)
+	if !ok {
+		return
+	}
+	agent := r.Header.Get(AgentHeader)
+	if err := auth.ValidAgentID(agent); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("header %s: %v", AgentHeader, err))
+		return
+	}
+	if tok.Agent != "" && tok.Agent != agent {
+		writeError(w, http.StatusForbidden, "forbidden",
+			fmt.Sprintf("the token belongs to agent %q, not %q: set agent.id to %q or use this agent's own token", tok.Agent, agent, tok.Agent))
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != ProtobufType {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("send the batch as Content-Type %s, not %q", ProtobufType, r.Header.Get("Content-Type")))
+		return
+	}
+	log := a.Log.With("tenant", tok.Tenant, "agent", agent, "remote", r.RemoteAddr, "via", "https")
+	tooLarge := func(err error) {
+		log.Warn("oversized batch refused", "err", err)
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("a batch may be at most %d bytes (one frame of at most %d bytes)", MaxIngestBody, protocol.DefaultMaxFrameBytes))
+	}
+	if r.ContentLength > MaxIngestBody {
+		tooLarge(fmt.Errorf("Content-Length %d", r.ContentLength))
+		return
+	}
+
+	body := http.MaxBytesReader(w, r.Body, MaxIngestBody)
+	fr := protocol.NewFrameReader(body, protocol.DefaultMaxFrameBytes)
+	var b protocol.Batch
+	err := fr.Read(&b)
+	if err == nil {
+		// The body is one frame: anything after it is an error too.
+		if _, next := fr.Next(); next != io.EOF {
+			err = errors.New("the body holds more than one frame")
+			if next != nil {
+				err = next
+			}
+		}
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) || errors.Is(err, protocol.ErrFrameTooLarge) {
+			tooLarge(err)
+			return
+		}
+		if errors.Is(err, io.EOF) {
+			err = errors.New("the body is empty")
+		}
+		log.Warn("bad batch refused", "err", err)
+		writeError(w, http.StatusBadRequest, "bad_request",
+			fmt.Sprintf("the body must be one length-prefixed protobuf Batch: %v", err))
+		return
+	}
+
+	v := a.Validator
+	if v.MaxAge == 0 {
+		v.MaxAge = defaultMaxAge
+	}
+	if v.Now == nil {
+		v.Now = a.Now
+	}
+	res := v.Validate(tok.Tenant, agent, &b)
+	if res.Rejected > 0 {
+		log.Warn("points refused", "seq", b.Seq, "rejected", res.Rejected, "first_errors", res.Errors)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if err := a.Store.Write(ctx, &res.Write); err != nil {
+		log.Error("store write failed; batch not acked", "seq", b.Seq, "points", len(res.Write.Points), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable",
+			"the store did not accept the batch, so it was not acked; send it again")
+		return
+	}
+	ack, err := protocol.AppendFrame(nil, &protocol.Ack{Seq: b.Seq, Accepted: res.Accepted, Rejected: res.Rejected, Errors: res.Errors})
+	if err != nil {
+		// Cannot happen for a well-formed Ack; the batch is stored and a
+		// resend would be deduplicated.
+		log.Error("encode ack", "seq", b.Seq, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "the batch was stored but its ack could not be encoded")
+		return
+	}
+	w.Header().Set("Content-Type", ProtobufType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(ack)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(ack)
+	a.recordSeen(ctx, tok.Tenant, agent, log)
+}
+
+// recordSeen updates last_seen of an agent delivering over HTTPS, at most
+// every seenEvery. It keeps the rest of the record (hostname, version and
+// labels come from the QUIC Hello, which HTTPS has not got) and leaves
+// connected as it is: that flag is about QUIC sessions. The collector is
+// set to this one only while no QUIC session claims the agent.
+func (a *API) recordSeen(ctx context.Context, tenant, agent string, log *slog.Logger) {
+	now := a.now().UTC()
+	if !a.seen.due(tenant+"/"+agent, now) {
+		return
+	}
+	// Agents lists the whole tenant; the throttle above keeps that rare.
+	list, err := a.Store.Agents(ctx, tenant)
+	if err != nil {
+		log.Error("record agent: list agents", "err", err)
+		return
+	}
+	rec := store.Agent{Tenant: tenant, ID: agent}
+	for _, ag := range list {
+		if ag.ID == agent {
+			rec = ag
+			break
+		}
+	}
+	rec.LastSeen = now
+	if !rec.Connected {
+		rec.Collector = a.Name
+	}
+	if err := a.Store.UpsertAgent(ctx, rec); err != nil {
+		log.Error("record agent", "err", err)
+	}
+}
+
+// seenAgents remembers when each agent was last recorded. The zero value
+// is ready to use.
+type seenAgents struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// due reports whether key was last recorded at least seenEvery before now,
+// and if so notes now.
+func (s *seenAgents) due(key string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.last[key]; ok && now.Sub(t) < seenEvery && !now.Before(t) {
+		return false
+	}
+	if s.last == nil || len(s.last) >= maxSeen {
+		s.last = map[string]time.Time{}
+	}
+	s.last[key] = now
+	return true
+}
+
+// authenticate checks the request's token and that its role is one of
+// roles; otherwise it writes the error and returns false. doing completes
+// "a read token cannot ..." in the 403 message.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request, doing string, roles ...store.Role) (store.Token, bool) {
+	secret, ok := bearer(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
+		writeError(w, http.StatusUnauthorized, "unauthenticated",
+			"send a token as 'Authorization: Bearer TOKEN' or as the password of HTTP basic auth")
+		return store.Token{}, false
+	}
+	tok, err := auth.Authenticate(r.Context(), a.Store, secret)
+	if errors.Is(err, auth.ErrInvalidToken) {
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "the token is unknown or revoked")
+		return store.Token{}, false
+	}
+	if err != nil {
+		a.Log.Error("token lookup failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the store cannot be reached; try again")
+		return store.Token{}, false
+	}
+	for _, role := range roles {
+		if tok.Role == role {
+			return tok, true
+		}
+	}
+	writeError(w, http.StatusForbidden, "forbidden",
+		fmt.Sprintf("a %s token cannot %s; use a token with role %s", tok.Role, doing, roles[0]))
+	return store.Token{}, false
+}
