@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -82,6 +83,10 @@ type Transport struct {
 	// CertFile and KeyFile are an optional client certificate.
 	CertFile string `toml:"cert_file"`
 	KeyFile  string `toml:"key_file"`
+	// HTTPS is the collector's API URL (https://HOST:PORT; http:// only on a
+	// loopback host) for the fallback POST /v1/ingest where QUIC cannot get
+	// through; empty means no fallback.
+	HTTPS string `toml:"https"`
 }
 
 // Log is the [log] table.
@@ -335,6 +340,13 @@ func (c *Config) defaults() error {
 	}
 	if (c.Transport.CertFile == "") != (c.Transport.KeyFile == "") {
 		return errors.New("transport: cert_file and key_file must be set together")
+	}
+	if h := c.Transport.HTTPS; h != "" {
+		u, err := url.Parse(h)
+		if err != nil || u.Hostname() == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
+			!(u.Scheme == "https" || u.Scheme == "http" && (u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback())) {
+			return fmt.Errorf("transport.https %q: want https://HOST:PORT (http:// only on a loopback address)", h)
+		}
 	}
 	switch c.Log.Level {
 	case "":

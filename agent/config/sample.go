@@ -46,6 +46,10 @@ const sampleHead = `## Vigil agent configuration (/etc/vigil/agent.toml).
   ## Optional client certificate.
   # cert_file = ""
   # key_file = ""
+  ## The collector's HTTPS API, for delivery over POST /v1/ingest where
+  ## QUIC (UDP) cannot get through; http:// only on a loopback address.
+  ## Written by ` + "`vigil-agent setup`" + `; empty: no fallback.
+  # https = "https://collector.example.com:8443"
 
 [log]
   ## debug, info, warn or error; text or json (to stderr).
