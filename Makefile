@@ -1,10 +1,15 @@
 # Vigil: `make run` starts a development collector and agent; `make test` runs every test.
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X github.com/vigilmon/vigil/agent.Version=$(VERSION) -X github.com/vigilmon/vigil/collector.Version=$(VERSION)
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X github.com/vigilmon/vigil/agent.Version=$(VERSION) -X github.com/vigilmon/vigil/collector.Version=$(VERSION) -X main.commit=$(COMMIT)
+# make package: the architecture of the packages (a GOARCH).
+ARCH     ?= $(shell $(GO) env GOARCH)
+# make dist: the platforms static agents are built for.
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 windows/amd64 darwin/arm64
 VAR      ?= var
 
-.PHONY: all build run test fuzz proto clean bench bench-agent
+.PHONY: all build run test fuzz proto clean bench bench-agent package dist
 
 all: build
 
@@ -52,6 +57,22 @@ fuzz:
 proto:
 	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
 	protoc --plugin=protoc-gen-go=bin/protoc-gen-go --go_out=. --go_opt=paths=source_relative protocol/vigil.proto
+
+# dist/vigil-agent_<version>_<arch>.deb and .rpm and the same for
+# vigil-collector, for linux/$(ARCH): static binaries, packaged with nfpm
+# (a library of packaging/mkpkg only; the daemons link none of it).
+package:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/linux_$(ARCH)/ ./cmd/vigil-agent ./cmd/vigil-collector
+	$(GO) run ./packaging/mkpkg --version $(VERSION) --arch $(ARCH) --bin dist/linux_$(ARCH) --out dist
+
+# Static agents (CGO off) for every platform in DIST_PLATFORMS:
+# dist/vigil-agent_<version>_<os>_<arch>[.exe].
+dist:
+	@for p in $(DIST_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  out=dist/vigil-agent_$(VERSION)_$${os}_$${arch}$$ext; echo $$out; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/vigil-agent || exit 1; \
+	done
 
 clean:
 	rm -rf bin dist

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -14,9 +15,13 @@ import (
 	"github.com/vigilmon/vigil/agent"
 	"github.com/vigilmon/vigil/agent/config"
 	"github.com/vigilmon/vigil/agent/plugin"
+	"github.com/vigilmon/vigil/cmd/internal/daemon"
 )
 
 const defaultConfig = "/etc/vigil/agent.toml"
+
+// commit is stamped by make (-ldflags -X main.commit=...).
+var commit string
 
 const usage = `usage: vigil-agent <command> [flags]
 
@@ -26,7 +31,15 @@ commands:
              check [--config FILE] [--json] all|NAME...
              check --plugin PATH [--format cloudkick|nagios|influx] [--timeout D] [--json] [-- ARGS...]
   config   print a commented sample configuration
-  version  print the version
+  version  print the version and commit (also --version)
+
+service commands (kardianos/service: systemd, SysV init, launchd, Windows):
+  install [--config FILE]  register the service to run 'vigil-agent run --config FILE'
+                           (default /etc/vigil/agent.toml); needs root
+  uninstall                stop and unregister the service; needs root
+  start, stop, restart     control the installed service
+  status                   print running, stopped or not installed
+                           (exit status 0, 3 or 4)
 
 Run 'vigil-agent <command> -h' for a command's flags.
 `
@@ -49,7 +62,9 @@ func main() {
 	case "config":
 		fmt.Print(config.SampleConfig())
 	case "version", "--version", "-version":
-		fmt.Println("vigil-agent", agent.Version)
+		fmt.Println(daemon.VersionLine("vigil-agent", agent.Version, commit))
+	case "install", "uninstall", "start", "stop", "restart", "status":
+		err = serviceCmd(cmd, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
@@ -71,9 +86,43 @@ func run(args []string) error {
 		return err
 	}
 	log := newLogger(cfg.Log.Level, cfg.Log.Format)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return agent.Run(ctx, cfg, log)
+	// In the foreground and under the service manager alike, Run cancels
+	// ctx on SIGINT, SIGTERM or the service manager's stop request.
+	return daemon.Run(service(*path), func(ctx context.Context) error {
+		return agent.Run(ctx, cfg, log)
+	})
+}
+
+func service(configPath string) daemon.Spec {
+	return daemon.Spec{
+		Name:        "vigil-agent",
+		DisplayName: "Vigil agent",
+		Description: "Vigil monitoring agent: runs checks and sends their results to a collector",
+		Config:      configPath,
+	}
+}
+
+// serviceCmd runs one of daemon.Actions.
+func serviceCmd(action string, args []string) error {
+	fs := flag.NewFlagSet(action, flag.ExitOnError)
+	path := fs.String("config", defaultConfig, "config file the installed service runs with (install only)")
+	fs.Parse(args)
+	if action == "install" {
+		// Refuse a config the service would fail on at every start.
+		if _, err := config.Load(*path); err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
+	}
+	err := daemon.Control(service(*path), action, os.Stdout)
+	if action == "status" {
+		switch {
+		case errors.Is(err, daemon.ErrNotRunning):
+			os.Exit(3)
+		case errors.Is(err, daemon.ErrNotInstalled):
+			os.Exit(4)
+		}
+	}
+	return err
 }
 
 // checkCmd runs checks once; ok is false when one of them could not run.

@@ -3,17 +3,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
+	"github.com/vigilmon/vigil/cmd/internal/daemon"
 	"github.com/vigilmon/vigil/collector"
 	"github.com/vigilmon/vigil/collector/auth"
 )
+
+const defaultConfig = "/etc/vigil/collector.toml"
+
+// commit is stamped by make (-ldflags -X main.commit=...).
+var commit string
 
 const usage = `usage: vigil-collector <command> [flags]
 
@@ -21,7 +26,15 @@ commands:
   run           run the collector in the foreground (--config FILE)
   token create  create a token: --tenant T --role read|agent|enroll|admin [--agent ID]
   dev-setup     prepare a development environment (certificates, configs, tokens) under --dir
-  version       print the version
+  version       print the version and commit (also --version)
+
+service commands (kardianos/service: systemd, SysV init, launchd, Windows):
+  install [--config FILE]  register the service to run 'vigil-collector run --config FILE'
+                           (default /etc/vigil/collector.toml); needs root
+  uninstall                stop and unregister the service; needs root
+  start, stop, restart     control the installed service
+  status                   print running, stopped or not installed
+                           (exit status 0, 3 or 4)
 
 Run 'vigil-collector <command> -h' for a command's flags.
 `
@@ -40,7 +53,9 @@ func main() {
 	case "dev-setup":
 		err = devSetup(args)
 	case "version", "--version", "-version":
-		fmt.Println("vigil-collector", collector.Version)
+		fmt.Println(daemon.VersionLine("vigil-collector", collector.Version, commit))
+	case "install", "uninstall", "start", "stop", "restart", "status":
+		err = serviceCmd(cmd, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
@@ -55,16 +70,50 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	path := fs.String("config", "/etc/vigil/collector.toml", "config file")
+	path := fs.String("config", defaultConfig, "config file")
 	fs.Parse(args)
 	cfg, err := collector.LoadConfig(*path)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.Log.Level, cfg.Log.Format)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return collector.Run(ctx, cfg, log)
+	// In the foreground and under the service manager alike, Run cancels
+	// ctx on SIGINT, SIGTERM or the service manager's stop request.
+	return daemon.Run(service(*path), func(ctx context.Context) error {
+		return collector.Run(ctx, cfg, log)
+	})
+}
+
+func service(configPath string) daemon.Spec {
+	return daemon.Spec{
+		Name:        "vigil-collector",
+		DisplayName: "Vigil collector",
+		Description: "Vigil collector: receives check results from agents, stores them and serves the query API",
+		Config:      configPath,
+	}
+}
+
+// serviceCmd runs one of daemon.Actions.
+func serviceCmd(action string, args []string) error {
+	fs := flag.NewFlagSet(action, flag.ExitOnError)
+	path := fs.String("config", defaultConfig, "config file the installed service runs with (install only)")
+	fs.Parse(args)
+	if action == "install" {
+		// Refuse a config the service would fail on at every start.
+		if _, err := collector.LoadConfig(*path); err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
+	}
+	err := daemon.Control(service(*path), action, os.Stdout)
+	if action == "status" {
+		switch {
+		case errors.Is(err, daemon.ErrNotRunning):
+			os.Exit(3)
+		case errors.Is(err, daemon.ErrNotInstalled):
+			os.Exit(4)
+		}
+	}
+	return err
 }
 
 func token(args []string) error {
@@ -72,7 +121,7 @@ func token(args []string) error {
 		return fmt.Errorf("usage: vigil-collector token create --tenant T --role read|agent|enroll|admin [--agent ID] [--config FILE]")
 	}
 	fs := flag.NewFlagSet("token create", flag.ExitOnError)
-	path := fs.String("config", "/etc/vigil/collector.toml", "config file")
+	path := fs.String("config", defaultConfig, "config file")
 	tenant := fs.String("tenant", "", "tenant the token belongs to (required)")
 	roleName := fs.String("role", "", "read, agent, enroll or admin (required)")
 	agentID := fs.String("agent", "", "for role agent: the only agent id the token may send for")
