@@ -18,15 +18,23 @@ var ErrNotFound = errors.New("not found")
 
 // Store is what the collector needs from a backend. A nil error from Write
 // means the data is durable: the collector acks on it.
+//
+// Every backend passes the contract suite in package storetest.
 type Store interface {
-	// Write stores series definitions, points and check results of one
+	// Write stores series definitions, raw points and check results of one
 	// tenant. Rewriting the same (series, timestamp) leaves one point.
 	Write(ctx context.Context, w *WriteRequest) error
 	// Series lists the series of a tenant matching f, ordered by key.
 	Series(ctx context.Context, f SeriesFilter) ([]Series, error)
-	// Points returns the points of one series with from <= ts < to in time
-	// order, at most limit of them (0: no limit).
+	// Points returns the raw points of one series with from <= ts < to in
+	// time order, at most limit of them (0: no limit).
 	Points(ctx context.Context, id SeriesID, from, to int64, limit int) ([]Point, error)
+	// LatestResults returns the result with the highest timestamp of every
+	// check of one agent, ordered by check.
+	LatestResults(ctx context.Context, tenant, agent string) ([]CheckResult, error)
+
+	Rollups
+	Queue
 
 	UpsertAgent(ctx context.Context, a Agent) error
 	Agents(ctx context.Context, tenant string) ([]Agent, error)
@@ -35,9 +43,43 @@ type Store interface {
 	// TokenByHash returns ErrNotFound for an unknown hash.
 	TokenByHash(ctx context.Context, hash TokenHash) (Token, error)
 
+	// DeleteBefore applies retention: data of res older than cutoff (ms)
+	// may be dropped; data at or after cutoff is kept. A backend that
+	// expires data by itself (Cassandra's TTLs) does nothing.
+	DeleteBefore(ctx context.Context, res Resolution, cutoff int64) error
+
 	// Ping reports whether the backend can serve reads and writes.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Rollups stores the windows of the coarser resolutions (Res5m, Res1h).
+type Rollups interface {
+	// WriteRollups upserts windows of res: writing the same window again
+	// replaces it, so recomputing a window is idempotent.
+	WriteRollups(ctx context.Context, res Resolution, rs []Rollup) error
+	// ReadRollups returns the windows of one series of res that start in
+	// [from, to), in time order, at most limit of them (0: no limit).
+	ReadRollups(ctx context.Context, res Resolution, id SeriesID, from, to int64, limit int) ([]Rollup, error)
+}
+
+// Queue holds the windows waiting to be (re)computed, in slots of
+// QueueSlot by the time they become due, and the rollup job's cursors.
+// Marking a window twice is harmless: the job computes it from the finer
+// data either way.
+type Queue interface {
+	// MarkPending queues windows of res in the slot starting at slot (ms,
+	// a multiple of QueueSlot).
+	MarkPending(ctx context.Context, res Resolution, slot int64, ws []Window) error
+	// Pending returns the windows queued in one slot, in no set order,
+	// each once.
+	Pending(ctx context.Context, res Resolution, slot int64) ([]Window, error)
+	// ClearPending empties one slot.
+	ClearPending(ctx context.Context, res Resolution, slot int64) error
+	// Cursor returns the value stored under name, or ErrNotFound.
+	Cursor(ctx context.Context, name string) (int64, error)
+	// SetCursor stores v under name.
+	SetCursor(ctx context.Context, name string, v int64) error
 }
 
 // MetricType is the kind of a series' values.

@@ -22,6 +22,7 @@ const (
 	nsToken    = 't' // t | token hash                             → token record
 	nsLatest   = 'l' // l | T(tenant) T(agent) T(check)            → latest result (merge operand)
 	nsHistory  = 'h' // h | bucket | T(tenant) T(agent) T(check) | ts → result
+	nsQueue    = 'q' // q | res | slot | window | series id       → empty
 )
 
 // layoutVersion is stored under versionKey; Open refuses a directory written
@@ -30,47 +31,24 @@ const layoutVersion = 1
 
 var versionKey = []byte{nsMeta, 'v', 'e', 'r', 's', 'i', 'o', 'n'}
 
-// Resolution is the resolution of stored points. Write stores Raw points;
-// the rollups (5m, 1h) get their own key space and bucket width.
-type Resolution uint8
+// Resolution is store.Resolution; Write stores Raw points, WriteRollups
+// the windows of Res5m and Res1h, each resolution in a key space of its
+// own with its own bucket width (store.Resolution.BucketWidth). With the
+// default retention (7 d, 35 d, 400 d) retention keeps 8, 6 and 15 buckets
+// and overshoots by at most one bucket.
+type Resolution = store.Resolution
 
 const (
-	Raw Resolution = iota
-	Res5m
-	Res1h
-	numResolutions
+	Raw            = store.Raw
+	Res5m          = store.Res5m
+	Res1h          = store.Res1h
+	numResolutions = store.NumResolutions
 )
 
 const (
 	hourMS = int64(time.Hour / time.Millisecond)
 	dayMS  = 24 * hourMS
 )
-
-// BucketWidth is the span of one time bucket in ms: 1 day for raw points,
-// 7 days for 5m rollups, 30 days for 1h rollups. With the default TTLs
-// (7 d, 35 d, 400 d) retention keeps 8, 6 and 15 buckets and overshoots by
-// at most one bucket.
-func (r Resolution) BucketWidth() int64 {
-	switch r {
-	case Res5m:
-		return 7 * dayMS
-	case Res1h:
-		return 30 * dayMS
-	}
-	return dayMS
-}
-
-func (r Resolution) String() string {
-	switch r {
-	case Raw:
-		return "raw"
-	case Res5m:
-		return "5m"
-	case Res1h:
-		return "1h"
-	}
-	return fmt.Sprintf("resolution(%d)", uint8(r))
-}
 
 // bucketOf is the bucket holding ts: floor(ts / width), also for negative ts.
 func bucketOf(ts, width int64) int64 {
@@ -168,6 +146,68 @@ func putFloatValue(v []byte, f float64) {
 func putStringValue(v []byte, s string) {
 	v[0] = valString
 	copy(v[1:], s)
+}
+
+// A rollup window's value: 3, then count (8) and sum, min, max, first,
+// last, increase as float64 bits (8 each), big-endian.
+const (
+	valRollup    = 3
+	rollupValLen = 1 + 8 + 7*8
+)
+
+func putRollupValue(v []byte, r *store.Rollup) {
+	_ = v[rollupValLen-1]
+	v[0] = valRollup
+	binary.BigEndian.PutUint64(v[1:9], uint64(r.Count))
+	for i, f := range [...]float64{r.Sum, r.Min, r.Max, r.First, r.Last, r.Increase} {
+		binary.BigEndian.PutUint64(v[9+8*i:], math.Float64bits(f))
+	}
+}
+
+// decodeRollup parses a rollup value into r's statistics.
+func decodeRollup(v []byte, r *store.Rollup) error {
+	if len(v) != rollupValLen || v[0] != valRollup {
+		return fmt.Errorf("rollup value of %d bytes: %w", len(v), errCorrupt)
+	}
+	r.Count = int64(binary.BigEndian.Uint64(v[1:9]))
+	for i, f := range [...]*float64{&r.Sum, &r.Min, &r.Max, &r.First, &r.Last, &r.Increase} {
+		*f = math.Float64frombits(binary.BigEndian.Uint64(v[9+8*i:]))
+	}
+	return nil
+}
+
+// Queue keys: q | res (1) | slot (8) | window start (8) | series id (16).
+const queueKeyLen = 1 + 1 + 8 + 8 + 16
+
+func queueSlotKey(res Resolution, slot int64) []byte {
+	k := make([]byte, 10, queueKeyLen)
+	k[0] = nsQueue
+	k[1] = byte(res)
+	putInt64(k[2:10], slot)
+	return k
+}
+
+func appendQueueKey(dst []byte, res Resolution, slot int64, w store.Window) []byte {
+	dst = append(dst, queueSlotKey(res, slot)...)
+	dst = append(dst, make([]byte, 8)...)
+	putInt64(dst[len(dst)-8:], w.Start)
+	return append(dst, w.Series[:]...)
+}
+
+func decodeQueueKey(k []byte) (res Resolution, slot int64, w store.Window, err error) {
+	if len(k) != queueKeyLen || k[0] != nsQueue || !Resolution(k[1]).Valid() {
+		return 0, 0, w, fmt.Errorf("queue key of %d bytes: %w", len(k), errCorrupt)
+	}
+	res = Resolution(k[1])
+	slot = getInt64(k[2:10])
+	w.Start = getInt64(k[10:18])
+	copy(w.Series[:], k[18:])
+	return res, slot, w, nil
+}
+
+// Cursor keys: m | "cursor:" | name; the value is the int64 (8 bytes).
+func cursorKey(name string) []byte {
+	return append([]byte{nsMeta, 'c', 'u', 'r', 's', 'o', 'r', ':'}, name...)
 }
 
 // decodeValue parses a point value into p.Value or p.Str.

@@ -10,7 +10,10 @@
 // leading tuples form a key prefix.
 //
 //	m version                                   layout version (1)
-//	p res bucket(8) series(16) ts(8)            point: 1 + float64 bits, or 2 + string
+//	m cursor:name                               rollup job cursor: int64
+//	p res bucket(8) series(16) ts(8)            raw point: 1 + float64 bits, or 2 + string;
+//	                                            rollup window: 3 + count + 6 float64s
+//	q res slot(8) window(8) series(16)          rollup queue: window to compute
 //	s T(tenant) T(agent) T(check) T(metric) {T(k) T(v)}
 //	                                            series index: id(16) type(1) unit
 //	i series(16)                                series by id: type, unit, the tuples above
@@ -19,8 +22,9 @@
 //	l T(tenant) T(agent) T(check)               latest check result (merge operand)
 //	h bucket(8) T(tenant) T(agent) T(check) ts(8)  check result history
 //
-// Points are grouped by time bucket first (1 day for raw points, see
-// Resolution.BucketWidth), then by series, then by time. Retention is one
+// Points and rollup windows are grouped by resolution, then time bucket (1
+// day for raw points, see store.Resolution.BucketWidth), then by series,
+// then by time. Retention is one
 // range delete of whole buckets (DeleteBefore); Points scans the buckets
 // overlapping [from, to), seeking past buckets the series has no point in.
 // Series ids are hashes of the tenant-qualified key, so point keys need no
@@ -37,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 
@@ -403,14 +408,40 @@ func closeIter(it *pebbledb.Iterator, err error) error {
 // Points returns the raw points of id with from <= ts < to in time order, at
 // most limit of them (0: no limit).
 func (s *Store) Points(ctx context.Context, id store.SeriesID, from, to int64, limit int) ([]store.Point, error) {
-	return s.points(ctx, Raw, id, from, to, limit)
+	return scan(ctx, s, Raw, id, from, to, limit, decodePoint, pointTS)
 }
 
-// points walks the buckets of res overlapping [from, to). It seeks to the
+func decodePoint(id store.SeriesID, ts int64, v []byte) (store.Point, error) {
+	p := store.Point{Series: id, TS: ts}
+	err := decodeValue(v, &p)
+	return p, err
+}
+
+func pointTS(p *store.Point) int64 { return p.TS }
+
+// ReadRollups returns the windows of res of id starting in [from, to), in
+// time order, at most limit of them (0: no limit).
+func (s *Store) ReadRollups(ctx context.Context, res Resolution, id store.SeriesID, from, to int64, limit int) ([]store.Rollup, error) {
+	if res == Raw || !res.Valid() {
+		return nil, fmt.Errorf("pebble: rollups of %s: resolution %s has no rollups", id, res)
+	}
+	return scan(ctx, s, res, id, from, to, limit, decodeRollupPoint, rollupTS)
+}
+
+func decodeRollupPoint(id store.SeriesID, ts int64, v []byte) (store.Rollup, error) {
+	r := store.Rollup{Series: id, TS: ts}
+	err := decodeRollup(v, &r)
+	return r, err
+}
+
+func rollupTS(r *store.Rollup) int64 { return r.TS }
+
+// scan walks the buckets of res overlapping [from, to). It seeks to the
 // series in one bucket, reads its points, and on reaching another series or
 // bucket seeks to the series in the bucket it landed in (or the next), so
 // empty buckets cost nothing and a range of any width is safe.
-func (s *Store) points(ctx context.Context, res Resolution, id store.SeriesID, from, to int64, limit int) ([]store.Point, error) {
+func scan[T any](ctx context.Context, s *Store, res Resolution, id store.SeriesID, from, to int64, limit int,
+	decode func(store.SeriesID, int64, []byte) (T, error), tsOf func(*T) int64) ([]T, error) {
 	if from >= to || limit < 0 {
 		return nil, nil
 	}
@@ -426,29 +457,29 @@ func (s *Store) points(ctx context.Context, res Resolution, id store.SeriesID, f
 		UpperBound: []byte{nsPoint, byte(res) + 1},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pebble: points of %s: %w", id, err)
+		return nil, fmt.Errorf("pebble: %s points of %s: %w", res, id, err)
 	}
 	var (
-		out  []store.Point
+		out  []T
 		seek = make([]byte, pointKeyLen)
 		n    int
 	)
 	if limit > 0 {
-		out = make([]store.Point, 0, min(limit, 1024))
+		out = make([]T, 0, min(limit, 1024))
 	}
 	valid := it.SeekGE(lower)
 	for valid {
 		if n++; n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				it.Close()
-				return nil, fmt.Errorf("pebble: points of %s: %w", id, err)
+				return nil, fmt.Errorf("pebble: %s points of %s: %w", res, id, err)
 			}
 		}
 		k := it.Key()
 		_, sid, ts, err := decodePointKey(k)
 		if err != nil {
 			it.Close()
-			return nil, fmt.Errorf("pebble: points of %s: %w", id, err)
+			return nil, fmt.Errorf("pebble: %s points of %s: %w", res, id, err)
 		}
 		b := bucketOf(ts, width)
 		switch c := bytes.Compare(sid[:], id[:]); {
@@ -460,16 +491,16 @@ func (s *Store) points(ctx context.Context, res Resolution, id store.SeriesID, f
 			v, err := it.ValueAndErr()
 			if err != nil {
 				it.Close()
-				return nil, fmt.Errorf("pebble: points of %s at %d: %w", id, ts, err)
+				return nil, fmt.Errorf("pebble: %s points of %s at %d: %w", res, id, ts, err)
 			}
-			p := store.Point{Series: id, TS: ts}
-			if err := decodeValue(v, &p); err != nil {
+			p, err := decode(id, ts, v)
+			if err != nil {
 				it.Close()
-				return nil, fmt.Errorf("pebble: points of %s at %d: %w", id, ts, err)
+				return nil, fmt.Errorf("pebble: %s points of %s at %d: %w", res, id, ts, err)
 			}
 			out = append(out, p)
 			if len(out) == 2 && cap(out) < maxPresize {
-				out = presize(out, to, limit)
+				out = presize(out, tsOf(&out[0]), tsOf(&out[1]), to, limit)
 			}
 			if limit > 0 && len(out) >= limit {
 				valid = false
@@ -496,7 +527,7 @@ func (s *Store) points(ctx context.Context, res Resolution, id store.SeriesID, f
 		}
 	}
 	if err := closeIter(it, nil); err != nil {
-		return nil, fmt.Errorf("pebble: points of %s: %w", id, err)
+		return nil, fmt.Errorf("pebble: %s points of %s: %w", res, id, err)
 	}
 	return out, nil
 }
@@ -504,27 +535,28 @@ func (s *Store) points(ctx context.Context, res Resolution, id store.SeriesID, f
 // maxPresize bounds the points presize allocates room for.
 const maxPresize = 1 << 14
 
-// presize grows out, holding the first two points of a range ending at to,
-// to the number of points the range holds if the series keeps the interval
-// of those two (series are regular: DESIGN §3), when that is modest. It
-// saves the copies of growing a slice point by point.
-func presize(out []store.Point, to int64, limit int) []store.Point {
-	step := out[1].TS - out[0].TS
-	if step <= 0 || to-out[0].TS < 0 { // the difference wraps negative past MaxInt64
+// presize grows out, holding the first two points (at ts0 and ts1) of a
+// range ending at to, to the number of points the range holds if the
+// series keeps the interval of those two (series are regular: DESIGN §3),
+// when that is modest. It saves the copies of growing a slice point by
+// point.
+func presize[T any](out []T, ts0, ts1, to int64, limit int) []T {
+	step := ts1 - ts0
+	if step <= 0 || to-ts0 < 0 { // the difference wraps negative past MaxInt64
 		return out
 	}
-	est := (to-out[0].TS-1)/step + 1
+	est := (to-ts0-1)/step + 1
 	if limit > 0 {
 		est = min(est, int64(limit))
 	}
 	if est <= int64(cap(out)) || est > maxPresize {
 		return out
 	}
-	return append(make([]store.Point, 0, est), out...)
+	return append(make([]T, 0, est), out...)
 }
 
 // LatestResults returns the latest check result of every check of one agent
-// of tenant, ordered by check name. It is not (yet) part of store.Store.
+// of tenant, ordered by check name.
 func (s *Store) LatestResults(ctx context.Context, tenant, agent string) ([]store.CheckResult, error) {
 	if err := s.acquire(); err != nil {
 		return nil, err
@@ -559,11 +591,12 @@ func (s *Store) LatestResults(ctx context.Context, tenant, agent string) ([]stor
 }
 
 // DeleteBefore drops every bucket of res that ends at or before cutoff (ms),
-// with one range delete; for Raw it drops the check result history too.
+// with one range delete; for Raw it drops the check result history and the
+// rollup queue's slots before cutoff too.
 // Points from cutoff on are kept; up to one bucket older than cutoff may be
 // kept as well.
 func (s *Store) DeleteBefore(ctx context.Context, res Resolution, cutoff int64) error {
-	if res >= numResolutions {
+	if !res.Valid() {
 		return fmt.Errorf("pebble: delete before %d: unknown resolution %d", cutoff, res)
 	}
 	if err := ctx.Err(); err != nil {
@@ -583,9 +616,162 @@ func (s *Store) DeleteBefore(ctx context.Context, res Resolution, cutoff int64) 
 		if err := b.DeleteRange([]byte{nsHistory}, historyBucketKey(cb), nil); err != nil {
 			return fmt.Errorf("pebble: delete history before %d: %w", cutoff, err)
 		}
+		// Queue slots that old are left over (the job clears what it
+		// computes): their windows' raw points are gone too.
+		for _, r := range store.Resolutions {
+			if err := b.DeleteRange(queueSlotKey(r, math.MinInt64), queueSlotKey(r, cutoff), nil); err != nil {
+				return fmt.Errorf("pebble: delete queue before %d: %w", cutoff, err)
+			}
+		}
 	}
 	if err := b.Commit(pebbledb.Sync); err != nil {
 		return fmt.Errorf("pebble: delete %s before %d: %w", res, cutoff, err)
+	}
+	return nil
+}
+
+// WriteRollups upserts windows of res (Res5m or Res1h) in one synced batch.
+// Every window must start on the resolution's grid.
+func (s *Store) WriteRollups(ctx context.Context, res Resolution, rs []store.Rollup) error {
+	if res == Raw || !res.Valid() {
+		return fmt.Errorf("pebble: write rollups: resolution %s has no rollups", res)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: write %s rollups: %w", res, err)
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	b := s.db.NewBatchWithSize(len(rs) * (8 + pointKeyLen + rollupValLen))
+	defer b.Close()
+	for i := range rs {
+		r := &rs[i]
+		if r.TS != store.Floor(r.TS, res.Window()) {
+			return fmt.Errorf("pebble: write %s rollups: window %d of %s is not on the %s grid", res, r.TS, r.Series, res)
+		}
+		op := b.SetDeferred(pointKeyLen, rollupValLen)
+		putPointKey(op.Key, res, r.Series, r.TS)
+		putRollupValue(op.Value, r)
+		if err := op.Finish(); err != nil {
+			return fmt.Errorf("pebble: write %s rollup %s at %d: %w", res, r.Series, r.TS, err)
+		}
+	}
+	if err := b.Commit(pebbledb.Sync); err != nil {
+		return fmt.Errorf("pebble: write %d %s rollups: %w", len(rs), res, err)
+	}
+	return nil
+}
+
+// MarkPending queues windows of res in slot.
+func (s *Store) MarkPending(ctx context.Context, res Resolution, slot int64, ws []store.Window) error {
+	if !res.Valid() {
+		return fmt.Errorf("pebble: mark pending: unknown resolution %d", res)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: mark %s pending: %w", res, err)
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	b := s.db.NewBatchWithSize(len(ws) * (8 + queueKeyLen))
+	defer b.Close()
+	key := make([]byte, 0, queueKeyLen)
+	for _, w := range ws {
+		key = appendQueueKey(key[:0], res, slot, w)
+		if err := b.Set(key, nil, nil); err != nil {
+			return fmt.Errorf("pebble: mark %s pending: %w", res, err)
+		}
+	}
+	if err := b.Commit(pebbledb.Sync); err != nil {
+		return fmt.Errorf("pebble: mark %d %s windows pending: %w", len(ws), res, err)
+	}
+	return nil
+}
+
+// Pending returns the windows of res queued in slot, ordered by window
+// start and series.
+func (s *Store) Pending(ctx context.Context, res Resolution, slot int64) ([]store.Window, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	prefix := queueSlotKey(res, slot)
+	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: pending %s windows of slot %d: %w", res, slot, err)
+	}
+	var out []store.Window
+	for valid := it.First(); valid; valid = it.Next() {
+		_, _, w, err := decodeQueueKey(it.Key())
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("pebble: pending %s windows of slot %d: %w", res, slot, err)
+		}
+		out = append(out, w)
+	}
+	if err := closeIter(it, nil); err != nil {
+		return nil, fmt.Errorf("pebble: pending %s windows of slot %d: %w", res, slot, err)
+	}
+	return out, nil
+}
+
+// ClearPending empties one slot with a range delete.
+func (s *Store) ClearPending(ctx context.Context, res Resolution, slot int64) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: clear %s slot %d: %w", res, slot, err)
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	prefix := queueSlotKey(res, slot)
+	if err := s.db.DeleteRange(prefix, prefixEnd(prefix), pebbledb.Sync); err != nil {
+		return fmt.Errorf("pebble: clear %s slot %d: %w", res, slot, err)
+	}
+	return nil
+}
+
+// Cursor returns the value stored under name, or store.ErrNotFound.
+func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+	if err := s.acquire(); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	v, closer, err := s.db.Get(cursorKey(name))
+	if errors.Is(err, pebbledb.ErrNotFound) {
+		return 0, fmt.Errorf("pebble: cursor %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pebble: cursor %q: %w", name, err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("pebble: cursor %q of %d bytes: %w", name, len(v), errCorrupt)
+	}
+	return getInt64(v), nil
+}
+
+// SetCursor stores v under name.
+func (s *Store) SetCursor(ctx context.Context, name string, v int64) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: set cursor %q: %w", name, err)
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	b := make([]byte, 8)
+	putInt64(b, v)
+	if err := s.db.Set(cursorKey(name), b, pebbledb.Sync); err != nil {
+		return fmt.Errorf("pebble: set cursor %q: %w", name, err)
 	}
 	return nil
 }

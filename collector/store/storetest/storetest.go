@@ -24,15 +24,6 @@ import (
 	"github.com/vigilmon/vigil/collector/store"
 )
 
-// LatestResulter is implemented by backends that read back check results.
-// Run checks it when the store implements it. It is a candidate for
-// store.Store: GET /v1/agents/{id}/checks needs it.
-type LatestResulter interface {
-	// LatestResults returns the result with the highest timestamp of every
-	// check of one agent, ordered by check.
-	LatestResults(ctx context.Context, tenant, agent string) ([]store.CheckResult, error)
-}
-
 // Time grid of the tests: base is midnight UTC, so day, hour and 5-minute
 // bucket boundaries fall on base + multiples of their width.
 const (
@@ -69,6 +60,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Agents", testAgents},
 		{"Tokens", testTokens},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"RollupsRoundTrip", testRollupsRoundTrip},
+		{"RollupsRewrite", testRollupsRewrite},
+		{"RollupsBoundaries", testRollupsBoundaries},
+		{"RollupsLimit", testRollupsLimit},
+		{"RollupsConcurrent", testRollupsConcurrent},
+		{"Queue", testQueue},
+		{"Cursor", testCursor},
+		{"Retention", testRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -632,15 +631,13 @@ func testTenants(t *testing.T, s store.Store) {
 		}
 	}
 
-	if lr, ok := s.(LatestResulter); ok {
-		for _, tn := range []struct{ tenant, msg string }{{ta, "a"}, {tb, "b"}} {
-			rs, err := lr.LatestResults(ctx(t), tn.tenant, "web1")
-			if err != nil {
-				t.Fatalf("LatestResults: %v", err)
-			}
-			if len(rs) != 1 || rs[0].Message != tn.msg {
-				t.Errorf("LatestResults(%s) = %+v, want one with message %q", tn.tenant, rs, tn.msg)
-			}
+	for _, tn := range []struct{ tenant, msg string }{{ta, "a"}, {tb, "b"}} {
+		rs, err := s.LatestResults(ctx(t), tn.tenant, "web1")
+		if err != nil {
+			t.Fatalf("LatestResults: %v", err)
+		}
+		if len(rs) != 1 || rs[0].Message != tn.msg {
+			t.Errorf("LatestResults(%s) = %+v, want one with message %q", tn.tenant, rs, tn.msg)
 		}
 	}
 }
@@ -668,12 +665,7 @@ func testResults(t *testing.T, s store.Store) {
 		r("web1", "memory", base, store.StatusWarn, "swapping"),
 	}})
 
-	lr, ok := s.(LatestResulter)
-	if !ok {
-		t.Log("store has no LatestResults: only checked that results are accepted")
-		return
-	}
-	got, err := lr.LatestResults(ctx(t), tenant, "web1")
+	got, err := s.LatestResults(ctx(t), tenant, "web1")
 	if err != nil {
 		t.Fatalf("LatestResults: %v", err)
 	}
@@ -684,7 +676,7 @@ func testResults(t *testing.T, s store.Store) {
 	if !slices.Equal(got, want) {
 		t.Errorf("LatestResults(web1):\n got %+v\nwant %+v", got, want)
 	}
-	if got, err := lr.LatestResults(ctx(t), tenant, "web"); err != nil || len(got) != 0 {
+	if got, err := s.LatestResults(ctx(t), tenant, "web"); err != nil || len(got) != 0 {
 		t.Errorf("LatestResults(web) = %+v, %v; want none (no prefix matching)", got, err)
 	}
 }
@@ -914,6 +906,16 @@ func testReopen(t *testing.T, open func() (store.Store, error)) {
 	if err := s.PutToken(ctx(t), tok); err != nil {
 		t.Fatalf("PutToken: %v", err)
 	}
+	rollup := newRollup(gaugeS.ID, base+hour, 3)
+	writeRollups(t, s, store.Res5m, []store.Rollup{rollup})
+	slot, cursor := newSlot(t), "reopen-"+tenant
+	window := store.Window{Series: gaugeS.ID, Start: base}
+	if err := s.MarkPending(ctx(t), store.Res1h, slot, []store.Window{window}); err != nil {
+		t.Fatalf("MarkPending: %v", err)
+	}
+	if err := s.SetCursor(ctx(t), cursor, slot); err != nil {
+		t.Fatalf("SetCursor: %v", err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -925,11 +927,14 @@ func testReopen(t *testing.T, open func() (store.Store, error)) {
 		wantPoints(t, "string after reopen", points(t, s, strS.ID, base, base+3*day, 0), []store.Point{ps[len(ps)-1]})
 		wantAgents(t, s, tenant, agent)
 		wantToken(t, s, tok)
-		if lr, ok := s.(LatestResulter); ok {
-			rs, err := lr.LatestResults(ctx(t), tenant, "web1")
-			if err != nil || len(rs) != 1 || rs[0] != result {
-				t.Errorf("LatestResults after reopen = %+v, %v; want [%+v]", rs, err, result)
-			}
+		rs, err := s.LatestResults(ctx(t), tenant, "web1")
+		if err != nil || len(rs) != 1 || rs[0] != result {
+			t.Errorf("LatestResults after reopen = %+v, %v; want [%+v]", rs, err, result)
+		}
+		wantRollups(t, "rollups after reopen", rollups(t, s, store.Res5m, gaugeS.ID, base, base+day, 0), []store.Rollup{rollup})
+		wantWindows(t, "queue after reopen", pending(t, s, store.Res1h, slot), []store.Window{window})
+		if got, err := s.Cursor(ctx(t), cursor); err != nil || got != slot {
+			t.Errorf("Cursor after reopen = %d, %v; want %d", got, err, slot)
 		}
 	}
 
