@@ -7,14 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/vigilmon/vigil/agent/check"
 	"github.com/vigilmon/vigil/agent/config"
 	"github.com/vigilmon/vigil/agent/plugin"
+	"github.com/vigilmon/vigil/agent/spool"
 	"github.com/vigilmon/vigil/agent/transport"
 	"github.com/vigilmon/vigil/protocol"
 )
@@ -25,9 +26,6 @@ var Version = "dev"
 const (
 	batchMaxResults = 500
 	batchMaxDelay   = time.Second
-	ackTimeout      = 10 * time.Second
-	backoffMin      = time.Second
-	backoffMax      = 60 * time.Second
 	// drainTimeout bounds how long a stopping agent keeps delivering what
 	// it still holds.
 	drainTimeout = 3 * time.Second
@@ -68,11 +66,32 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}
 
-	q := newQueue(cfg.Agent.QueueBatches)
+	sp, err := spool.Open(filepath.Join(cfg.Agent.StateDir, "spool"), spool.Options{
+		MaxBytes:     cfg.Spool.MaxBytes,
+		Sync:         cfg.Spool.Sync,
+		SyncInterval: cfg.Spool.SyncInterval.Duration,
+		Logger:       log,
+	})
+	if err != nil {
+		return fmt.Errorf("open spool: %w", err)
+	}
+	defer func() {
+		if err := sp.Close(); err != nil {
+			log.Error("close spool", "err", err)
+		}
+	}()
+	if st := sp.Stats(); st.Batches > 0 {
+		log.Info("spool holds undelivered batches from before; sending them first", "batches", st.Batches, "bytes", st.Bytes)
+	}
+
 	results := make(chan *protocol.CheckResult, 256)
 	sched := &scheduler{log: log, out: results}
-	b := &batcher{in: results, q: q, log: log}
-	s := &sender{collectors: cfg.Transport.Collectors, tls: tc, hello: hello, q: q, log: log}
+	b := &batcher{in: results, sp: sp, log: log}
+	s := &sender{collectors: cfg.Transport.Collectors, tls: tc, hello: hello, sp: sp, log: log,
+		ackTimeout: cfg.Transport.AckTimeout.Duration, probeEvery: cfg.Transport.ProbeInterval.Duration,
+		backoffMin: cfg.Transport.ReconnectMin.Duration, backoffMax: cfg.Transport.ReconnectMax.Duration}
+	jobs = append(jobs, newJob(cfg.Agent.ID, selfCheckName, cfg.Agent.Interval.Duration, cfg.Agent.Interval.Duration,
+		&selfCheck{sp: sp, s: s}))
 
 	checkCtx, stopChecks := context.WithCancel(context.Background())
 	sendCtx, stopSending := context.WithCancel(context.Background())
@@ -81,30 +100,40 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	sending.Go(func() { s.run(sendCtx) })
 	sched.start(checkCtx, jobs)
 	log.Info("agent started", "checks", len(jobs), "collectors", cfg.Transport.Collectors, "version", Version)
+	// Once start-up is over and every check has run, give back the pages
+	// of the binary that only start-up needed.
+	release := time.AfterFunc(max(maxInterval(jobs), 30*time.Second)+5*time.Second, releaseText)
+	defer release.Stop()
 
 	<-ctx.Done()
 	log.Info("agent stopping")
 	stopChecks()
 	sched.wait()
-	close(results) // the batcher queues what it holds, then returns
+	close(results) // the batcher spools what it holds, then returns
 	batching.Wait()
+	// Give batches in flight a moment to be acked, so they are not sent
+	// again after a restart; everything else waits in the spool.
 	deadline := time.Now().Add(drainTimeout)
-	for q.len() > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
+	for sp.Stats().InFlight > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
 	}
 	stopSending()
 	sending.Wait()
-	if n := q.len(); n > 0 {
-		log.Warn("agent stopped with batches not delivered", "batches", n)
-	} else {
-		log.Info("agent stopped")
-	}
+	log.Info("agent stopped", "spooled_batches", sp.Stats().Batches)
 	return nil
 }
 
 // pluginGrace is how much longer than a plugin's own timeout the scheduler
 // waits, so the runner's kill and its message come first.
 const pluginGrace = 2 * time.Second
+
+func maxInterval(jobs []*job) time.Duration {
+	var m time.Duration
+	for _, j := range jobs {
+		m = max(m, j.interval)
+	}
+	return m
+}
 
 func buildJobs(cfg *config.Config, log *slog.Logger) ([]*job, error) {
 	var jobs []*job
@@ -133,9 +162,8 @@ func buildJobs(cfg *config.Config, log *slog.Logger) ([]*job, error) {
 // most batchMaxDelay, so a quiet agent still sends promptly.
 type batcher struct {
 	in  <-chan *protocol.CheckResult
-	q   *queue
+	sp  *spool.Spool
 	log *slog.Logger
-	seq uint64
 }
 
 func (b *batcher) run() {
@@ -146,9 +174,13 @@ func (b *batcher) run() {
 		if len(pending) == 0 {
 			return
 		}
-		b.seq++
-		if dropped := b.q.push(&protocol.Batch{Seq: b.seq, Results: pending}); dropped > 0 {
-			b.log.Warn("queue full: dropped oldest results", "dropped_results", dropped)
+		// The spool logs and counts what it drops to stay within its size.
+		if _, _, err := b.sp.Append(pending); err != nil {
+			points := 0
+			for _, r := range pending {
+				points += len(r.Metrics)
+			}
+			b.log.Error("cannot spool results; they are lost", "results", len(pending), "points", points, "err", err)
 		}
 		pending = nil
 		flush = nil
@@ -174,111 +206,5 @@ func (b *batcher) run() {
 		case <-flush:
 			emit()
 		}
-	}
-}
-
-// sender keeps one session to the first collector that welcomes the agent
-// and sends every queued batch on it.
-type sender struct {
-	collectors []string
-	tls        transport.TLSConfig
-	hello      *protocol.Hello
-	q          *queue
-	log        *slog.Logger
-}
-
-func (s *sender) run(ctx context.Context) {
-	backoff := backoffMin
-	for ctx.Err() == nil {
-		for _, addr := range s.collectors {
-			sess, err := s.dial(ctx, addr)
-			if err != nil {
-				var rej *transport.RejectError
-				if errors.As(err, &rej) {
-					s.log.Error("collector refused this agent", "collector", addr, "code", rej.Code.String(), "reason", rej.Message)
-					if rej.RetryAfter > backoff {
-						backoff = rej.RetryAfter
-					}
-				} else if ctx.Err() == nil {
-					s.log.Warn("cannot reach collector", "collector", addr, "err", err)
-				}
-				continue
-			}
-			backoff = backoffMin
-			s.log.Info("connected to collector", "collector", addr, "session", sess.Welcome.GetSessionId())
-			err = s.serve(ctx, sess)
-			sess.Close("agent closing session")
-			if ctx.Err() != nil {
-				return
-			}
-			s.log.Warn("lost collector", "collector", addr, "err", err)
-			break
-		}
-		// Full jitter keeps a fleet that lost its collector from returning
-		// in lockstep.
-		wait := rand.N(backoff) + 100*time.Millisecond
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, backoffMax)
-	}
-}
-
-func (s *sender) dial(ctx context.Context, addr string) (*transport.Session, error) {
-	tc, err := s.tls.Load(addr)
-	if err != nil {
-		return nil, err
-	}
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return transport.Dial(dctx, addr, tc, s.hello)
-}
-
-// serve sends batches until the session fails or ctx ends.
-func (s *sender) serve(ctx context.Context, sess *transport.Session) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		select {
-		case <-sess.Done():
-			cancel(errors.New("connection closed"))
-		case <-ctx.Done():
-		}
-	}()
-	slots := make(chan struct{}, sess.MaxInflight())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-		b, err := s.q.next(ctx)
-		if err != nil {
-			<-slots
-			return context.Cause(ctx)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			actx, acancel := context.WithTimeout(ctx, ackTimeout)
-			defer acancel()
-			begin := time.Now()
-			ack, err := sess.Send(actx, b)
-			if err != nil {
-				s.q.release(b.Seq)
-				cancel(err)
-				return
-			}
-			s.q.ack(b.Seq)
-			s.log.Debug("batch acked", "seq", b.Seq, "accepted", ack.Accepted, "rejected", ack.Rejected, "latency", time.Since(begin))
-			if ack.Rejected > 0 {
-				s.log.Warn("collector rejected points", "seq", b.Seq, "rejected", ack.Rejected, "errors", ack.Errors)
-			}
-		}()
 	}
 }

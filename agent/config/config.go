@@ -20,6 +20,7 @@ import (
 
 	"github.com/vigilmon/vigil/agent/check"
 	"github.com/vigilmon/vigil/agent/plugin"
+	"github.com/vigilmon/vigil/agent/spool"
 )
 
 // Duration is a time.Duration written in TOML as a string such as "10s".
@@ -42,6 +43,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 type Config struct {
 	Agent     Agent
 	Transport Transport
+	Spool     Spool
 	Log       Log
 	// Checks holds every enabled built-in check, by name.
 	Checks map[string]CheckConfig
@@ -64,8 +66,6 @@ type Agent struct {
 	Timeout Duration `toml:"timeout"`
 	// StateDir holds the agent's state (spool); default /var/lib/vigil/agent.
 	StateDir string `toml:"state_dir"`
-	// QueueBatches bounds the batches held while the collector cannot be reached.
-	QueueBatches int `toml:"queue_batches"`
 	// PluginDir is where relative plugin paths are found (default /usr/lib/vigil/plugins).
 	PluginDir string `toml:"plugin_dir"`
 	// PluginConcurrency is how many plugins may run at once (default 4).
@@ -87,6 +87,31 @@ type Transport struct {
 	// loopback host) for the fallback POST /v1/ingest where QUIC cannot get
 	// through; empty means no fallback.
 	HTTPS string `toml:"https"`
+	// AckTimeout is how long a batch may wait for its Ack before the
+	// collector is taken as failed and the next one is tried (default 3s).
+	AckTimeout Duration `toml:"ack_timeout"`
+	// ProbeInterval is how often the agent, while on a collector other
+	// than the first, checks whether a preferred one is back (default 30s).
+	ProbeInterval Duration `toml:"probe_interval"`
+	// ReconnectMin and ReconnectMax bound the exponential backoff, with
+	// full jitter, between rounds of failed connection attempts
+	// (defaults 1s and 60s).
+	ReconnectMin Duration `toml:"reconnect_min"`
+	ReconnectMax Duration `toml:"reconnect_max"`
+}
+
+// Spool is the [spool] table: the on-disk queue that holds every batch
+// until a collector acks it, under agent.state_dir/spool.
+type Spool struct {
+	// MaxBytes bounds the spool (default 268435456 = 256 MiB); when full,
+	// the oldest batches are dropped and counted.
+	MaxBytes int64 `toml:"max_bytes"`
+	// Sync is the fsync policy: "interval" (default: group commit every
+	// sync_interval), "always" (every batch), or "never" (the OS decides).
+	Sync spool.SyncPolicy `toml:"sync"`
+	// SyncInterval is the group commit period (default 1s): a crash of the
+	// machine loses at most this much of the not yet delivered results.
+	SyncInterval Duration `toml:"sync_interval"`
 }
 
 // Log is the [log] table.
@@ -202,6 +227,7 @@ func Parse(doc []byte) (*Config, error) {
 	c := &Config{
 		Agent:     v.Elem().FieldByName("Agent").Interface().(Agent),
 		Transport: v.Elem().FieldByName("Transport").Interface().(Transport),
+		Spool:     v.Elem().FieldByName("Spool").Interface().(Spool),
 		Log:       v.Elem().FieldByName("Log").Interface().(Log),
 		Checks:    map[string]CheckConfig{},
 		Plugins:   map[string]PluginConfig{},
@@ -318,9 +344,6 @@ func (c *Config) defaults() error {
 	if c.Agent.StateDir == "" {
 		c.Agent.StateDir = "/var/lib/vigil/agent"
 	}
-	if c.Agent.QueueBatches == 0 {
-		c.Agent.QueueBatches = 10000
-	}
 	if c.Agent.PluginDir == "" {
 		c.Agent.PluginDir = plugin.DefaultDir
 	}
@@ -330,13 +353,30 @@ func (c *Config) defaults() error {
 	if c.Agent.PluginConcurrency < 1 || c.Agent.PluginConcurrency > 256 {
 		return fmt.Errorf("agent.plugin_concurrency %d: want 1 to 256", c.Agent.PluginConcurrency)
 	}
-	if c.Agent.QueueBatches < 1 {
-		return fmt.Errorf("agent.queue_batches: must be at least 1")
-	}
 	for i, a := range c.Transport.Collectors {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return fmt.Errorf("transport.collectors[%d] %q: want host:port: %w", i, a, err)
 		}
+	}
+	for _, d := range []struct {
+		name     string
+		v        *Duration
+		def, min time.Duration
+	}{
+		{"ack_timeout", &c.Transport.AckTimeout, 3 * time.Second, 100 * time.Millisecond},
+		{"probe_interval", &c.Transport.ProbeInterval, 30 * time.Second, time.Second},
+		{"reconnect_min", &c.Transport.ReconnectMin, time.Second, 10 * time.Millisecond},
+		{"reconnect_max", &c.Transport.ReconnectMax, time.Minute, 10 * time.Millisecond},
+	} {
+		if d.v.Duration == 0 {
+			d.v.Duration = d.def
+		}
+		if d.v.Duration < d.min {
+			return fmt.Errorf("transport.%s: %v is below the minimum of %v", d.name, d.v.Duration, d.min)
+		}
+	}
+	if c.Transport.ReconnectMax.Duration < c.Transport.ReconnectMin.Duration {
+		return fmt.Errorf("transport.reconnect_max %v is below reconnect_min %v", c.Transport.ReconnectMax, c.Transport.ReconnectMin)
 	}
 	if (c.Transport.CertFile == "") != (c.Transport.KeyFile == "") {
 		return errors.New("transport: cert_file and key_file must be set together")
@@ -347,6 +387,21 @@ func (c *Config) defaults() error {
 			!(u.Scheme == "https" || u.Scheme == "http" && (u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback())) {
 			return fmt.Errorf("transport.https %q: want https://HOST:PORT (http:// only on a loopback address)", h)
 		}
+	}
+	if c.Spool.MaxBytes == 0 {
+		c.Spool.MaxBytes = spool.DefaultMaxBytes
+	}
+	if c.Spool.MaxBytes < 1<<20 {
+		return fmt.Errorf("spool.max_bytes %d: at least 1048576 (1 MiB)", c.Spool.MaxBytes)
+	}
+	if c.Spool.Sync == "" {
+		c.Spool.Sync = spool.SyncInterval
+	}
+	if c.Spool.SyncInterval.Duration == 0 {
+		c.Spool.SyncInterval.Duration = spool.DefaultSyncInterval
+	}
+	if c.Spool.SyncInterval.Duration < 10*time.Millisecond || c.Spool.SyncInterval.Duration > time.Minute {
+		return fmt.Errorf("spool.sync_interval %v: want 10ms to 1m", c.Spool.SyncInterval)
 	}
 	switch c.Log.Level {
 	case "":
@@ -387,6 +442,7 @@ func documentType(factories []check.Factory) (reflect.Type, []reflect.Type) {
 	doc := reflect.StructOf([]reflect.StructField{
 		{Name: "Agent", Type: reflect.TypeOf(Agent{}), Tag: `toml:"agent"`},
 		{Name: "Transport", Type: reflect.TypeOf(Transport{}), Tag: `toml:"transport"`},
+		{Name: "Spool", Type: reflect.TypeOf(Spool{}), Tag: `toml:"spool"`},
 		{Name: "Log", Type: reflect.TypeOf(Log{}), Tag: `toml:"log"`},
 		{Name: "Checks", Type: reflect.StructOf(checkFields), Tag: `toml:"checks"`},
 		{Name: "Plugins", Type: reflect.TypeOf(map[string]pluginTable{}), Tag: `toml:"plugins"`},

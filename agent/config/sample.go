@@ -27,9 +27,6 @@ const sampleHead = `## Vigil agent configuration (/etc/vigil/agent.toml).
   # timeout = "30s"
   ## Where the agent keeps its state.
   # state_dir = "/var/lib/vigil/agent"
-  ## Batches held while no collector can be reached; the oldest go first
-  ## when it is full.
-  # queue_batches = 10000
   ## Where relative plugin paths are looked up, and how many plugins may
   ## run at once.
   # plugin_dir = "/usr/lib/vigil/plugins"
@@ -46,10 +43,30 @@ const sampleHead = `## Vigil agent configuration (/etc/vigil/agent.toml).
   ## Optional client certificate.
   # cert_file = ""
   # key_file = ""
+  ## A batch not acked within ack_timeout marks the collector as failed:
+  ## the agent moves to the next one and sends the batch again there.
+  # ack_timeout = "3s"
+  ## While on a collector other than the first, how often to check whether
+  ## a preferred one is back.
+  # probe_interval = "30s"
+  ## Backoff between rounds of failed connection attempts: exponential,
+  ## with full jitter, between these bounds.
+  # reconnect_min = "1s"
+  # reconnect_max = "60s"
   ## The collector's HTTPS API, for delivery over POST /v1/ingest where
   ## QUIC (UDP) cannot get through; http:// only on a loopback address.
   ## Written by ` + "`vigil-agent setup`" + `; empty: no fallback.
   # https = "https://collector.example.com:8443"
+
+[spool]
+  ## Every batch is written here (state_dir/spool) before it is sent and
+  ## removed when a collector acks it, so outages and restarts lose
+  ## nothing. When full, the oldest batches are dropped and counted.
+  # max_bytes = 268435456
+  ## fsync policy: "interval" (group commit every sync_interval: a machine
+  ## crash loses at most that much), "always" (every batch), "never".
+  # sync = "interval"
+  # sync_interval = "1s"
 
 [log]
   ## debug, info, warn or error; text or json (to stderr).

@@ -1,0 +1,39 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/vigilmon/vigil/agent/check"
+	"github.com/vigilmon/vigil/agent/spool"
+)
+
+// selfCheckName is the check that reports the agent's own state, stored
+// like any other check.
+const selfCheckName = "agent"
+
+// selfCheck reports the spool and the sender:
+//
+//	spool_bytes, spool_batches   gauges: what waits for an Ack
+//	dropped_points               counter: points dropped because the spool was full
+//	sent_batches                 counter: batches acked since start
+//	send_latency_ms              gauge: time to the last Ack
+//	connected{collector}         gauge: 1 while a collector session is up, else 0
+type selfCheck struct {
+	sp *spool.Spool
+	s  *sender
+}
+
+func (c *selfCheck) Run(ctx context.Context, r *check.Result) error {
+	st := c.sp.Stats()
+	r.Gauge("spool_bytes", float64(st.Bytes))
+	r.Gauge("spool_batches", float64(st.Batches))
+	r.Counter("dropped_points", float64(st.DroppedPoints))
+	r.Counter("sent_batches", float64(c.s.sent.Load()))
+	r.Gauge("send_latency_ms", float64(c.s.latencyMS.Load()))
+	if addr, _ := c.s.active.Load().(string); addr != "" {
+		r.Gauge("connected", 1, check.Label{Key: "collector", Value: addr})
+	} else {
+		r.Gauge("connected", 0)
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigilmon/vigil/agent/spool"
+	"github.com/vigilmon/vigil/agent/transport"
+	"github.com/vigilmon/vigil/protocol"
+)
+
+// errPreferredBack ends a session when a preferred collector answers again.
+var errPreferredBack = errors.New("a preferred collector is back")
+
+// sender keeps one session to the most preferred collector that welcomes
+// the agent and sends every spooled batch on it, oldest first. A batch
+// leaves the spool only when its Ack arrives.
+type sender struct {
+	collectors []string
+	tls        transport.TLSConfig
+	hello      *protocol.Hello
+	sp         *spool.Spool
+	log        *slog.Logger
+	ackTimeout time.Duration
+	probeEvery time.Duration
+	backoffMin time.Duration
+	backoffMax time.Duration
+
+	sent      atomic.Uint64 // batches acked
+	latencyMS atomic.Int64  // of the last ack
+	active    atomic.Value  // string: the collector in use, "" when none
+}
+
+func (s *sender) run(ctx context.Context) {
+	s.active.Store("")
+	backoff := s.backoffMin
+	next := 0 // index of the collector to try first
+	for ctx.Err() == nil {
+		connected := false
+		for k := range s.collectors {
+			i := (next + k) % len(s.collectors)
+			sess, err := s.dial(ctx, s.collectors[i])
+			for sess != nil {
+				connected = true
+				backoff = s.backoffMin
+				s.log.Info("connected to collector", "collector", sess.Addr, "session", sess.Welcome.GetSessionId(), "preference", i+1)
+				var better *transport.Session
+				better, i, err = s.serve(ctx, sess, i)
+				sess.Close("agent closing session")
+				s.active.Store("")
+				if ctx.Err() != nil {
+					return
+				}
+				if better != nil {
+					s.log.Info("returning to a preferred collector", "from", sess.Addr, "to", better.Addr)
+				} else {
+					s.log.Warn("lost collector", "collector", sess.Addr, "err", err)
+				}
+				sess = better
+			}
+			if connected {
+				// The active collector failed: move on to the next one.
+				next = (i + 1) % len(s.collectors)
+				break
+			}
+			s.logDialError(ctx, s.collectors[i], err, &backoff)
+		}
+		if connected {
+			continue
+		}
+		// Every collector failed: wait, with full jitter so a fleet that lost
+		// its collectors does not return in lockstep, then start again from
+		// the preferred one.
+		next = 0
+		wait := rand.N(backoff) + 50*time.Millisecond
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, s.backoffMax)
+	}
+}
+
+func (s *sender) logDialError(ctx context.Context, addr string, err error, backoff *time.Duration) {
+	var rej *transport.RejectError
+	switch {
+	case errors.As(err, &rej):
+		s.log.Error("collector refused this agent", "collector", addr, "code", rej.Code.String(), "reason", rej.Message)
+		if rej.RetryAfter > *backoff {
+			*backoff = rej.RetryAfter
+		}
+	case ctx.Err() == nil:
+		s.log.Warn("cannot reach collector", "collector", addr, "err", err)
+	}
+}
+
+func (s *sender) dial(ctx context.Context, addr string) (*transport.Session, error) {
+	tc, err := s.tls.Load(addr)
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return transport.Dial(dctx, addr, tc, s.hello)
+}
+
+// serve sends batches on sess (collector number idx) until the session
+// fails or ctx ends. While on a collector other than the first, it probes
+// the preferred ones and returns the session of one that answers.
+func (s *sender) serve(ctx context.Context, sess *transport.Session, idx int) (*transport.Session, int, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.active.Store(sess.Addr)
+	var better *transport.Session
+	betterIdx := idx
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		select {
+		case <-sess.Done():
+			cancel(errors.New("connection closed"))
+		case <-ctx.Done():
+		}
+	})
+	if idx > 0 {
+		wg.Go(func() {
+			t := time.NewTicker(s.probeEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				for j := 0; j < idx; j++ {
+					if p, err := s.dial(ctx, s.collectors[j]); err == nil {
+						better, betterIdx = p, j
+						cancel(errPreferredBack)
+						return
+					}
+				}
+			}
+		})
+	}
+
+	slots := make(chan struct{}, sess.MaxInflight())
+	var sends sync.WaitGroup
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		b, err := s.sp.Next(ctx)
+		if err != nil {
+			<-slots
+			if ctx.Err() == nil {
+				cancel(err)
+			}
+			break
+		}
+		sends.Go(func() {
+			defer func() { <-slots }()
+			actx, acancel := context.WithTimeout(ctx, s.ackTimeout)
+			defer acancel()
+			begin := time.Now()
+			ack, err := sess.Send(actx, b)
+			if err != nil {
+				s.sp.Release(b.Seq)
+				cancel(err)
+				return
+			}
+			if err := s.sp.Ack(b.Seq); err != nil {
+				s.log.Error("spool: record ack", "seq", b.Seq, "err", err)
+			}
+			s.sent.Add(1)
+			s.latencyMS.Store(time.Since(begin).Milliseconds())
+			if ack.Rejected > 0 {
+				s.log.Warn("collector rejected points", "seq", b.Seq, "rejected", ack.Rejected, "errors", ack.Errors)
+			}
+		})
+	}
+	sends.Wait()
+	err := context.Cause(ctx)
+	if errors.Is(err, errPreferredBack) {
+		wg.Wait()
+		return better, betterIdx, nil
+	}
+	return nil, idx, err
+}
