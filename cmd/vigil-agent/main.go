@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/vigilmon/vigil/agent"
 	"github.com/vigilmon/vigil/agent/config"
+	"github.com/vigilmon/vigil/agent/enroll"
 	"github.com/vigilmon/vigil/agent/plugin"
 	"github.com/vigilmon/vigil/cmd/internal/daemon"
 )
@@ -31,6 +33,9 @@ commands:
              check [--config FILE] [--json] all|NAME...
              check --plugin PATH [--format cloudkick|nagios|influx] [--timeout D] [--json] [-- ARGS...]
   config   print a commented sample configuration
+  setup    enroll at a collector and write the config (token file next to it, mode 0600):
+             setup --collector https://HOST:PORT --enroll-token TOKEN [--agent-id ID]
+                   [--ca FILE] [--config FILE] [--quic HOST:PORT[,HOST:PORT...]]
   version  print the version and commit (also --version)
 
 service commands (kardianos/service: systemd, SysV init, launchd, Windows):
@@ -61,6 +66,8 @@ func main() {
 		}
 	case "config":
 		fmt.Print(config.SampleConfig())
+	case "setup":
+		err = setupCmd(args)
 	case "version", "--version", "-version":
 		fmt.Println(daemon.VersionLine("vigil-agent", agent.Version, commit))
 	case "install", "uninstall", "start", "stop", "restart", "status":
@@ -182,6 +189,42 @@ func checkCmd(args []string) (ok bool, err error) {
 		}
 	}
 	return true, nil
+}
+
+// setupCmd enrolls this agent (agent/enroll) and writes its config.
+func setupCmd(args []string) error {
+	fs := flag.NewFlagSet("setup", flag.ExitOnError)
+	var o enroll.Options
+	fs.StringVar(&o.Collector, "collector", "", "the collector's API, https://HOST:PORT (required; http:// only on a loopback address)")
+	fs.StringVar(&o.EnrollToken, "enroll-token", "", "a token with role enroll (required; default $VIGIL_ENROLL_TOKEN, which keeps it out of ps)")
+	fs.StringVar(&o.AgentID, "agent-id", "", "this agent's id (default: the hostname)")
+	fs.StringVar(&o.CAFile, "ca", "", "CA file that verifies the collector, written as transport.ca_file (default: system roots)")
+	fs.StringVar(&o.ConfigPath, "config", defaultConfig, "agent config to write; its other settings and comments are kept")
+	quic := fs.String("quic", "", "collector QUIC addresses, comma-separated, preferred first (default: the collector's host, port 4433)")
+	fs.Parse(args)
+	if o.EnrollToken == "" {
+		o.EnrollToken = os.Getenv("VIGIL_ENROLL_TOKEN")
+	}
+	if fs.NArg() > 0 || o.Collector == "" || o.EnrollToken == "" {
+		return errors.New("usage: vigil-agent setup --collector https://HOST:PORT --enroll-token TOKEN [--agent-id ID] [--ca FILE] [--config FILE] [--quic HOST:PORT,...]")
+	}
+	for _, a := range strings.Split(*quic, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			o.QUIC = append(o.QUIC, a)
+		}
+	}
+	o.Log = newLogger("warn", "text")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	res, err := enroll.Run(ctx, o)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	fmt.Printf("enrolled agent %s in tenant %s\nwrote %s and its token to %s (mode 0600)\ncollectors %s, HTTPS fallback %s\nstart it with: vigil-agent run --config %s (or vigil-agent install --config %s)\n",
+		res.AgentID, res.Tenant, res.ConfigPath, res.TokenFile, strings.Join(res.Collectors, ", "), res.HTTPS, res.ConfigPath, res.ConfigPath)
+	return nil
 }
 
 func loadOrDefault(path string) (*config.Config, error) {
