@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -9,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilmon/vigil/agent/transport"
+	"github.com/vigilmon/vigil/protocol"
 )
 
 // An enroll token, `vigil-agent setup` against the running collector, and
@@ -111,4 +117,47 @@ func (e *env) countAgents(t *testing.T, token, id string) int {
 		}
 	}
 	return n
+}
+
+// The HTTPS fallback against the real collector: a batch POSTed to
+// /v1/ingest with the agent's token is acked and can be queried.
+func TestHTTPSIngest(t *testing.T) {
+	e := setup(t, "1s")
+	start(t, e.coll, "run", "--config", filepath.Join(e.dir, "collector.toml"))
+	c, err := transport.NewHTTPSClient("http://"+e.http, transport.TLSConfig{}, "e2e-host", e.token(t, "agent-token"),
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	now := time.Now().UnixMilli()
+	b := &protocol.Batch{Seq: 42, Results: []*protocol.CheckResult{{
+		Check: "plugin.seq", TimestampMs: now, Status: protocol.Status_STATUS_OK,
+		Metrics: []*protocol.Metric{{Name: "seq", Type: protocol.MetricType_METRIC_TYPE_GAUGE, Value: 7}},
+	}}}
+	var ack *protocol.Ack
+	waitFor(t, 15*time.Second, "an Ack over HTTP", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ack, err = c.Send(ctx, b)
+		return err == nil
+	})
+	if ack.Seq != 42 || ack.Accepted != 1 || ack.Rejected != 0 {
+		t.Fatalf("ack = %v", ack)
+	}
+	code, a, body := e.query(t, e.token(t, "read-token"), "agent=e2e-host&check=plugin.seq&metric=seq&from=-5m")
+	if code != 200 || len(a.Series) != 1 || len(a.Series[0].Points) != 1 || a.Series[0].Points[0] != [2]float64{float64(now), 7} {
+		t.Fatalf("query: %d %s", code, body)
+	}
+	// Another agent's id with this agent's token is refused, and says why.
+	other, err := transport.NewHTTPSClient("http://"+e.http, transport.TLSConfig{}, "someone-else", e.token(t, "agent-token"),
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var he *transport.HTTPError
+	if _, err := other.Send(context.Background(), b); !errors.As(err, &he) || he.StatusCode != 403 || !strings.Contains(he.Message, "e2e-host") {
+		t.Fatalf("err = %v", err)
+	}
 }
