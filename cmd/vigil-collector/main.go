@@ -98,13 +98,12 @@ func serviceCmd(action string, args []string) error {
 	fs := flag.NewFlagSet(action, flag.ExitOnError)
 	path := fs.String("config", defaultConfig, "config file the installed service runs with (install only)")
 	fs.Parse(args)
-	if action == "install" {
-		// Refuse a config the service would fail on at every start.
-		if _, err := collector.LoadConfig(*path); err != nil {
-			return fmt.Errorf("install: %w", err)
-		}
+	spec := service(*path)
+	spec.CheckConfig = func(path string) error {
+		_, err := collector.LoadConfig(path)
+		return err
 	}
-	err := daemon.Control(service(*path), action, os.Stdout)
+	err := daemon.Control(spec, action, os.Stdout)
 	if action == "status" {
 		switch {
 		case errors.Is(err, daemon.ErrNotRunning):

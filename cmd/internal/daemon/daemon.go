@@ -23,6 +23,9 @@ type Spec struct {
 	// Config is the config file the installed service runs with
 	// (`NAME run --config CONFIG`); install makes it absolute.
 	Config string
+	// CheckConfig, if set, loads Config; install refuses a config the
+	// service would fail on at every start.
+	CheckConfig func(path string) error
 }
 
 // Actions are the service commands Control understands.
@@ -138,6 +141,11 @@ type manager struct {
 }
 
 func (m manager) install(w io.Writer) error {
+	if m.spec.CheckConfig != nil {
+		if err := m.spec.CheckConfig(m.spec.Config); err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
+	}
 	if unit := packagedUnit(m.s.Platform(), m.spec.Name); unit != "" {
 		return fmt.Errorf("install: %s is already installed by its package (%s); use systemctl enable --now %s", m.spec.Name, unit, m.spec.Name)
 	}
