@@ -106,6 +106,7 @@ func service(configPath string) daemon.Spec {
 		DisplayName: "Vigil agent",
 		Description: "Vigil monitoring agent: runs checks and sends their results to a collector",
 		Config:      configPath,
+		ReloadOnHUP: true,
 	}
 }
 

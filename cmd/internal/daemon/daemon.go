@@ -26,6 +26,9 @@ type Spec struct {
 	// CheckConfig, if set, loads Config; install refuses a config the
 	// service would fail on at every start.
 	CheckConfig func(path string) error
+	// ReloadOnHUP says the program re-reads its config on SIGHUP, so the
+	// service manager's reload sends it (systemd: ExecReload).
+	ReloadOnHUP bool
 }
 
 // Actions are the service commands Control understands.
@@ -40,7 +43,7 @@ var ErrNotRunning = errors.New("not running")
 var ErrNotInstalled = errors.New("not installed")
 
 func (s Spec) config() *service.Config {
-	return &service.Config{
+	c := &service.Config{
 		Name:        s.Name,
 		DisplayName: s.DisplayName,
 		Description: s.Description,
@@ -48,11 +51,12 @@ func (s Spec) config() *service.Config {
 		// systemd: the unit kardianos writes on install. The hardened unit of
 		// the .deb/.rpm (packaging/) is the production one.
 		Dependencies: []string{"Wants=network-online.target", "After=network-online.target"},
-		Option: service.KeyValue{
-			"Restart":      "on-failure",
-			"ReloadSignal": "HUP",
-		},
+		Option:       service.KeyValue{"Restart": "on-failure"},
 	}
+	if s.ReloadOnHUP {
+		c.Option["ReloadSignal"] = "HUP"
+	}
+	return c
 }
 
 // program adapts a run function to kardianos' Start/Stop interface.
