@@ -51,7 +51,6 @@ func TestContractReopen(t *testing.T) {
 	})
 }
 
-
 const (
 	base = 19676 * dayMS // 2023-11-15T00:00:00Z
 )
