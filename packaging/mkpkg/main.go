@@ -128,7 +128,7 @@ func (r recipe) build(root, binDir, tmp, version, arch, format, out string) erro
 		Maintainer:    maintainer,
 		Vendor:        "Vigil",
 		Homepage:      homepage,
-		Description:   r.summary + "\n" + wrap(r.description, 79),
+		Description:   r.summary + "\n" + wrap(r.description, 79), // deb: synopsis, then the body
 		Overridables: nfpm.Overridables{
 			Contents: r.contents(root, binDir, format, changelog, filepath.Join(tmp, "overrides")),
 			Scripts:  scripts,
@@ -137,6 +137,9 @@ func (r recipe) build(root, binDir, tmp, version, arch, format, out string) erro
 			RPM: nfpm.RPM{Summary: r.summary, Group: "System Environment/Daemons", Compression: "gzip"},
 			Deb: nfpm.Deb{Compression: "xz"},
 		},
+	}
+	if format == "rpm" {
+		info.Description = wrap(r.description, 79) // the synopsis is RPM.Summary
 	}
 	nfpm.WithDefaults(info)
 	pkgr, err := nfpm.Get(format)
