@@ -25,7 +25,6 @@ var Version = "dev"
 
 const (
 	batchMaxResults = 500
-	batchMaxDelay   = time.Second
 	// drainTimeout bounds how long a stopping agent keeps delivering what
 	// it still holds.
 	drainTimeout = 3 * time.Second
@@ -33,7 +32,7 @@ const (
 
 // Run runs the agent until ctx is cancelled.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	if len(cfg.Transport.Collectors) == 0 {
+	if len(cfg.Transport.Collectors) == 0 && cfg.Transport.HTTPS == "" {
 		return errors.New("transport.collectors is empty: name at least one collector (host:port)")
 	}
 	if cfg.Agent.Token == "" {
@@ -90,6 +89,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	s := &sender{collectors: cfg.Transport.Collectors, tls: tc, hello: hello, sp: sp, log: log,
 		ackTimeout: cfg.Transport.AckTimeout.Duration, probeEvery: cfg.Transport.ProbeInterval.Duration,
 		backoffMin: cfg.Transport.ReconnectMin.Duration, backoffMax: cfg.Transport.ReconnectMax.Duration}
+	if cfg.Transport.HTTPS != "" {
+		if s.https, err = transport.NewHTTPSClient(cfg.Transport.HTTPS, tc, cfg.Agent.ID, cfg.Agent.Token, log); err != nil {
+			return fmt.Errorf("transport.https: %w", err)
+		}
+	}
 	jobs = append(jobs, newJob(cfg.Agent.ID, selfCheckName, cfg.Agent.Interval.Duration, cfg.Agent.Interval.Duration,
 		&selfCheck{sp: sp, s: s}))
 
@@ -158,8 +162,10 @@ func buildJobs(cfg *config.Config, log *slog.Logger) ([]*job, error) {
 	return jobs, nil
 }
 
-// batcher groups results into batches: at most batchMaxResults, held at
-// most batchMaxDelay, so a quiet agent still sends promptly.
+// batcher spools results as they come. It takes whatever is already
+// waiting (up to batchMaxResults) into one batch and appends it at once:
+// under load batches grow by themselves, and no result sits in memory where
+// a crash could lose it.
 type batcher struct {
 	in  <-chan *protocol.CheckResult
 	sp  *spool.Spool
@@ -168,11 +174,10 @@ type batcher struct {
 
 func (b *batcher) run() {
 	var pending []*protocol.CheckResult
-	var flush <-chan time.Time
-	var timer *time.Timer
-	emit := func() {
-		if len(pending) == 0 {
-			return
+	for r := range b.in {
+		pending = append(pending, r)
+		if len(pending) < batchMaxResults && len(b.in) > 0 {
+			continue
 		}
 		// The spool logs and counts what it drops to stay within its size.
 		if _, _, err := b.sp.Append(pending); err != nil {
@@ -183,28 +188,5 @@ func (b *batcher) run() {
 			b.log.Error("cannot spool results; they are lost", "results", len(pending), "points", points, "err", err)
 		}
 		pending = nil
-		flush = nil
-	}
-	for {
-		select {
-		case r, ok := <-b.in:
-			if !ok {
-				emit()
-				return
-			}
-			pending = append(pending, r)
-			if len(pending) >= batchMaxResults {
-				emit()
-			} else if flush == nil {
-				if timer == nil {
-					timer = time.NewTimer(batchMaxDelay)
-				} else {
-					timer.Reset(batchMaxDelay)
-				}
-				flush = timer.C
-			}
-		case <-flush:
-			emit()
-		}
 	}
 }

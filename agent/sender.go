@@ -30,6 +30,9 @@ type sender struct {
 	probeEvery time.Duration
 	backoffMin time.Duration
 	backoffMax time.Duration
+	// https, when set, carries batches where no QUIC collector can be
+	// reached (UDP blocked); QUIC is tried again every probeEvery.
+	https *transport.HTTPSClient
 
 	sent      atomic.Uint64 // batches acked
 	latencyMS atomic.Int64  // of the last ack
@@ -72,6 +75,14 @@ func (s *sender) run(ctx context.Context) {
 		}
 		if connected {
 			continue
+		}
+		if s.https != nil {
+			if err := s.serveHTTPS(ctx); err == nil {
+				backoff = s.backoffMin
+				continue // HTTPS worked for a while: try QUIC again
+			} else if ctx.Err() == nil {
+				s.log.Warn("HTTPS fallback failed", "url", s.https.URL(), "err", err)
+			}
 		}
 		// Every collector failed: wait, with full jitter so a fleet that lost
 		// its collectors does not return in lockstep, then start again from
@@ -195,4 +206,38 @@ func (s *sender) serve(ctx context.Context, sess *transport.Session, idx int) (*
 		return better, betterIdx, nil
 	}
 	return nil, idx, err
+}
+
+// serveHTTPS sends spooled batches, one at a time, with POST /v1/ingest for
+// probeEvery, then returns so that QUIC is tried again. It returns an error
+// when no batch could be delivered.
+func (s *sender) serveHTTPS(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.probeEvery)
+	defer cancel()
+	s.log.Info("no collector reachable over QUIC: sending over HTTPS", "url", s.https.URL())
+	s.active.Store(s.https.URL())
+	defer s.active.Store("")
+	for {
+		b, err := s.sp.Next(ctx)
+		if err != nil {
+			return nil // the period is over
+		}
+		begin := time.Now()
+		ack, err := s.https.Send(ctx, b)
+		if err != nil {
+			s.sp.Release(b.Seq)
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := s.sp.Ack(b.Seq); err != nil {
+			s.log.Error("spool: record ack", "seq", b.Seq, "err", err)
+		}
+		s.sent.Add(1)
+		s.latencyMS.Store(time.Since(begin).Milliseconds())
+		if ack.Rejected > 0 {
+			s.log.Warn("collector rejected points", "seq", b.Seq, "rejected", ack.Rejected, "errors", ack.Errors)
+		}
+	}
 }

@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           (&api.API{Store: st, Log: log}).Handler(),
+		Handler:           (&api.API{Store: st, Log: log, Name: cfg.Name, Validator: ing.Validator}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

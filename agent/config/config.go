@@ -391,8 +391,8 @@ func (c *Config) defaults() error {
 	if c.Spool.MaxBytes == 0 {
 		c.Spool.MaxBytes = spool.DefaultMaxBytes
 	}
-	if c.Spool.MaxBytes < 1<<20 {
-		return fmt.Errorf("spool.max_bytes %d: at least 1048576 (1 MiB)", c.Spool.MaxBytes)
+	if c.Spool.MaxBytes < 64<<10 {
+		return fmt.Errorf("spool.max_bytes %d: at least 65536 (64 KiB)", c.Spool.MaxBytes)
 	}
 	if c.Spool.Sync == "" {
 		c.Spool.Sync = spool.SyncInterval
