@@ -23,21 +23,9 @@ import (
 	"github.com/vigilmon/vigil/agent/spool"
 )
 
-// Duration is a time.Duration written in TOML as a string such as "10s".
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (use a number and a unit, such as \"30s\" or \"1m\")", b)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+// Duration is a time.Duration written in TOML as a string such as "10s";
+// the same type as a plugin's timeout.
+type Duration = plugin.Duration
 
 // Config is the whole agent configuration.
 type Config struct {
