@@ -16,7 +16,9 @@ import (
 
 	"github.com/vigilmon/vigil/collector/api"
 	"github.com/vigilmon/vigil/collector/ingest"
+	"github.com/vigilmon/vigil/collector/rollup"
 	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/collector/store/cassandra"
 	"github.com/vigilmon/vigil/collector/store/pebble"
 	"github.com/vigilmon/vigil/protocol"
 )
@@ -26,6 +28,13 @@ var Version = "dev"
 
 // OpenStore opens the configured backend.
 func OpenStore(cfg *Config, log *slog.Logger) (store.Store, error) {
+	if cfg.Store.Backend == "cassandra" {
+		s, err := cassandra.Open(cfg.CassandraConfig(), log)
+		if err != nil {
+			return nil, fmt.Errorf("open cassandra store: %w", err)
+		}
+		return s, nil
+	}
 	dir := filepath.Join(cfg.DataDir, "store")
 	s, err := pebble.Open(dir, pebble.Options{Logger: log})
 	if err != nil {
@@ -50,9 +59,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			log.Error("close store", "err", err)
 		}
 	}()
+	// Ingest writes through the tracker, which queues the windows of what
+	// it stored for the rollup job.
+	tracked := rollup.Track(st)
+	job := &rollup.Job{Store: st, Log: log.With("component", "rollup"), Retention: cfg.Retention()}
 
 	ing := &ingest.Server{
-		Store:         st,
+		Store:         tracked,
 		Log:           log,
 		Name:          cfg.Name,
 		Validator:     ingest.Validator{MaxAge: cfg.Store.RawRetention.Duration},
@@ -70,7 +83,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           (&api.API{Store: st, Log: log, Name: cfg.Name, Validator: ing.Validator}).Handler(),
+		Handler:           (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention()}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -90,6 +103,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	wg.Go(func() { errc <- ing.Serve(ictx, qln) })
+	wg.Go(func() { job.Run(ictx) }) // rollups and retention, stopped with ingest
 	wg.Go(func() {
 		var err error
 		if cfg.HTTP.CertFile != "" {

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/collector/store/cassandra"
 )
 
 // Duration is a time.Duration written in TOML as a string such as "168h".
@@ -64,10 +67,68 @@ type HTTP struct {
 
 // Store selects and tunes the storage backend.
 type Store struct {
-	// Backend is "embedded" (Pebble under data_dir; the default).
+	// Backend is "embedded" (Pebble under data_dir; the default) or
+	// "cassandra" (the [store.cassandra] cluster).
 	Backend string `toml:"backend"`
-	// RawRetention is how long raw points are kept (default 168h = 7 d).
+	// RawRetention is how long raw points are kept (default 168h = 7 d);
+	// Retention5m and Retention1h keep the rollups (default 840h = 35 d
+	// and 9600h = 400 d). Cassandra expires by TTL: run migrate after
+	// changing them.
 	RawRetention Duration `toml:"raw_retention"`
+	Retention5m  Duration `toml:"retention_5m"`
+	Retention1h  Duration `toml:"retention_1h"`
+	// Cassandra is the cluster of backend "cassandra".
+	Cassandra StoreCassandra `toml:"cassandra"`
+}
+
+// StoreCassandra is [store.cassandra]: see cassandra.Config.
+type StoreCassandra struct {
+	// Hosts are contact points; Port is their CQL port (default 9042).
+	Hosts []string `toml:"hosts"`
+	Port  int      `toml:"port"`
+	// Keyspace (default "vigil").
+	Keyspace string `toml:"keyspace"`
+	// LocalDC is the data center of this collector's region (required).
+	LocalDC string `toml:"local_dc"`
+	// Replication is the replication factor per data center, for migrate
+	// (default: 3 in local_dc).
+	Replication map[string]int `toml:"replication"`
+	// Consistency of reads and writes (default LOCAL_QUORUM).
+	Consistency string `toml:"consistency"`
+	// Username and Password, when the cluster requires them.
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	TLS      struct {
+		Enabled    bool   `toml:"enabled"`
+		CAFile     string `toml:"ca_file"`
+		CertFile   string `toml:"cert_file"`
+		KeyFile    string `toml:"key_file"`
+		ServerName string `toml:"server_name"`
+	} `toml:"tls"`
+	// ConnectTimeout (default 5s) and Timeout of one request (default 10s).
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	Timeout        Duration `toml:"timeout"`
+	// WriteConcurrency bounds the write requests in flight (default 64).
+	WriteConcurrency int `toml:"write_concurrency"`
+}
+
+// Retention is the retention of each resolution.
+func (c *Config) Retention() store.Retention {
+	return store.Retention{c.Store.RawRetention.Duration, c.Store.Retention5m.Duration, c.Store.Retention1h.Duration}
+}
+
+// CassandraConfig is [store.cassandra] with the retention, before
+// cassandra.Config.Defaults.
+func (c *Config) CassandraConfig() cassandra.Config {
+	sc := &c.Store.Cassandra
+	return cassandra.Config{
+		Hosts: sc.Hosts, Port: sc.Port, Keyspace: sc.Keyspace, LocalDC: sc.LocalDC, Replication: sc.Replication,
+		Consistency: sc.Consistency, Username: sc.Username, Password: sc.Password,
+		TLS: cassandra.TLS{Enabled: sc.TLS.Enabled, CAFile: sc.TLS.CAFile, CertFile: sc.TLS.CertFile,
+			KeyFile: sc.TLS.KeyFile, ServerName: sc.TLS.ServerName},
+		ConnectTimeout: sc.ConnectTimeout.Duration, Timeout: sc.Timeout.Duration,
+		WriteConcurrency: sc.WriteConcurrency, Retention: c.Retention(),
+	}
 }
 
 // Log sets the log level (debug, info, warn, error) and format (text, json).
@@ -160,18 +221,33 @@ func (c *Config) defaults() error {
 	if c.HTTP.CertFile == "" && !loopback(c.HTTP.Listen) {
 		return fmt.Errorf("http.listen %q: plain HTTP is only allowed on a loopback address; set http.cert_file and http.key_file for HTTPS", c.HTTP.Listen)
 	}
+	for _, r := range []struct {
+		name string
+		d    *Duration
+		def  time.Duration
+	}{
+		{"raw_retention", &c.Store.RawRetention, store.DefaultRetention[store.Raw]},
+		{"retention_5m", &c.Store.Retention5m, store.DefaultRetention[store.Res5m]},
+		{"retention_1h", &c.Store.Retention1h, store.DefaultRetention[store.Res1h]},
+	} {
+		if r.d.Duration == 0 {
+			r.d.Duration = r.def
+		}
+		if r.d.Duration < time.Hour {
+			return fmt.Errorf("store.%s %v: at least 1h", r.name, r.d.Duration)
+		}
+	}
 	switch c.Store.Backend {
 	case "":
 		c.Store.Backend = "embedded"
 	case "embedded":
+	case "cassandra":
+		cc := c.CassandraConfig()
+		if err := cc.Defaults(); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("store.backend %q: want embedded", c.Store.Backend)
-	}
-	if c.Store.RawRetention.Duration == 0 {
-		c.Store.RawRetention.Duration = 7 * 24 * time.Hour
-	}
-	if c.Store.RawRetention.Duration < time.Hour {
-		return fmt.Errorf("store.raw_retention %v: at least 1h", c.Store.RawRetention)
+		return fmt.Errorf("store.backend %q: want embedded or cassandra", c.Store.Backend)
 	}
 	switch c.Log.Level {
 	case "":

@@ -26,6 +26,8 @@ commands:
   run           run the collector in the foreground (--config FILE)
   token create  create a token: --tenant T --role read|agent|enroll|admin [--agent ID]
   dev-setup     prepare a development environment (certificates, configs, tokens) under --dir
+  schema        print the Cassandra schema of [store.cassandra] in --config FILE
+  migrate       create or update that schema in the cluster (idempotent)
   version       print the version and commit (also --version)
 
 service commands (kardianos/service: systemd, SysV init, launchd, Windows):
@@ -52,6 +54,10 @@ func main() {
 		err = token(args)
 	case "dev-setup":
 		err = devSetup(args)
+	case "schema":
+		err = schemaCmd(args)
+	case "migrate":
+		err = migrateCmd(args)
 	case "version", "--version", "-version":
 		fmt.Println(daemon.VersionLine("vigil-collector", collector.Version, commit))
 	case "install", "uninstall", "start", "stop", "restart", "status":

@@ -28,6 +28,9 @@ type API struct {
 	Validator ingest.Validator
 	// Name is this collector's name, recorded on agents that deliver over HTTPS.
 	Name string
+	// Retention of each resolution, for /v1/query's choice of resolution;
+	// zero entries mean store.DefaultRetention.
+	Retention store.Retention
 
 	seen seenAgents // when each agent delivering over HTTPS was last recorded
 }
