@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -30,8 +31,10 @@ const (
 	drainTimeout = 3 * time.Second
 )
 
-// Run runs the agent until ctx is cancelled.
-func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// Run runs the agent until ctx is cancelled. Each config received on
+// reload replaces the checks and plugins without touching the collector
+// session or the spool; transport and spool settings need a restart.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, reload <-chan *config.Config) error {
 	if len(cfg.Transport.Collectors) == 0 && cfg.Transport.HTTPS == "" {
 		return errors.New("transport.collectors is empty: name at least one collector (host:port)")
 	}
@@ -109,7 +112,28 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	release := time.AfterFunc(max(maxInterval(jobs), 30*time.Second)+5*time.Second, releaseText)
 	defer release.Stop()
 
-	<-ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case next := <-reload:
+			newJobs, err := buildJobs(next, log)
+			if err != nil {
+				log.Error("reload refused; the old checks keep running", "err", err)
+				continue
+			}
+			if !reflect.DeepEqual(next.Transport, cfg.Transport) || next.Spool != cfg.Spool || next.Agent.ID != cfg.Agent.ID || next.Agent.Token != cfg.Agent.Token {
+				log.Warn("reload: agent, transport and spool settings take effect at the next restart; checks are reloaded now")
+			}
+			stopChecks()
+			sched.wait()
+			newJobs = append(newJobs, newJob(cfg.Agent.ID, selfCheckName, next.Agent.Interval.Duration, next.Agent.Interval.Duration, &selfCheck{sp: sp, s: s}))
+			checkCtx, stopChecks = context.WithCancel(context.Background())
+			sched = &scheduler{log: log, out: results}
+			sched.start(checkCtx, newJobs)
+			log.Info("config reloaded", "checks", len(newJobs))
+		}
+	}
 	log.Info("agent stopping")
 	stopChecks()
 	sched.wait()

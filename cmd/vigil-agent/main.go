@@ -92,11 +92,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log.Level, cfg.Log.Format)
+	var level slog.LevelVar
+	level.UnmarshalText([]byte(cfg.Log.Level))
+	log := newLogger(&level, cfg.Log.Format)
 	// In the foreground and under the service manager alike, Run cancels
 	// ctx on SIGINT, SIGTERM or the service manager's stop request.
 	return daemon.Run(service(*path), func(ctx context.Context) error {
-		return agent.Run(ctx, cfg, log)
+		return agent.Run(ctx, cfg, log, reloads(ctx, *path, &level, log))
 	})
 }
 
@@ -155,7 +157,7 @@ func checkCmd(args []string) (ok bool, err error) {
 		}
 		names, rest = append(names, rest[0]), rest[1:]
 	}
-	log := newLogger("warn", "text")
+	log := newLogger(slog.LevelWarn, "text")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -213,7 +215,7 @@ func setupCmd(args []string) error {
 			o.QUIC = append(o.QUIC, a)
 		}
 	}
-	o.Log = newLogger("warn", "text")
+	o.Log = newLogger(slog.LevelWarn, "text")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -237,10 +239,40 @@ func loadOrDefault(path string) (*config.Config, error) {
 	return config.Default()
 }
 
-func newLogger(level, format string) *slog.Logger {
-	var lv slog.Level
-	lv.UnmarshalText([]byte(level))
-	opts := &slog.HandlerOptions{Level: lv}
+// reloads re-reads the config on SIGHUP (systemctl reload, vigil-agent
+// reload... via the service manager) and passes on each one that loads; a
+// broken file is logged and the running config kept. The log level changes
+// at once.
+func reloads(ctx context.Context, path string, level *slog.LevelVar, log *slog.Logger) <-chan *config.Config {
+	out := make(chan *config.Config)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				log.Error("reload refused: the config does not load; keeping the running one", "err", err)
+				continue
+			}
+			level.UnmarshalText([]byte(cfg.Log.Level))
+			select {
+			case out <- cfg:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func newLogger(level slog.Leveler, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
