@@ -106,14 +106,15 @@ func TestQuery(t *testing.T) {
 		t.Fatalf("first point %v", pts[0])
 	}
 
-	// points= thins to at most that many, keeping the newest.
-	_, body = f.get(t, "/v1/query?agent=web-1&check=cpu&metric=usage_percent&from=-1h&to=now&points=5", bearerAuth(read))
+	// points= groups into at most that many intervals, stamped with their
+	// start; agg=last keeps the newest reading of each.
+	_, body = f.get(t, "/v1/query?agent=web-1&check=cpu&metric=usage_percent&from=-5m&to=now&points=5&agg=last", bearerAuth(read))
 	json.Unmarshal([]byte(body), &a)
-	if n := len(a.Series[0].Points); n > 5 || n < 4 {
-		t.Fatalf("points=5 gave %d points", n)
+	if n := len(a.Series[0].Points); n != 5 {
+		t.Fatalf("points=5 gave %d points: %s", n, body)
 	}
-	if last := a.Series[0].Points[len(a.Series[0].Points)-1]; last[1] != 28 || last[0] != float64(f.now.UnixMilli()-10000) {
-		t.Fatalf("newest point dropped by thinning: %v", a.Series[0].Points)
+	if last := a.Series[0].Points[4]; last[1] != 28 || last[0] != float64(f.now.UnixMilli()-60000) {
+		t.Fatalf("newest point dropped by grouping: %v", a.Series[0].Points)
 	}
 
 	// HTTP basic auth with the token as password works too.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilmon/vigil/collector/rollup"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
@@ -92,55 +94,120 @@ type queryJSON struct {
 	Points     [][2]any          `json:"points"`
 }
 
-func (a *API) query(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r, "agent", "check", "metric", "label", "from", "to", "points", "resolution", "agg", "fn") {
-		return
+// Aggregations of agg=, and what each takes from a window's statistics.
+var aggs = map[string]func(r *store.Rollup) float64{
+	"avg":   func(r *store.Rollup) float64 { return r.Sum / float64(r.Count) },
+	"min":   func(r *store.Rollup) float64 { return r.Min },
+	"max":   func(r *store.Rollup) float64 { return r.Max },
+	"sum":   func(r *store.Rollup) float64 { return r.Sum },
+	"count": func(r *store.Rollup) float64 { return float64(r.Count) },
+	"last":  func(r *store.Rollup) float64 { return r.Last },
+}
+
+// queryParams is a parsed /v1/query request.
+type queryParams struct {
+	filter   store.SeriesFilter
+	from, to int64 // ms, from < to
+	points   int
+	res      store.Resolution
+	resSet   bool // resolution= given
+	agg      string
+	rate     bool
+}
+
+// parseQuery reads the parameters of /v1/query; the error names the
+// parameter at fault.
+func (a *API) parseQuery(q url.Values, tok store.Token) (queryParams, error) {
+	p := queryParams{filter: store.SeriesFilter{Tenant: tok.Tenant, Agent: q.Get("agent"), Check: q.Get("check"), Metric: q.Get("metric")}, agg: "avg"}
+	labels := q["label"]
+	if len(labels) > 16 {
+		return p, errors.New("label: at most 16 label filters")
 	}
-	q := r.URL.Query()
-	f, ok := filter(w, q, tok)
-	if !ok {
-		return
+	for _, l := range labels {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || k == "" {
+			return p, fmt.Errorf("label %q: want key:value", l)
+		}
+		p.filter.Labels = append(p.filter.Labels, store.Label{Key: k, Value: v})
 	}
 	now := a.now()
 	to, err := parseTime(q.Get("to"), now, now)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "to: "+err.Error())
-		return
+		return p, fmt.Errorf("to: %v", err)
 	}
 	from, err := parseTime(q.Get("from"), now, to.Add(-defaultRange))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "from: "+err.Error())
-		return
+		return p, fmt.Errorf("from: %v", err)
 	}
 	if !from.Before(to) {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from (%s) must be before to (%s)", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339)))
-		return
+		return p, fmt.Errorf("from (%s) must be before to (%s)", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
 	}
 	if to.Sub(from) > maxRange {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from..to spans %v; at most %v allowed", to.Sub(from).Round(time.Second), maxRange))
-		return
+		return p, fmt.Errorf("from..to spans %v; at most %v allowed", to.Sub(from).Round(time.Second), maxRange)
 	}
-	points := defaultPoints
+	p.from, p.to = from.UnixMilli(), to.UnixMilli()
+	if p.from >= p.to {
+		return p, errors.New("from and to must be at least a millisecond apart")
+	}
+	p.points = defaultPoints
 	if s := q.Get("points"); s != "" {
-		points, err = strconv.Atoi(s)
-		if err != nil || points < 1 || points > maxPoints {
-			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("points %q: want a whole number from 1 to %d", s, maxPoints))
-			return
+		p.points, err = strconv.Atoi(s)
+		if err != nil || p.points < 1 || p.points > maxPoints {
+			return p, fmt.Errorf("points %q: want a whole number from 1 to %d", s, maxPoints)
 		}
 	}
-	switch res := q.Get("resolution"); res {
-	case "", "raw":
+	if s := q.Get("resolution"); s != "" {
+		if p.res, err = store.ParseResolution(s); err != nil {
+			return p, fmt.Errorf("resolution %q: want raw, 5m or 1h", s)
+		}
+		p.resSet = true
+	} else {
+		p.res = a.pickResolution(p.from, now.UnixMilli())
+	}
+	if s := q.Get("agg"); s != "" {
+		if aggs[s] == nil {
+			return p, fmt.Errorf("agg %q: want avg, min, max, sum, count or last", s)
+		}
+		p.agg = s
+	}
+	switch s := q.Get("fn"); s {
+	case "":
+	case "rate":
+		if q.Get("agg") != "" {
+			return p, errors.New("agg: not used with fn=rate (each point is the counter's increase per second since the one before)")
+		}
+		p.rate = true
 	default:
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("resolution %q: only raw is available", res))
+		return p, fmt.Errorf("fn %q: want rate", s)
+	}
+	return p, nil
+}
+
+// pickResolution is the finest resolution whose retention reaches back to
+// from (DESIGN §7), or the coarsest.
+func (a *API) pickResolution(from, now int64) store.Resolution {
+	for _, r := range store.Resolutions {
+		keep := a.Retention[r]
+		if keep <= 0 {
+			keep = store.DefaultRetention[r]
+		}
+		if from >= now-keep.Milliseconds() {
+			return r
+		}
+	}
+	return store.Res1h
+}
+
+func (a *API) query(w http.ResponseWriter, r *http.Request, tok store.Token) {
+	if !allowParams(w, r, "agent", "check", "metric", "label", "from", "to", "points", "resolution", "agg", "fn") {
 		return
 	}
-	for _, p := range []string{"agg", "fn"} {
-		if v := q.Get(p); v != "" {
-			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%s %q: not supported by this collector", p, v))
-			return
-		}
+	p, err := a.parseQuery(r.URL.Query(), tok)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
 	}
-	list, err := a.Store.Series(r.Context(), f)
+	list, err := a.Store.Series(r.Context(), p.filter)
 	if err != nil {
 		a.storeError(w, "query series", tok, err)
 		return
@@ -149,38 +216,139 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, tok store.Token) {
 		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("the query matches %d series, at most %d allowed: add agent, check, metric or label", len(list), maxSeries))
 		return
 	}
+	if p.rate {
+		for _, s := range list {
+			if s.Type != store.Counter {
+				writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("fn=rate: %s/%s/%s is a %s; rate applies to counters only: narrow the query with check= and metric=",
+					s.Agent, s.Check, s.Metric, s.Type))
+				return
+			}
+		}
+	}
 	out := make([]queryJSON, 0, len(list))
 	for _, s := range list {
-		pts, err := a.Store.Points(r.Context(), s.ID, from.UnixMilli(), to.UnixMilli(), 0)
+		res := p.res
+		if s.Type == store.String {
+			res = store.Raw // strings have no rollups
+		}
+		pts, err := a.seriesPoints(r, &s, res, &p)
 		if err != nil {
 			a.storeError(w, "read points", tok, err)
 			return
 		}
 		out = append(out, queryJSON{Agent: s.Agent, Check: s.Check, Metric: s.Metric, Labels: labelMap(s.Labels),
-			Resolution: "raw", Points: thin(pts, s.Type, points)})
+			Resolution: res.String(), Points: pts})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"series": out})
 }
 
-// thin returns at most n points. When there are more, it keeps every k-th
-// point rather than averaging, so each returned point is a real reading.
-func thin(pts []store.Point, t store.MetricType, n int) [][2]any {
-	step := 1
-	if len(pts) > n {
-		step = int(math.Ceil(float64(len(pts)) / float64(n)))
+// cell is one output point before it is rendered: a raw point, a rollup
+// window, or a group of either.
+type cell struct {
+	ts  int64
+	acc rollup.Acc
+	str string
+}
+
+// seriesPoints reads one series at res and returns at most p.points
+// points. When there are more, they are grouped into intervals of equal
+// width (a multiple of the resolution's window), each stamped with its
+// start and aggregated with p.agg (strings: the last value).
+func (a *API) seriesPoints(r *http.Request, s *store.Series, res store.Resolution, p *queryParams) ([][2]any, error) {
+	var cells []cell
+	origin, unit := p.from, int64(1000)
+	if res == store.Raw {
+		pts, err := a.Store.Points(r.Context(), s.ID, p.from, p.to, 0)
+		if err != nil {
+			return nil, err
+		}
+		cells = make([]cell, 0, len(pts))
+		for _, pt := range pts {
+			c := cell{ts: pt.TS, str: pt.Str}
+			if s.Type != store.String {
+				c.acc.AddValue(pt.Value)
+				if c.acc.Empty() { // NaN: keep it as a point of its own
+					c.acc.R = store.Rollup{Count: 1, Sum: pt.Value, Min: pt.Value, Max: pt.Value, First: pt.Value, Last: pt.Value}
+				}
+			}
+			cells = append(cells, c)
+		}
+	} else {
+		unit = res.Window()
+		origin = store.Floor(p.from, unit)
+		rs, err := a.Store.ReadRollups(r.Context(), res, s.ID, origin, p.to, 0)
+		if err != nil {
+			return nil, err
+		}
+		cells = make([]cell, 0, len(rs))
+		for _, w := range rs {
+			c := cell{ts: w.TS}
+			c.acc.AddRollup(w)
+			cells = append(cells, c)
+		}
 	}
-	out := make([][2]any, 0, min(len(pts), n))
-	// Walk from the newest so the latest point is always included.
-	start := (len(pts) - 1) % step
-	for i := start; i < len(pts); i += step {
-		p := pts[i]
-		if t == store.String {
-			out = append(out, [2]any{p.TS, p.Str})
-		} else {
-			out = append(out, [2]any{p.TS, json.Number(strconv.FormatFloat(p.Value, 'g', -1, 64))})
+	if len(cells) > p.points {
+		cells = group(cells, origin, p.to, unit, p.points)
+	}
+	return render(cells, s.Type, p), nil
+}
+
+// group merges cells into at most n intervals from origin to to, each a
+// whole number of units wide.
+func group(cells []cell, origin, to, unit int64, n int) []cell {
+	span := to - origin
+	step := (span + int64(n) - 1) / int64(n)
+	step = (step + unit - 1) / unit * unit
+	out := make([]cell, 0, n)
+	for _, c := range cells {
+		start := origin + (c.ts-origin)/step*step
+		if len(out) == 0 || out[len(out)-1].ts != start {
+			out = append(out, cell{ts: start})
+		}
+		g := &out[len(out)-1]
+		g.acc.AddRollup(c.acc.R)
+		g.str = c.str
+	}
+	return out
+}
+
+// render turns cells into [ts, value] pairs: the aggregate, the string,
+// or with fn=rate the counter's increase per second since the cell
+// before (across resets), so the first cell has no rate.
+func render(cells []cell, t store.MetricType, p *queryParams) [][2]any {
+	out := make([][2]any, 0, len(cells))
+	agg := aggs[p.agg]
+	for i := range cells {
+		c := &cells[i]
+		switch {
+		case t == store.String:
+			out = append(out, [2]any{c.ts, c.str})
+		case p.rate:
+			if i == 0 || c.acc.Empty() || cells[i-1].acc.Empty() {
+				continue
+			}
+			prev := &cells[i-1]
+			inc := c.acc.R.Increase
+			if c.acc.R.First >= prev.acc.R.Last {
+				inc += c.acc.R.First - prev.acc.R.Last
+			} else {
+				inc += c.acc.R.First // a reset between the two
+			}
+			out = append(out, [2]any{c.ts, number(inc / (float64(c.ts-prev.ts) / 1000))})
+		default:
+			out = append(out, [2]any{c.ts, number(agg(&c.acc.R))})
 		}
 	}
 	return out
+}
+
+// number renders v for JSON, which has no NaN or infinities: those are
+// null.
+func number(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return json.Number(strconv.FormatFloat(v, 'g', -1, 64))
 }
 
 func (a *API) storeError(w http.ResponseWriter, what string, tok store.Token, err error) {
