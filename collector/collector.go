@@ -124,13 +124,15 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	case runErr = <-errc:
 		log.Error("collector failing", "err", runErr)
 	}
-	// Stop accepting, let in-flight batches finish, then close the store.
+	// Stop accepting, let in-flight batches be stored and acked, and only
+	// then close the QUIC transport (closing it first would cut the acks)
+	// and, deferred, the store.
 	stopIngest()
-	qln.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
 	wg.Wait()
+	qln.Close()
 	log.Info("collector stopped")
 	return runErr
 }

@@ -109,10 +109,12 @@ func (s *Server) handle(ctx context.Context, conn *quic.Conn) {
 	defer s.record(sess, false)
 
 	var streams sync.WaitGroup
-	defer streams.Wait()
 	for {
 		st, err := conn.AcceptStream(ctx)
 		if err != nil {
+			// Batches already read are stored and acked before the
+			// connection closes, so a stopping collector acks what it has.
+			streams.Wait()
 			if ctx.Err() != nil {
 				conn.CloseWithError(codeShutdown, "collector shutting down")
 				sess.log.Info("agent disconnected: collector shutting down")
