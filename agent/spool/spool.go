@@ -259,6 +259,9 @@ type Spool struct {
 	st         Stats // counters only
 
 	stop chan struct{}
+	// kick wakes the group-commit loop after a write, so an idle spool
+	// costs no wake-ups.
+	kick chan struct{}
 	wg   sync.WaitGroup
 }
 
@@ -289,6 +292,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		nextSeq:    1,
 		wake:       make(chan struct{}),
 		stop:       make(chan struct{}),
+		kick:       make(chan struct{}, 1),
 		buf:        make([]byte, 0, 64<<10),
 	}
 	if err := s.recover(); err != nil {
@@ -382,8 +386,17 @@ func (s *Spool) Append(results []*protocol.CheckResult) (seq uint64, droppedPoin
 		}
 	case SyncInterval:
 		seg.dirty = true
+		s.kickSync()
 	}
 	return seq, int(dropped), nil
+}
+
+// kickSync tells the group-commit loop there is something to sync.
+func (s *Spool) kickSync() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 // makeRoom drops the oldest records not in flight until a record of n
@@ -494,7 +507,11 @@ func (s *Spool) Ack(seq uint64) error {
 		return fmt.Errorf("spool: ack %d: %w", seq, ErrUnknownSeq)
 	}
 	s.st.Acked++
-	return s.finish(seg, &seg.entries[i])
+	err := s.finish(seg, &seg.entries[i])
+	if s.opts.Sync == SyncInterval {
+		s.kickSync()
+	}
+	return err
 }
 
 // finish marks e done and records that on disk, deleting its segment if
@@ -871,20 +888,30 @@ func (s *Spool) flushMarks(seg *segment) error {
 }
 
 // syncLoop is the group commit of SyncInterval.
+// syncLoop fsyncs at most SyncInterval after a write: it sleeps until a
+// write kicks it, lets further writes gather for one interval, then syncs
+// them together.
 func (s *Spool) syncLoop() {
-	t := time.NewTicker(s.opts.SyncInterval)
+	t := time.NewTimer(0)
+	<-t.C
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
-			s.mu.Lock()
-			if !s.closed {
-				s.syncDirty()
-			}
-			s.mu.Unlock()
+		case <-s.kick:
 		}
+		t.Reset(s.opts.SyncInterval)
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		if !s.closed {
+			s.syncDirty()
+		}
+		s.mu.Unlock()
 	}
 }
 
