@@ -77,12 +77,16 @@ type Session struct {
 	maxFrame int
 }
 
-// QUICConfig is shared by both sides so their timeouts agree.
+// QUICConfig is the agent's side of the connection's timing. A failed
+// collector is noticed on the data path — a batch not acked within the
+// sender's ack timeout — not by pinging: keep-alives only hold NAT bindings
+// open between batches, so an idle agent wakes rarely. The idle timeout
+// (the smaller of both sides') must outlast the longest gap between batches.
 func QUICConfig() *quic.Config {
 	return &quic.Config{
 		HandshakeIdleTimeout: 5 * time.Second,
-		MaxIdleTimeout:       10 * time.Second,
-		KeepAlivePeriod:      3 * time.Second,
+		MaxIdleTimeout:       2 * time.Minute,
+		KeepAlivePeriod:      25 * time.Second,
 	}
 }
 

@@ -73,9 +73,11 @@ func (s *Server) Listen(addr string, cert tls.Certificate) (*quic.Listener, erro
 		Certificates: []tls.Certificate{cert},
 	}
 	qc := &quic.Config{
-		HandshakeIdleTimeout:  5 * time.Second,
-		MaxIdleTimeout:        10 * time.Second,
-		KeepAlivePeriod:       3 * time.Second,
+		HandshakeIdleTimeout: 5 * time.Second,
+		// Agents keep their connections alive and notice failures by
+		// missing acks; the collector only drops connections idle for
+		// longer than any agent's gap between batches.
+		MaxIdleTimeout:        2 * time.Minute,
 		MaxIncomingStreams:    int64(s.MaxInflight) + 1, // batches plus the control stream
 		MaxIncomingUniStreams: -1,
 	}
