@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"sync"
 	"time"
 
@@ -82,6 +83,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, reload <-cha
 			log.Error("close spool", "err", err)
 		}
 	}()
+	// The pid file lets `vigil-agent reload` find this process.
+	pidFile := PIDFile(cfg)
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	defer os.Remove(pidFile)
 	if st := sp.Stats(); st.Batches > 0 {
 		log.Info("spool holds undelivered batches from before; sending them first", "batches", st.Batches, "bytes", st.Bytes)
 	}
@@ -150,6 +157,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, reload <-cha
 	log.Info("agent stopped", "spooled_batches", sp.Stats().Batches)
 	return nil
 }
+
+// PIDFile is where a running agent with this config writes its pid.
+func PIDFile(cfg *config.Config) string { return filepath.Join(cfg.Agent.StateDir, "agent.pid") }
 
 // pluginGrace is how much longer than a plugin's own timeout the scheduler
 // waits, so the runner's kill and its message come first.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -27,13 +28,20 @@ func TestReload(t *testing.T) {
 	plugin := seqPlugin(t, e.dir)
 	added := string(base) + fmt.Sprintf("\n[plugins.seq]\npath = %q\ninterval = \"1s\"\n", plugin)
 	os.WriteFile(conf, []byte(added), 0o600)
-	ag.cmd.Process.Signal(syscall.SIGHUP)
+	if out, err := exec.Command(e.agent, "reload", "--config", conf).CombinedOutput(); err != nil {
+		t.Fatalf("vigil-agent reload: %v %s", err, out)
+	}
 	waitFor(t, 15*time.Second, "the added plugin's points", func() bool { return len(seqValues(t, e, e.http)) >= 2 })
 	if n := strings.Count(ag.output(), "connected to collector"); n != 1 {
 		t.Fatalf("agent connected %d times; reload must keep the session:\n%s", n, ag.output())
 	}
 
+	// A broken config: `vigil-agent reload` says so itself, and a SIGHUP
+	// makes the agent log the refusal and keep running.
 	os.WriteFile(conf, []byte(added+"\n[agent]\nbogus = 1\n"), 0o600)
+	if out, err := exec.Command(e.agent, "reload", "--config", conf).CombinedOutput(); err == nil || !strings.Contains(string(out), "keeps its config") {
+		t.Fatalf("reload of a broken config: %v %s", err, out)
+	}
 	ag.cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, 10*time.Second, "the refusal", func() bool { return strings.Contains(ag.output(), "reload refused") })
 	before := lastSeq(t, e.dir)

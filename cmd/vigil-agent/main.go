@@ -29,6 +29,7 @@ const usage = `usage: vigil-agent <command> [flags]
 
 commands:
   run      run the agent in the foreground (--config FILE)
+  reload   make the running agent re-read its config (--config FILE); same as SIGHUP
   check    run checks once and print their results:
              check [--config FILE] [--json] all|NAME...
              check --plugin PATH [--format cloudkick|nagios|influx] [--timeout D] [--json] [-- ARGS...]
@@ -58,6 +59,8 @@ func main() {
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "run":
 		err = run(args)
+	case "reload":
+		err = reload(args)
 	case "check":
 		var ok bool
 		ok, err = checkCmd(args)
