@@ -27,6 +27,9 @@ var Version = "dev"
 
 const (
 	batchMaxResults = 500
+	// batchGather bounds how long a result waits in memory before it is
+	// spooled (and so what a crash of the agent process can lose).
+	batchGather = 100 * time.Millisecond
 	// drainTimeout bounds how long a stopping agent keeps delivering what
 	// it still holds.
 	drainTimeout = 3 * time.Second
@@ -196,10 +199,11 @@ func buildJobs(cfg *config.Config, log *slog.Logger) ([]*job, error) {
 	return jobs, nil
 }
 
-// batcher spools results as they come. It takes whatever is already
-// waiting (up to batchMaxResults) into one batch and appends it at once:
-// under load batches grow by themselves, and no result sits in memory where
-// a crash could lose it.
+// batcher spools results as they come. The results of one slot (an
+// agent's checks of one interval run together) arrive within milliseconds
+// of each other: it gathers them for up to batchGather into one batch, so
+// one slot costs one spool append and one stream. Under load batches grow
+// up to batchMaxResults.
 type batcher struct {
 	in  <-chan *protocol.CheckResult
 	sp  *spool.Spool
@@ -208,12 +212,27 @@ type batcher struct {
 
 func (b *batcher) run() {
 	var pending []*protocol.CheckResult
+	timer := time.NewTimer(0)
+	<-timer.C
 	for r := range b.in {
-		pending = append(pending, r)
-		if len(pending) < batchMaxResults && len(b.in) > 0 {
-			continue
+		pending = append(pending[:0], r)
+		timer.Reset(batchGather)
+	gather:
+		for len(pending) < batchMaxResults {
+			select {
+			case r, ok := <-b.in:
+				if !ok {
+					break gather
+				}
+				pending = append(pending, r)
+			case <-timer.C:
+				break gather
+			}
 		}
-		// The spool logs and counts what it drops to stay within its size.
+		timer.Stop()
+		// The spool encodes the batch at once and keeps no reference to
+		// it, so pending is reused. It logs and counts what it drops to
+		// stay within its size.
 		if _, _, err := b.sp.Append(pending); err != nil {
 			points := 0
 			for _, r := range pending {
@@ -221,6 +240,5 @@ func (b *batcher) run() {
 			}
 			b.log.Error("cannot spool results; they are lost", "results", len(pending), "points", points, "err", err)
 		}
-		pending = nil
 	}
 }

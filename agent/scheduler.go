@@ -20,16 +20,20 @@ type job struct {
 	name     string
 	interval time.Duration
 	timeout  time.Duration
-	offset   time.Duration // fixed per agent and check: spreads a fleet over the interval
+	offset   time.Duration // fixed per agent and interval: spreads a fleet over the interval
 	run      func(ctx context.Context, r *check.Result) error
 	running  atomic.Bool
 	started  atomic.Int64 // unix ms of the run in progress
 	result   *check.Result
 }
 
+// newJob places the check on its interval's grid at an offset that depends
+// on the agent and the interval only. A fleet's agents are spread over the
+// interval, while one agent's checks of the same interval share a slot: the
+// agent wakes once per interval and sends one batch, not one per check.
 func newJob(agentID, name string, interval, timeout time.Duration, c check.Check) *job {
 	h := fnv.New64a()
-	h.Write([]byte(agentID + "\x00" + name))
+	h.Write([]byte(agentID + "\x00" + interval.String()))
 	return &job{
 		name:     name,
 		interval: interval,
