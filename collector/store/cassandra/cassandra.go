@@ -1188,6 +1188,14 @@ func (s *Store) ping(ctx context.Context, sess *gocql.Session) error {
 // pingCursor is the cursor name Ping reads; it is never written.
 const pingCursor = "ping"
 
+// closeTimeout bounds Close. gocql 2.1.2's Session.Close can block for
+// good after a node stopped answering mid-request and came back: the
+// control connection's reconnect waits on a schema refresh that never
+// finishes, and Close waits on it (seen against a real node paused with
+// SIGSTOP). Close then gives up after closeTimeout, leaving the driver's
+// goroutines to the process's exit.
+const closeTimeout = 5 * time.Second
+
 // Close stops connecting and closes the session. Calls after the first
 // return ErrClosed.
 func (s *Store) Close() error {
@@ -1196,8 +1204,19 @@ func (s *Store) Close() error {
 	}
 	close(s.stop)
 	s.connector.Wait()
-	if sess := s.sess.Load(); sess != nil {
-		sess.Close()
+	sess := s.sess.Load()
+	if sess == nil {
+		return nil
 	}
-	return nil
+	done := make(chan struct{})
+	go func() {
+		sess.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(closeTimeout):
+		return fmt.Errorf("cassandra: close: the driver did not close its connections within %v; leaving them to process exit", closeTimeout)
+	}
 }
