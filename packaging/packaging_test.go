@@ -19,7 +19,7 @@ import (
 )
 
 // setting is a commented-out "# key = value" line of a sample config.
-var setting = regexp.MustCompile(`^(\s*)# ([a-z_]+ = .*)$`)
+var setting = regexp.MustCompile(`^(\s*)# ([a-z0-9_]+ = .*)$`)
 
 // uncomment makes every commented-out setting of a sample active.
 func uncomment(sample []byte) []byte {
@@ -53,6 +53,7 @@ func tomlKeys(t reflect.Type, prefix string) []string {
 func flatten(m map[string]any, prefix string, out map[string]bool) {
 	for k, v := range m {
 		if sub, ok := v.(map[string]any); ok {
+			out[prefix+k] = true // a table, or a map setting such as replication
 			flatten(sub, prefix+k+".", out)
 			continue
 		}
@@ -93,6 +94,7 @@ func TestCollectorSample(t *testing.T) {
 	// Settings shown commented out are at their defaults, but for the
 	// examples below.
 	all.Name, all.HTTP.CertFile, all.HTTP.KeyFile = shipped.Name, "", ""
+	all.Store.Cassandra = shipped.Store.Cassandra
 	if !reflect.DeepEqual(shipped, all) {
 		t.Errorf("a commented-out setting of collector.toml is not its default:\nshipped:     %+v\nuncommented: %+v", shipped, all)
 	}
