@@ -170,7 +170,7 @@ func (s *sender) serve(ctx context.Context, sess *transport.Session, idx int) (*
 		if ctx.Err() != nil {
 			break
 		}
-		b, err := s.sp.Next(ctx)
+		seq, payload, err := s.sp.NextRaw(ctx)
 		if err != nil {
 			<-slots
 			if ctx.Err() == nil {
@@ -183,20 +183,13 @@ func (s *sender) serve(ctx context.Context, sess *transport.Session, idx int) (*
 			actx, acancel := context.WithTimeout(ctx, s.ackTimeout)
 			defer acancel()
 			begin := time.Now()
-			ack, err := sess.Send(actx, b)
+			ack, err := sess.SendRaw(actx, seq, payload)
 			if err != nil {
-				s.sp.Release(b.Seq)
+				s.sp.Release(seq)
 				cancel(err)
 				return
 			}
-			if err := s.sp.Ack(b.Seq); err != nil {
-				s.log.Error("spool: record ack", "seq", b.Seq, "err", err)
-			}
-			s.sent.Add(1)
-			s.latencyMS.Store(time.Since(begin).Milliseconds())
-			if ack.Rejected > 0 {
-				s.log.Warn("collector rejected points", "seq", b.Seq, "rejected", ack.Rejected, "errors", ack.Errors)
-			}
+			s.acked(seq, ack, time.Since(begin))
 		})
 	}
 	sends.Wait()
@@ -231,13 +224,18 @@ func (s *sender) serveHTTPS(ctx context.Context) error {
 			}
 			return err
 		}
-		if err := s.sp.Ack(b.Seq); err != nil {
-			s.log.Error("spool: record ack", "seq", b.Seq, "err", err)
-		}
-		s.sent.Add(1)
-		s.latencyMS.Store(time.Since(begin).Milliseconds())
-		if ack.Rejected > 0 {
-			s.log.Warn("collector rejected points", "seq", b.Seq, "rejected", ack.Rejected, "errors", ack.Errors)
-		}
+		s.acked(b.Seq, ack, time.Since(begin))
+	}
+}
+
+// acked removes an acknowledged batch from the spool and counts it.
+func (s *sender) acked(seq uint64, ack *protocol.Ack, took time.Duration) {
+	if err := s.sp.Ack(seq); err != nil {
+		s.log.Error("spool: record ack", "seq", seq, "err", err)
+	}
+	s.sent.Add(1)
+	s.latencyMS.Store(took.Milliseconds())
+	if ack.Rejected > 0 {
+		s.log.Warn("collector rejected points", "seq", seq, "rejected", ack.Rejected, "errors", ack.Errors)
 	}
 }

@@ -455,14 +455,31 @@ func (s *Spool) makeRoom(n int64) (batches int, points uint64) {
 // Next returns the oldest batch that is neither acked nor in flight and
 // marks it in flight. It waits for one until ctx ends.
 func (s *Spool) Next(ctx context.Context) (*protocol.Batch, error) {
+	seq, payload, err := s.NextRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := new(protocol.Batch)
+	if err := proto.Unmarshal(payload, b); err != nil {
+		s.Release(seq)
+		return nil, fmt.Errorf("spool: batch %d: %w: %v", seq, errBadBatch, err)
+	}
+	return b, nil
+}
+
+// NextRaw is Next without decoding: it returns the batch's seq and its
+// encoded protocol.Batch, which is exactly a frame's payload, so a sender
+// can pass it on without decoding and encoding it again. The payload is
+// the caller's.
+func (s *Spool) NextRaw(ctx context.Context) (uint64, []byte, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return nil, ErrClosed
+			return 0, nil, ErrClosed
 		}
 		for {
 			seg, i, ok := s.firstPending()
@@ -470,7 +487,7 @@ func (s *Spool) Next(ctx context.Context) (*protocol.Batch, error) {
 				break
 			}
 			e := &seg.entries[i]
-			b, err := s.read(seg, e)
+			payload, err := s.read(seg, e)
 			if err != nil {
 				s.log.Error("batch unreadable; skipping it", "seq", e.seq, "points", e.points, "err", err)
 				s.st.Corrupt++
@@ -482,13 +499,13 @@ func (s *Spool) Next(ctx context.Context) (*protocol.Batch, error) {
 			s.inflight++
 			s.hint = e.seq + 1
 			s.mu.Unlock()
-			return b, nil
+			return e.seq, payload, nil
 		}
 		wake := s.wake
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return 0, nil, ctx.Err()
 		case <-wake:
 		}
 	}
@@ -677,7 +694,9 @@ func (s *Spool) firstPending() (*segment, int, bool) {
 }
 
 // read reads e's batch back from its segment.
-func (s *Spool) read(seg *segment, e *entry) (*protocol.Batch, error) {
+// read returns a copy of the record's payload, checked: CRC, and a batch
+// whose seq is the one the index expects.
+func (s *Spool) read(seg *segment, e *entry) ([]byte, error) {
 	f, err := s.readerFor(seg)
 	if err != nil {
 		return nil, err
@@ -697,14 +716,14 @@ func (s *Spool) read(seg *segment, e *entry) (*protocol.Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool: segment %d at %d: %w", seg.num, e.off, err)
 	}
-	b := new(protocol.Batch)
-	if err := proto.Unmarshal(payload, b); err != nil {
-		return nil, fmt.Errorf("spool: segment %d at %d: %w: %v", seg.num, e.off, errBadBatch, err)
+	seq, _, err := batchInfo(payload)
+	if err != nil {
+		return nil, fmt.Errorf("spool: segment %d at %d: %w", seg.num, e.off, err)
 	}
-	if b.Seq != e.seq {
-		return nil, fmt.Errorf("spool: segment %d at %d: %w: seq %d, want %d", seg.num, e.off, errBadBatch, b.Seq, e.seq)
+	if seq != e.seq {
+		return nil, fmt.Errorf("spool: segment %d at %d: %w: seq %d, want %d", seg.num, e.off, errBadBatch, seq, e.seq)
 	}
-	return b, nil
+	return append([]byte(nil), payload...), nil
 }
 
 // readerFor returns an open file for seg, keeping at most one inactive

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/vigilmon/vigil/protocol"
 )
@@ -157,9 +159,22 @@ func (s *Session) Done() <-chan struct{} { return s.conn.Context().Done() }
 
 // Send delivers one batch on its own stream and waits for its Ack.
 func (s *Session) Send(ctx context.Context, b *protocol.Batch) (*protocol.Ack, error) {
+	payload, err := proto.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("encode batch %d: %w", b.GetSeq(), err)
+	}
+	return s.SendRaw(ctx, b.GetSeq(), payload)
+}
+
+// SendRaw is Send for a batch already encoded (as the spool keeps it):
+// payload is the encoded protocol.Batch whose seq is seq.
+func (s *Session) SendRaw(ctx context.Context, seq uint64, payload []byte) (*protocol.Ack, error) {
+	if len(payload) > s.maxFrame {
+		return nil, fmt.Errorf("send batch %d: %d bytes exceeds the collector's %d byte limit: %w", seq, len(payload), s.maxFrame, protocol.ErrFrameTooLarge)
+	}
 	st, err := s.conn.OpenStreamSync(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("open stream for batch %d: %w", b.GetSeq(), err)
+		return nil, fmt.Errorf("open stream for batch %d: %w", seq, err)
 	}
 	defer st.CancelRead(0)
 	if d, ok := ctx.Deadline(); ok {
@@ -167,17 +182,18 @@ func (s *Session) Send(ctx context.Context, b *protocol.Batch) (*protocol.Ack, e
 	}
 	stop := context.AfterFunc(ctx, func() { st.SetDeadline(time.Now()) })
 	defer stop()
-	if err := protocol.WriteFrame(st, b, s.maxFrame); err != nil {
+	frame := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(payload)), uint64(len(payload)))
+	if _, err := st.Write(append(frame, payload...)); err != nil {
 		st.CancelWrite(0)
-		return nil, fmt.Errorf("send batch %d: %w", b.GetSeq(), err)
+		return nil, fmt.Errorf("send batch %d: %w", seq, err)
 	}
 	st.Close()
 	var ack protocol.Ack
 	if err := protocol.NewFrameReader(st, protocol.DefaultMaxFrameBytes).Read(&ack); err != nil {
-		return nil, fmt.Errorf("read ack of batch %d: %w", b.GetSeq(), err)
+		return nil, fmt.Errorf("read ack of batch %d: %w", seq, err)
 	}
-	if ack.GetSeq() != b.GetSeq() {
-		return nil, fmt.Errorf("ack for batch %d answered batch %d", ack.GetSeq(), b.GetSeq())
+	if ack.GetSeq() != seq {
+		return nil, fmt.Errorf("ack for batch %d answered batch %d", seq, ack.GetSeq())
 	}
 	return &ack, nil
 }
