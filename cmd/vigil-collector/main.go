@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"text/tabwriter"
 	"time"
 
 	"github.com/vigilmon/vigil/cmd/internal/daemon"
 	"github.com/vigilmon/vigil/collector"
 	"github.com/vigilmon/vigil/collector/auth"
+	"github.com/vigilmon/vigil/collector/store"
 )
 
 const defaultConfig = "/etc/vigil/collector.toml"
@@ -25,6 +27,8 @@ const usage = `usage: vigil-collector <command> [flags]
 commands:
   run           run the collector in the foreground (--config FILE)
   token create  create a token: --tenant T --role read|agent|enroll|admin [--agent ID]
+  token list    list a tenant's tokens (never their secrets): --tenant T
+  token revoke  revoke a token now: --tenant T --id ID
   dev-setup     prepare a development environment (certificates, configs, tokens) under --dir
   schema        print the Cassandra schema of [store.cassandra] in --config FILE
   migrate       create or update that schema in the cluster (idempotent)
@@ -121,22 +125,49 @@ func serviceCmd(action string, args []string) error {
 	return err
 }
 
+const tokenUsage = `usage:
+  vigil-collector token create --tenant T --role read|agent|enroll|admin [--agent ID] [--config FILE]
+  vigil-collector token list   --tenant T [--config FILE]
+  vigil-collector token revoke --tenant T --id ID [--config FILE]`
+
 func token(args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return fmt.Errorf("usage: vigil-collector token create --tenant T --role read|agent|enroll|admin [--agent ID] [--config FILE]")
+	if len(args) == 0 {
+		return errors.New(tokenUsage)
 	}
-	fs := flag.NewFlagSet("token create", flag.ExitOnError)
+	fs := flag.NewFlagSet("token "+args[0], flag.ExitOnError)
 	path := fs.String("config", defaultConfig, "config file")
-	tenant := fs.String("tenant", "", "tenant the token belongs to (required)")
-	roleName := fs.String("role", "", "read, agent, enroll or admin (required)")
-	agentID := fs.String("agent", "", "for role agent: the only agent id the token may send for")
-	fs.Parse(args[1:])
-	if *tenant == "" || *roleName == "" {
-		return fmt.Errorf("token create: --tenant and --role are required")
+	tenant := fs.String("tenant", "", "tenant of the tokens (required)")
+	var roleName, agentID, id *string
+	switch args[0] {
+	case "create":
+		roleName = fs.String("role", "", "read, agent, enroll or admin (required)")
+		agentID = fs.String("agent", "", "for role agent: the only agent id the token may send for")
+	case "list":
+	case "revoke":
+		id = fs.String("id", "", "id of the token to revoke, as token list shows it (required)")
+	default:
+		return fmt.Errorf("token: unknown subcommand %q\n%s", args[0], tokenUsage)
 	}
-	role, err := auth.ParseRole(*roleName)
-	if err != nil {
+	fs.Parse(args[1:])
+	if *tenant == "" {
+		return fmt.Errorf("token %s: --tenant is required", args[0])
+	}
+	if err := auth.ValidTenant(*tenant); err != nil {
 		return err
+	}
+	var role store.Role
+	switch {
+	case roleName != nil:
+		if *roleName == "" {
+			return errors.New("token create: --role is required")
+		}
+		r, err := auth.ParseRole(*roleName)
+		if err != nil {
+			return err
+		}
+		role = r
+	case id != nil && *id == "":
+		return errors.New("token revoke: --id is required")
 	}
 	cfg, err := collector.LoadConfig(*path)
 	if err != nil {
@@ -144,17 +175,48 @@ func token(args []string) error {
 	}
 	st, err := collector.OpenStore(cfg, newLogger("warn", "text"))
 	if err != nil {
-		return fmt.Errorf("%w (a running collector holds the embedded store: stop it first)", err)
+		return fmt.Errorf("%w (a running collector holds the embedded store: stop it first, or use the API's /v1/tokens)", err)
 	}
 	defer st.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tok, rec, err := auth.Create(ctx, st, *tenant, role, *agentID)
-	if err != nil {
-		return err
+	switch args[0] {
+	case "create":
+		tok, rec, err := auth.Create(ctx, st, *tenant, role, *agentID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "created %s token %s for tenant %s; it is shown only this once:\n", rec.Role, rec.ID, rec.Tenant)
+		fmt.Println(tok)
+	case "list":
+		ts, err := auth.List(ctx, st, *tenant)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tROLE\tAGENT\tCREATED\tREVOKED")
+		for _, t := range ts {
+			revoked := "-"
+			if !t.Revoked.IsZero() {
+				revoked = t.Revoked.Format(time.RFC3339)
+			}
+			agent := t.Agent
+			if agent == "" {
+				agent = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, agent, t.Created.Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	case "revoke":
+		t, err := auth.Revoke(ctx, st, *tenant, *id, time.Now())
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("token revoke: tenant %s has no token %q (see token list)", *tenant, *id)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "revoked %s token %s of tenant %s at %s\n", t.Role, t.ID, t.Tenant, t.Revoked.Format(time.RFC3339))
 	}
-	fmt.Fprintf(os.Stderr, "created %s token %s for tenant %s; it is shown only this once:\n", rec.Role, rec.ID, rec.Tenant)
-	fmt.Println(tok)
 	return nil
 }
 

@@ -43,6 +43,12 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET /v1/agents", a.read(a.agents))
 	mux.Handle("GET /v1/series", a.read(a.series))
 	mux.Handle("GET /v1/query", a.read(a.query))
+	mux.Handle("GET /v1/latest", a.read(a.latest))
+	mux.Handle("GET /v1/agents/{id}/checks", a.read(a.agentChecks))
+	mux.Handle("GET /v1/checks/{agent}/{check}/history", a.read(a.checkHistory))
+	mux.Handle("POST /v1/tokens", a.admin(a.createToken))
+	mux.Handle("GET /v1/tokens", a.admin(a.listTokens))
+	mux.Handle("DELETE /v1/tokens/{id}", a.admin(a.revokeToken))
 	mux.HandleFunc("POST /v1/ingest", a.ingest)
 	mux.HandleFunc("POST /v1/enroll", a.enroll)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

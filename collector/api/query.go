@@ -34,7 +34,12 @@ type agentJSON struct {
 }
 
 func (a *API) agents(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r) {
+	if !allowParams(w, r, "limit", "cursor") {
+		return
+	}
+	pg, err := parsePage(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
 	list, err := a.Store.Agents(r.Context(), tok.Tenant)
@@ -42,6 +47,7 @@ func (a *API) agents(w http.ResponseWriter, r *http.Request, tok store.Token) {
 		a.storeError(w, "list agents", tok, err)
 		return
 	}
+	list, next := paginate(list, func(ag *store.Agent) string { return ag.ID }, pg)
 	out := make([]agentJSON, 0, len(list))
 	for _, ag := range list {
 		labels := ag.Labels
@@ -51,7 +57,7 @@ func (a *API) agents(w http.ResponseWriter, r *http.Request, tok store.Token) {
 		out = append(out, agentJSON{ID: ag.ID, Hostname: ag.Hostname, Connected: ag.Connected, Collector: ag.Collector,
 			LastSeen: ag.LastSeen, Version: ag.Version, Labels: labels})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"agents": out})
+	writePage(w, "agents", out, next)
 }
 
 type seriesJSON struct {
@@ -65,7 +71,12 @@ type seriesJSON struct {
 }
 
 func (a *API) series(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r, "agent", "check", "metric", "label") {
+	if !allowParams(w, r, "agent", "check", "metric", "label", "limit", "cursor") {
+		return
+	}
+	pg, err := parsePage(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
 	f, ok := filter(w, r.URL.Query(), tok)
@@ -77,12 +88,13 @@ func (a *API) series(w http.ResponseWriter, r *http.Request, tok store.Token) {
 		a.storeError(w, "list series", tok, err)
 		return
 	}
+	list, next := paginate(list, seriesCursorKey, pg)
 	out := make([]seriesJSON, 0, len(list))
 	for _, s := range list {
 		out = append(out, seriesJSON{ID: s.ID.String(), Agent: s.Agent, Check: s.Check, Metric: s.Metric,
 			Labels: labelMap(s.Labels), Type: s.Type.String(), Unit: s.Unit})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"series": out})
+	writePage(w, "series", out, next)
 }
 
 type queryJSON struct {

@@ -112,3 +112,41 @@ func Authenticate(ctx context.Context, s store.Store, token string) (store.Token
 	}
 	return t, nil
 }
+
+// List returns the tokens of tenant, revoked ones included, ordered by ID.
+func List(ctx context.Context, s store.Store, tenant string) ([]store.Token, error) {
+	if err := ValidTenant(tenant); err != nil {
+		return nil, err
+	}
+	ts, err := s.Tokens(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// Revoke marks the token id of tenant revoked at now; every request and
+// connection authenticated after it returns is refused. A token of another
+// tenant is as unknown as one that does not exist: both return an error
+// wrapping store.ErrNotFound. Revoking a revoked token keeps its first
+// revocation time.
+func Revoke(ctx context.Context, s store.Store, tenant, id string, now time.Time) (store.Token, error) {
+	ts, err := List(ctx, s, tenant)
+	if err != nil {
+		return store.Token{}, err
+	}
+	for _, t := range ts {
+		if t.ID != id {
+			continue
+		}
+		if !t.Revoked.IsZero() {
+			return t, nil
+		}
+		t.Revoked = now.UTC()
+		if err := s.PutToken(ctx, t); err != nil {
+			return store.Token{}, fmt.Errorf("revoke token %s: %w", id, err)
+		}
+		return t, nil
+	}
+	return store.Token{}, fmt.Errorf("token %q of tenant %s: %w", id, tenant, store.ErrNotFound)
+}

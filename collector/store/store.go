@@ -32,6 +32,9 @@ type Store interface {
 	// LatestResults returns the result with the highest timestamp of every
 	// check of one agent, ordered by check.
 	LatestResults(ctx context.Context, tenant, agent string) ([]CheckResult, error)
+	// History returns the results of one check of one agent with
+	// from <= ts < to in time order, at most limit of them (0: no limit).
+	History(ctx context.Context, tenant, agent, check string, from, to int64, limit int) ([]CheckResult, error)
 
 	Rollups
 	Queue
@@ -42,6 +45,9 @@ type Store interface {
 	PutToken(ctx context.Context, t Token) error
 	// TokenByHash returns ErrNotFound for an unknown hash.
 	TokenByHash(ctx context.Context, hash TokenHash) (Token, error)
+	// Tokens lists the tokens of tenant, revoked ones included, ordered by
+	// ID. Revoking is a PutToken of the same token with Revoked set.
+	Tokens(ctx context.Context, tenant string) ([]Token, error)
 
 	// DeleteBefore applies retention: data of res older than cutoff (ms)
 	// may be dropped; data at or after cutoff is kept. A backend that

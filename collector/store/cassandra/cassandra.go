@@ -947,6 +947,50 @@ func (s *Store) LatestResults(ctx context.Context, tenant, agent string) ([]stor
 	return out, nil
 }
 
+// maxHistoryDays bounds the partitions one History call reads.
+const maxHistoryDays = 1000
+
+// History returns the results of one check with from <= ts < to in time
+// order, one day partition at a time; of a range wider than
+// maxHistoryDays, only the last maxHistoryDays days are read.
+func (s *Store) History(ctx context.Context, tenant, agent, check string, from, to int64, limit int) ([]store.CheckResult, error) {
+	if from >= to {
+		return nil, nil
+	}
+	sess, err := s.session()
+	if err != nil {
+		return nil, err
+	}
+	width := store.Raw.BucketWidth()
+	first, last := store.BucketOf(from, width), store.BucketOf(to-1, width)
+	first = max(first, last-maxHistoryDays+1)
+	var out []store.CheckResult
+	for day := first; day <= last; day++ {
+		n := math.MaxInt32
+		if limit > 0 {
+			n = limit - len(out)
+			if n <= 0 {
+				break
+			}
+		}
+		iter := sess.Query(s.st.selectHistory, tenant, agent, check, day, from, to, n).Consistency(s.cons).WithContext(ctx).Iter()
+		r := store.CheckResult{Agent: agent, Check: check}
+		var (
+			status int
+			dur    int64
+		)
+		for iter.Scan(&r.TS, &status, &r.Message, &dur) {
+			r.Status = store.Status(status)
+			r.DurationMS = uint32(min(max(dur, 0), math.MaxUint32))
+			out = append(out, r)
+		}
+		if err := s.health.observe(iter.Close()); err != nil {
+			return nil, fmt.Errorf("cassandra: history of %s/%s: %w", agent, check, err)
+		}
+	}
+	return out, nil
+}
+
 // MarkPending queues windows of res in slot: one unlogged batch per shard.
 func (s *Store) MarkPending(ctx context.Context, res store.Resolution, slot int64, ws []store.Window) error {
 	if !res.Valid() {
@@ -1126,10 +1170,54 @@ func (s *Store) Agents(ctx context.Context, tenant string) ([]store.Agent, error
 	return out, nil
 }
 
-// PutToken creates or replaces the token with t.Hash.
+// PutToken creates or replaces the token with t.Hash: first in the
+// tenant's list, then in the table authentication reads, so a token that
+// authenticates is always listed (and can be revoked).
 func (s *Store) PutToken(ctx context.Context, t store.Token) error {
+	if err := s.put(ctx, "put token "+t.ID, s.st.insertTenantToken,
+		t.Tenant, t.Hash[:], t.ID, string(t.Role), t.Agent, nullTime(t.Created), nullTime(t.Revoked)); err != nil {
+		return err
+	}
 	return s.put(ctx, "put token "+t.ID, s.st.insertToken,
 		t.Hash[:], t.ID, t.Tenant, string(t.Role), t.Agent, nullTime(t.Created), nullTime(t.Revoked))
+}
+
+// Tokens lists the tokens of tenant ordered by ID.
+func (s *Store) Tokens(ctx context.Context, tenant string) ([]store.Token, error) {
+	sess, err := s.session()
+	if err != nil {
+		return nil, err
+	}
+	iter := sess.Query(s.st.selectTenantTokens, tenant).Consistency(s.cons).WithContext(ctx).Iter()
+	var out []store.Token
+	for {
+		t := store.Token{Tenant: tenant}
+		var (
+			hash             []byte
+			role             string
+			created, revoked time.Time
+		)
+		if !iter.Scan(&hash, &t.ID, &role, &t.Agent, &created, &revoked) {
+			break
+		}
+		if len(hash) != len(t.Hash) {
+			continue
+		}
+		copy(t.Hash[:], hash)
+		t.Role = store.Role(role)
+		if !created.IsZero() {
+			t.Created = created.UTC()
+		}
+		if !revoked.IsZero() {
+			t.Revoked = revoked.UTC()
+		}
+		out = append(out, t)
+	}
+	if err := s.health.observe(iter.Close()); err != nil {
+		return nil, fmt.Errorf("cassandra: tokens of %q: %w", tenant, err)
+	}
+	slices.SortFunc(out, func(a, b store.Token) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 // TokenByHash returns the token with hash h, or an error wrapping

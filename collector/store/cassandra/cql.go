@@ -28,10 +28,13 @@ type statements struct {
 	insertLatest       string
 	selectLatest       string
 	insertHistory      string
+	selectHistory      string
 	insertAgent        string
 	selectAgents       string
 	insertToken        string
 	selectToken        string
+	insertTenantToken  string
+	selectTenantTokens string
 	insertQueue        string
 	selectQueue        string
 	deleteQueue        string
@@ -57,10 +60,13 @@ func newStatements(ks string) *statements {
 		insertLatest:       q("INSERT INTO $ks.check_latest (tenant, agent, check, ts, status, message, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"),
 		selectLatest:       q("SELECT check, ts, status, message, duration_ms FROM $ks.check_latest WHERE tenant = ? AND agent = ?"),
 		insertHistory:      q("INSERT INTO $ks.check_history (tenant, agent, check, day, ts, status, message, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+		selectHistory:      q("SELECT ts, status, message, duration_ms FROM $ks.check_history WHERE tenant = ? AND agent = ? AND check = ? AND day = ? AND ts >= ? AND ts < ? LIMIT ?"),
 		insertAgent:        q("INSERT INTO $ks.agents (tenant, agent, hostname, version, labels, last_seen, connected, collector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
 		selectAgents:       q("SELECT agent, hostname, version, labels, last_seen, connected, collector FROM $ks.agents WHERE tenant = ?"),
 		insertToken:        q("INSERT INTO $ks.tokens (hash, id, tenant, role, agent, created, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)"),
 		selectToken:        q("SELECT id, tenant, role, agent, created, revoked FROM $ks.tokens WHERE hash = ?"),
+		insertTenantToken:  q("INSERT INTO $ks.tokens_by_tenant (tenant, hash, id, role, agent, created, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+		selectTenantTokens: q("SELECT hash, id, role, agent, created, revoked FROM $ks.tokens_by_tenant WHERE tenant = ?"),
 		insertQueue:        q("INSERT INTO $ks.rollup_queue (resolution, slot, shard, window_start, series_id) VALUES (?, ?, ?, ?, ?)"),
 		selectQueue:        q("SELECT window_start, series_id FROM $ks.rollup_queue WHERE resolution = ? AND slot = ? AND shard = ?"),
 		deleteQueue:        q("DELETE FROM $ks.rollup_queue WHERE resolution = ? AND slot = ? AND shard = ?"),
@@ -90,9 +96,10 @@ func (s *statements) all() [][2]string {
 		[2]string{"selectSeriesCheck", s.selectSeriesCheck}, [2]string{"selectSeriesMetric", s.selectSeriesMetric},
 		[2]string{"insertSeriesAgent", s.insertSeriesAgent}, [2]string{"selectSeriesAgents", s.selectSeriesAgents},
 		[2]string{"insertLatest", s.insertLatest}, [2]string{"selectLatest", s.selectLatest},
-		[2]string{"insertHistory", s.insertHistory},
+		[2]string{"insertHistory", s.insertHistory}, [2]string{"selectHistory", s.selectHistory},
 		[2]string{"insertAgent", s.insertAgent}, [2]string{"selectAgents", s.selectAgents},
 		[2]string{"insertToken", s.insertToken}, [2]string{"selectToken", s.selectToken},
+		[2]string{"insertTenantToken", s.insertTenantToken}, [2]string{"selectTenantTokens", s.selectTenantTokens},
 		[2]string{"insertQueue", s.insertQueue}, [2]string{"selectQueue", s.selectQueue}, [2]string{"deleteQueue", s.deleteQueue},
 		[2]string{"insertCursor", s.insertCursor}, [2]string{"selectCursor", s.selectCursor},
 	)

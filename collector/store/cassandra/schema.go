@@ -158,6 +158,17 @@ func Schema(c *Config) []SchemaStatement {
   revoked timestamp,
   PRIMARY KEY (hash)
 )`, ks)
+	add("Tokens by tenant, for listing and revoking; the same records as tokens.",
+		`CREATE TABLE IF NOT EXISTS %s.tokens_by_tenant (
+  tenant text,
+  hash blob,
+  id text,
+  role text,
+  agent text,
+  created timestamp,
+  revoked timestamp,
+  PRIMARY KEY ((tenant), hash)
+)`, ks)
 	add(fmt.Sprintf("Rollup queue: windows to (re)compute, one partition per resolution, minute slot "+
 		"(ms, the minute they fall due) and shard (0 to %d, from the series id); a slot is deleted once computed.", queueShards-1),
 		`CREATE TABLE IF NOT EXISTS %s.rollup_queue (

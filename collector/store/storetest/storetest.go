@@ -59,6 +59,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Results", testResults},
 		{"Agents", testAgents},
 		{"Tokens", testTokens},
+		{"TokensByTenant", testTokensByTenant},
+		{"History", testHistory},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"RollupsRoundTrip", testRollupsRoundTrip},
 		{"RollupsRewrite", testRollupsRewrite},
@@ -803,6 +805,106 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 	wantToken(t, s, toks[0])
 	wantToken(t, s, toks[1])
+}
+
+func testTokensByTenant(t *testing.T, s store.Store) {
+	a, b := NewTenant(t), NewTenant(t)
+	created := time.UnixMilli(base).UTC()
+	toks := []store.Token{
+		{Hash: tokenHash(t), ID: "b-read", Tenant: a, Role: store.RoleRead, Created: created},
+		{Hash: tokenHash(t), ID: "a-admin", Tenant: a, Role: store.RoleAdmin, Created: created},
+		{Hash: tokenHash(t), ID: "a-agent", Tenant: b, Role: store.RoleAgent, Agent: "web1", Created: created},
+	}
+	for _, tk := range toks {
+		if err := s.PutToken(ctx(t), tk); err != nil {
+			t.Fatalf("PutToken(%s): %v", tk.ID, err)
+		}
+	}
+	list := func(tenant string) []store.Token {
+		t.Helper()
+		got, err := s.Tokens(ctx(t), tenant)
+		if err != nil {
+			t.Fatalf("Tokens(%s): %v", tenant, err)
+		}
+		return got
+	}
+	want := func(what string, got []store.Token, want ...store.Token) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: got %d tokens %+v, want %d", what, len(got), got, len(want))
+		}
+		for i := range got {
+			if !sameToken(got[i], want[i]) {
+				t.Errorf("%s[%d] = %+v, want %+v", what, i, got[i], want[i])
+			}
+		}
+	}
+	want("Tokens(a)", list(a), toks[1], toks[0])
+	want("Tokens(b)", list(b), toks[2])
+	want("Tokens(unknown)", list(NewTenant(t)))
+
+	// Revoking is a put with Revoked set: listed as revoked, and
+	// TokenByHash agrees.
+	toks[0].Revoked = time.UnixMilli(base + day).UTC()
+	if err := s.PutToken(ctx(t), toks[0]); err != nil {
+		t.Fatalf("PutToken(revoke): %v", err)
+	}
+	want("Tokens(a) after revoke", list(a), toks[1], toks[0])
+	wantToken(t, s, toks[0])
+}
+
+func testHistory(t *testing.T, s store.Store) {
+	tenant, other := NewTenant(t), NewTenant(t)
+	r := func(agent, check string, ts int64, st store.Status) store.CheckResult {
+		return store.CheckResult{Agent: agent, Check: check, TS: ts, Status: st, Message: fmt.Sprint("at ", ts), DurationMS: 5}
+	}
+	// One check over three days (one day empty), with neighbours that must
+	// not show: another check, another agent, a longer agent name, and
+	// the same ids in another tenant.
+	mine := []store.CheckResult{
+		r("web1", "cpu", base-minute, store.StatusOK),
+		r("web1", "cpu", base, store.StatusOK),
+		r("web1", "cpu", base+day-1, store.StatusWarn),
+		r("web1", "cpu", base+day, store.StatusCrit),
+		r("web1", "cpu", base+3*day+minute, store.StatusOK),
+	}
+	write(t, s, &store.WriteRequest{Tenant: tenant, Results: mine})
+	write(t, s, &store.WriteRequest{Tenant: tenant, Results: []store.CheckResult{
+		r("web1", "memory", base+minute, store.StatusCrit),
+		r("web10", "cpu", base+minute, store.StatusCrit),
+		r("web", "cpu", base+minute, store.StatusCrit),
+	}})
+	write(t, s, &store.WriteRequest{Tenant: other, Results: []store.CheckResult{r("web1", "cpu", base+minute, store.StatusCrit)}})
+
+	hist := func(from, to int64, limit int) []store.CheckResult {
+		t.Helper()
+		got, err := s.History(ctx(t), tenant, "web1", "cpu", from, to, limit)
+		if err != nil {
+			t.Fatalf("History(%d, %d, %d): %v", from, to, limit, err)
+		}
+		return got
+	}
+	for _, tc := range []struct {
+		name     string
+		from, to int64
+		limit    int
+		want     []store.CheckResult
+	}{
+		{"all", base - day, base + 10*day, 0, mine},
+		{"wide", base - 400*day, base + 400*day, 0, mine}, // the API allows 400 days
+		{"from inclusive, to exclusive", base, base + day, 0, mine[1:3]},
+		{"limit", base - day, base + 10*day, 2, mine[:2]},
+		{"limit across days", base, base + 10*day, 3, mine[1:4]},
+		{"empty day", base + 2*day, base + 3*day, 0, nil},
+		{"empty range", base, base, 0, nil},
+	} {
+		if got := hist(tc.from, tc.to, tc.limit); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: History = %+v\nwant %+v", tc.name, got, tc.want)
+		}
+	}
+	if got, err := s.History(ctx(t), other, "web1", "cpu", base-day, base+10*day, 0); err != nil || len(got) != 1 {
+		t.Errorf("History(other tenant) = %+v, %v; want its one result", got, err)
+	}
 }
 
 func testConcurrentWriters(t *testing.T, s store.Store) {

@@ -1,0 +1,236 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vigilmon/vigil/collector/auth"
+	"github.com/vigilmon/vigil/collector/store"
+)
+
+const (
+	// maxHistoryRange bounds /v1/checks/.../history: a check every 10 s
+	// gives some 270,000 results in 31 days.
+	maxHistoryRange = 31 * 24 * time.Hour
+	defaultHistory  = 24 * time.Hour
+	// latestLookback is how far back /v1/latest looks for a series' last
+	// point: first the recent past, then a day.
+	latestRecent   = 15 * time.Minute
+	latestLookback = 24 * time.Hour
+)
+
+type checkJSON struct {
+	ID         string    `json:"id"`
+	Type       string    `json:"type"`
+	Status     string    `json:"status"`
+	Message    string    `json:"message"`
+	LastRun    time.Time `json:"last_run"`
+	DurationMS uint32    `json:"duration_ms"`
+}
+
+// checkType is the kind of a check: its name, or "plugin" for plugin.<name>.
+func checkType(id string) string {
+	t, _, _ := strings.Cut(id, ".")
+	return t
+}
+
+// agentResults returns the latest results of agent, and whether the agent
+// exists in tok's tenant. An agent of another tenant does not.
+func (a *API) agentResults(ctx context.Context, tok store.Token, agent string) ([]store.CheckResult, bool, error) {
+	if auth.ValidAgentID(agent) != nil {
+		return nil, false, nil
+	}
+	rs, err := a.Store.LatestResults(ctx, tok.Tenant, agent)
+	if err != nil || len(rs) > 0 {
+		return rs, err == nil, err
+	}
+	list, err := a.Store.Agents(ctx, tok.Tenant)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, ag := range list {
+		if ag.ID == agent {
+			return nil, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// agentChecks: GET /v1/agents/{id}/checks, the latest status of each check.
+func (a *API) agentChecks(w http.ResponseWriter, r *http.Request, tok store.Token) {
+	if !allowParams(w, r, "limit", "cursor") {
+		return
+	}
+	pg, err := parsePage(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	id := r.PathValue("id")
+	rs, ok, err := a.agentResults(r.Context(), tok, id)
+	if err != nil {
+		a.storeError(w, "latest results", tok, err)
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no agent %q", id))
+		return
+	}
+	rs, next := paginate(rs, func(c *store.CheckResult) string { return c.Check }, pg)
+	out := make([]checkJSON, 0, len(rs))
+	for _, c := range rs {
+		out = append(out, checkJSON{ID: c.Check, Type: checkType(c.Check), Status: c.Status.String(), Message: c.Message,
+			LastRun: time.UnixMilli(c.TS).UTC(), DurationMS: c.DurationMS})
+	}
+	writePage(w, "checks", out, next)
+}
+
+type statusChangeJSON struct {
+	TS      time.Time `json:"ts"`
+	Status  string    `json:"status"`
+	Message string    `json:"message"`
+}
+
+// checkHistory: GET /v1/checks/{agent}/{check}/history?from=&to=, the
+// status changes of one check: its status at from, then each result whose
+// status differs from the one before.
+func (a *API) checkHistory(w http.ResponseWriter, r *http.Request, tok store.Token) {
+	if !allowParams(w, r, "from", "to") {
+		return
+	}
+	q := r.URL.Query()
+	now := a.now()
+	to, err := parseTime(q.Get("to"), now, now)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("to: %v", err))
+		return
+	}
+	from, err := parseTime(q.Get("from"), now, to.Add(-defaultHistory))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from: %v", err))
+		return
+	}
+	if !from.Before(to) {
+		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from (%s) must be before to (%s)",
+			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339)))
+		return
+	}
+	if to.Sub(from) > maxHistoryRange {
+		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from..to spans %v; at most %v allowed",
+			to.Sub(from).Round(time.Second), maxHistoryRange))
+		return
+	}
+	agent, check := r.PathValue("agent"), r.PathValue("check")
+	latest, ok, err := a.agentResults(r.Context(), tok, agent)
+	if err != nil {
+		a.storeError(w, "latest results", tok, err)
+		return
+	}
+	known := false
+	for _, c := range latest {
+		known = known || c.Check == check
+	}
+	if !ok || !known {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no check %q on agent %q", check, agent))
+		return
+	}
+	rs, err := a.Store.History(r.Context(), tok.Tenant, agent, check, from.UnixMilli(), to.UnixMilli(), 0)
+	if err != nil {
+		a.storeError(w, "check history", tok, err)
+		return
+	}
+	out := []statusChangeJSON{}
+	for i, c := range rs {
+		if i > 0 && rs[i-1].Status == c.Status {
+			continue
+		}
+		out = append(out, statusChangeJSON{TS: time.UnixMilli(c.TS).UTC(), Status: c.Status.String(), Message: c.Message})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agent": agent, "check": check, "changes": out})
+}
+
+type latestJSON struct {
+	Agent  string            `json:"agent"`
+	Check  string            `json:"check"`
+	Metric string            `json:"metric"`
+	Labels map[string]string `json:"labels"`
+	Type   string            `json:"type"`
+	Unit   string            `json:"unit"`
+	TS     int64             `json:"ts"`
+	Value  any               `json:"value"`
+}
+
+// latest: GET /v1/latest?agent=&check=&metric=&label=, the last point of
+// each matching series seen in the last day.
+func (a *API) latest(w http.ResponseWriter, r *http.Request, tok store.Token) {
+	if !allowParams(w, r, "agent", "check", "metric", "label", "limit", "cursor") {
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("agent") == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "agent: required")
+		return
+	}
+	pg, err := parsePage(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	f, ok := filter(w, q, tok)
+	if !ok {
+		return
+	}
+	list, err := a.Store.Series(r.Context(), f)
+	if err != nil {
+		a.storeError(w, "list series", tok, err)
+		return
+	}
+	list, next := paginate(list, seriesCursorKey, pg)
+	now := a.now().UnixMilli()
+	out := make([]latestJSON, 0, len(list))
+	for _, s := range list {
+		var last *store.Point
+		for _, back := range []time.Duration{latestRecent, latestLookback} {
+			pts, err := a.Store.Points(r.Context(), s.ID, now-back.Milliseconds(), now+time.Minute.Milliseconds(), 0)
+			if err != nil {
+				a.storeError(w, "read points", tok, err)
+				return
+			}
+			if len(pts) > 0 {
+				last = &pts[len(pts)-1]
+				break
+			}
+		}
+		if last == nil {
+			continue
+		}
+		v := number(last.Value)
+		if s.Type == store.String {
+			v = last.Str
+		}
+		out = append(out, latestJSON{Agent: s.Agent, Check: s.Check, Metric: s.Metric, Labels: labelMap(s.Labels),
+			Type: s.Type.String(), Unit: s.Unit, TS: last.TS, Value: v})
+	}
+	writePage(w, "series", out, next)
+}
+
+// seriesCursorKey orders series as the store does: by agent, check,
+// metric, then labels (names cannot hold a 0 byte).
+func seriesCursorKey(s *store.Series) string {
+	var b strings.Builder
+	b.WriteString(s.Agent)
+	b.WriteByte(0)
+	b.WriteString(s.Check)
+	b.WriteByte(0)
+	b.WriteString(s.Metric)
+	for _, l := range s.Labels {
+		b.WriteByte(0)
+		b.WriteString(l.Key)
+		b.WriteByte(0)
+		b.WriteString(l.Value)
+	}
+	return b.String()
+}
