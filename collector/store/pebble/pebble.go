@@ -44,6 +44,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
 
@@ -60,6 +61,13 @@ type Options struct {
 	Logger *slog.Logger
 	// CacheSize is the block cache in bytes; 0 means 64 MiB.
 	CacheSize int64
+	// CompactInterval is how often closed raw buckets are compressed in
+	// the background (compact.go); 0 means 10 minutes, negative never
+	// (Compact still works).
+	CompactInterval time.Duration
+	// CompactDelay is how long after its end a raw bucket is left
+	// uncompressed for late points; 0 means an hour.
+	CompactDelay time.Duration
 }
 
 // Store is the Pebble backend. Its methods are safe for concurrent use.
@@ -81,6 +89,8 @@ type Store struct {
 	}
 
 	scratch sync.Pool // *writeScratch
+
+	blocks compactor // compression of closed raw buckets (compact.go)
 }
 
 type seriesMeta struct {
@@ -125,6 +135,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
+	s.startCompactor(opts, log)
 	return s, nil
 }
 
@@ -264,7 +275,13 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pebble: write: %w", err)
 	}
-	if err := b.Commit(pebbledb.Sync); err != nil {
+	if err := markDirty(b, w.Points); err != nil {
+		return fmt.Errorf("pebble: write: %w", err)
+	}
+	s.blocks.mu.RLock()
+	err := b.Commit(pebbledb.Sync)
+	s.blocks.mu.RUnlock()
+	if err != nil {
 		return fmt.Errorf("pebble: write batch of %d points: %w", len(w.Points), err)
 	}
 
@@ -408,7 +425,7 @@ func closeIter(it *pebbledb.Iterator, err error) error {
 // Points returns the raw points of id with from <= ts < to in time order, at
 // most limit of them (0: no limit).
 func (s *Store) Points(ctx context.Context, id store.SeriesID, from, to int64, limit int) ([]store.Point, error) {
-	return scan(ctx, s, Raw, id, from, to, limit, decodePoint, pointTS)
+	return s.points(ctx, id, from, to, limit)
 }
 
 func decodePoint(id store.SeriesID, ts int64, v []byte) (store.Point, error) {
@@ -881,6 +898,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close flushes the memtable and closes the database; it waits for
 // operations in flight. Calls after the first return ErrClosed.
 func (s *Store) Close() error {
+	s.stopCompactor()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

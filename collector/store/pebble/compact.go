@@ -1,0 +1,486 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	pebbledb "github.com/cockroachdb/pebble/v2"
+
+	"github.com/vigilmon/vigil/collector/store"
+)
+
+// Compaction of closed raw buckets into blocks (block.go).
+//
+// Write stores every raw point under a key of its own and marks the point's
+// bucket dirty (m dirty: bucket). Once a dirty bucket has been closed for
+// Options.CompactDelay, compaction rewrites each series of it that has
+// uncompressed points as one block: it merges the block already there (if
+// any) with those points, the points winning on equal timestamps (they were
+// written later), then in one batch range-deletes the series' point keys of
+// the bucket and sets the block. A write arriving after compaction lands
+// uncompressed again and marks the bucket dirty again; reads merge blocks
+// with points the same way, so a rewrite leaves one point in every state.
+//
+// Write holds blocks.mu for reading while it commits, compaction holds it
+// for writing while it reads and rewrites one chunk of series, so no write
+// lands between compaction's read and its range delete.
+
+// dirtyKey is m | "dirty:" | bucket (8): raw bucket b has uncompressed points.
+func dirtyKey(b int64) []byte {
+	k := append([]byte{nsMeta}, "dirty:"...)
+	k = append(k, make([]byte, 8)...)
+	putInt64(k[len(k)-8:], b)
+	return k
+}
+
+var dirtyPrefix = []byte{nsMeta, 'd', 'i', 'r', 't', 'y', ':'}
+
+// blockKeyLen is the length of a block key: a point key without its ts.
+const blockKeyLen = pointKeyLen - 8
+
+type compactor struct {
+	mu       sync.RWMutex
+	delay    int64 // ms a bucket stays uncompressed after it ends
+	interval time.Duration
+	log      *slog.Logger
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+const (
+	defaultCompactDelay    = time.Hour
+	defaultCompactInterval = 10 * time.Minute
+	// compactChunk is how many series one locked step rewrites.
+	compactChunk = 1024
+)
+
+// startCompactor starts the background compaction loop unless disabled.
+func (s *Store) startCompactor(opts Options, log *slog.Logger) {
+	c := &s.blocks
+	c.log = log
+	c.delay = int64(opts.CompactDelay / time.Millisecond)
+	if opts.CompactDelay == 0 {
+		c.delay = int64(defaultCompactDelay / time.Millisecond)
+	}
+	c.interval = opts.CompactInterval
+	if c.interval == 0 {
+		c.interval = defaultCompactInterval
+	}
+	if c.interval < 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.done = make(chan struct{})
+	go func() {
+		defer close(c.done)
+		t := time.NewTicker(c.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if _, err := s.Compact(ctx, time.Now().UnixMilli()); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+				c.log.Error("compact closed buckets", "err", err)
+			}
+		}
+	}()
+}
+
+// stopCompactor stops the loop and waits for it.
+func (s *Store) stopCompactor() {
+	if c := &s.blocks; c.cancel != nil {
+		c.cancel()
+		<-c.done
+	}
+}
+
+// markDirty adds to b the dirty marks of the buckets of w's points.
+func markDirty(b *pebbledb.Batch, pts []store.Point) error {
+	var seen [4]int64
+	n := 0
+	width := Raw.BucketWidth()
+next:
+	for i := range pts {
+		bk := bucketOf(pts[i].TS, width)
+		for _, x := range seen[:n] {
+			if x == bk {
+				continue next
+			}
+		}
+		if n < len(seen) {
+			seen[n] = bk
+			n++
+		}
+		if err := b.Set(dirtyKey(bk), nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CompactStats counts what one Compact did.
+type CompactStats struct {
+	Buckets, Series, Points int
+	Bytes                   int64 // bytes of blocks written
+}
+
+// Compact compresses every dirty raw bucket that ended at least the
+// compaction delay before now (ms). The background loop calls it; import
+// and tests call it directly.
+func (s *Store) Compact(ctx context.Context, now int64) (CompactStats, error) {
+	var st CompactStats
+	buckets, err := s.dirtyBuckets(ctx)
+	if err != nil {
+		return st, err
+	}
+	width := Raw.BucketWidth()
+	for _, b := range buckets {
+		if lastBucket(b, width) || (b+1)*width > now-s.blocks.delay {
+			continue
+		}
+		if err := s.compactBucket(ctx, b, &st); err != nil {
+			return st, err
+		}
+		st.Buckets++
+	}
+	return st, nil
+}
+
+func (s *Store) dirtyBuckets(ctx context.Context) ([]int64, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: dirtyPrefix, UpperBound: prefixEnd(dirtyPrefix)})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: dirty buckets: %w", err)
+	}
+	var out []int64
+	for valid := it.First(); valid; valid = it.Next() {
+		k := it.Key()
+		if len(k) != len(dirtyPrefix)+8 {
+			it.Close()
+			return nil, fmt.Errorf("pebble: dirty bucket key: %w", errCorrupt)
+		}
+		out = append(out, getInt64(k[len(dirtyPrefix):]))
+	}
+	if err := closeIter(it, nil); err != nil {
+		return nil, fmt.Errorf("pebble: dirty buckets: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) compactBucket(ctx context.Context, b int64, st *CompactStats) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	// Unmark first: a write after this marks the bucket again.
+	s.blocks.mu.Lock()
+	err := s.db.Delete(dirtyKey(b), pebbledb.Sync)
+	s.blocks.mu.Unlock()
+	s.mu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("pebble: compact bucket %d: %w", b, err)
+	}
+	cs := &compactScratch{}
+	from := bucketKey(Raw, b)
+	end := bucketKey(Raw, b+1)
+	for from != nil {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("pebble: compact bucket %d: %w", b, err)
+		}
+		if err := s.acquire(); err != nil {
+			return err
+		}
+		s.blocks.mu.Lock()
+		from, err = s.compactChunk(ctx, from, end, cs, st)
+		s.blocks.mu.Unlock()
+		s.mu.RUnlock()
+		if err != nil {
+			return fmt.Errorf("pebble: compact bucket %d: %w", b, err)
+		}
+	}
+	return nil
+}
+
+type compactScratch struct {
+	enc          blockEncoder
+	block, raw   []store.Point
+	merged       []store.Point
+	buf          []byte
+	blocks       []byte // encoded blocks of the current run
+	offs         []int
+	keys         []byte // their keys, blockKeyLen each
+	runFrom      []byte
+	runTo        []byte
+	prefix, next []byte
+}
+
+// compactChunk rewrites up to compactChunk series of the bucket from key
+// from on, and returns the key to continue from (nil when done).
+func (s *Store) compactChunk(ctx context.Context, from, end []byte, cs *compactScratch, st *CompactStats) ([]byte, error) {
+	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: from, UpperBound: end})
+	if err != nil {
+		return nil, err
+	}
+	batch := s.db.NewBatch()
+	defer batch.Close()
+	cs.blocks, cs.offs, cs.keys = cs.blocks[:0], cs.offs[:0], cs.keys[:0]
+	cs.runFrom = cs.runFrom[:0]
+
+	flushRun := func() error {
+		if len(cs.offs) == 0 {
+			return nil
+		}
+		if err := batch.DeleteRange(cs.runFrom, cs.runTo, nil); err != nil {
+			return err
+		}
+		for i, off := range cs.offs {
+			stop := len(cs.blocks)
+			if i+1 < len(cs.offs) {
+				stop = cs.offs[i+1]
+			}
+			if err := batch.Set(cs.keys[i*blockKeyLen:(i+1)*blockKeyLen], cs.blocks[off:stop], nil); err != nil {
+				return err
+			}
+		}
+		cs.blocks, cs.offs, cs.keys = cs.blocks[:0], cs.offs[:0], cs.keys[:0]
+		cs.runFrom = cs.runFrom[:0]
+		return nil
+	}
+
+	var next []byte
+	nseries := 0
+	valid := it.First()
+	for valid {
+		k := it.Key()
+		if len(k) < blockKeyLen {
+			it.Close()
+			return nil, fmt.Errorf("point key of %d bytes: %w", len(k), errCorrupt)
+		}
+		if nseries == compactChunk {
+			next = append([]byte(nil), k[:blockKeyLen]...)
+			break
+		}
+		nseries++
+		cs.prefix = append(cs.prefix[:0], k[:blockKeyLen]...)
+		var id store.SeriesID
+		copy(id[:], cs.prefix[10:26])
+		cs.block, cs.raw = cs.block[:0], cs.raw[:0]
+		blockStr, rawStr, hasBlock := false, 0, false
+		for ; valid && bytes.HasPrefix(it.Key(), cs.prefix); valid = it.Next() {
+			k := it.Key()
+			v, err := it.ValueAndErr()
+			if err != nil {
+				it.Close()
+				return nil, err
+			}
+			if len(k) == blockKeyLen {
+				hasBlock = true
+				cs.block, cs.buf, blockStr, err = decodeBlockKind(cs.block, id, v, cs.buf)
+			} else {
+				var ts int64
+				if _, _, ts, err = decodePointKey(k); err == nil {
+					p := store.Point{Series: id, TS: ts}
+					err = decodeValue(v, &p)
+					if v[0] == valString {
+						rawStr++
+					}
+					cs.raw = append(cs.raw, p)
+				}
+			}
+			if err != nil {
+				it.Close()
+				return nil, fmt.Errorf("series %s: %w", id, err)
+			}
+		}
+		str := rawStr > 0 || (hasBlock && blockStr)
+		mixed := rawStr > 0 && rawStr < len(cs.raw) || hasBlock && len(cs.raw) > 0 && blockStr != (rawStr > 0)
+		if len(cs.raw) == 0 || mixed {
+			// Nothing to do, or a series that changed type: left as is.
+			if err := flushRun(); err != nil {
+				it.Close()
+				return nil, err
+			}
+			continue
+		}
+		cs.merged = mergePoints(cs.merged[:0], cs.block, cs.raw)
+		if len(cs.runFrom) == 0 {
+			cs.runFrom = append(cs.runFrom, cs.prefix...)
+		}
+		cs.runTo = append(cs.runTo[:0], prefixEnd(cs.prefix)...)
+		cs.offs = append(cs.offs, len(cs.blocks))
+		cs.keys = append(cs.keys, cs.prefix...)
+		n0 := len(cs.blocks)
+		cs.blocks = cs.enc.encode(cs.blocks, cs.merged, str)
+		st.Series++
+		st.Points += len(cs.merged)
+		st.Bytes += int64(len(cs.blocks) - n0)
+	}
+	if err := flushRun(); err != nil {
+		it.Close()
+		return nil, err
+	}
+	if err := closeIter(it, nil); err != nil {
+		return nil, err
+	}
+	if !batch.Empty() {
+		if err := batch.Commit(pebbledb.Sync); err != nil {
+			return nil, err
+		}
+	}
+	return next, nil
+}
+
+// mergePoints appends to dst the union of two time-ordered lists; of equal
+// timestamps the point of newer wins.
+func mergePoints(dst, older, newer []store.Point) []store.Point {
+	i, j := 0, 0
+	for i < len(older) && j < len(newer) {
+		switch a, b := older[i].TS, newer[j].TS; {
+		case a < b:
+			dst = append(dst, older[i])
+			i++
+		case a > b:
+			dst = append(dst, newer[j])
+			j++
+		default:
+			dst = append(dst, newer[j])
+			i++
+			j++
+		}
+	}
+	dst = append(dst, older[i:]...)
+	return append(dst, newer[j:]...)
+}
+
+// points returns the raw points of id in [from, to): for each bucket
+// overlapping the range it reads the series' block, if any, and its
+// uncompressed points, and merges them. Buckets without the series cost one
+// seek, so a range of any width is safe.
+func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, limit int) ([]store.Point, error) {
+	if from >= to || limit < 0 {
+		return nil, nil
+	}
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	width := Raw.BucketWidth()
+	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{
+		LowerBound: bucketKey(Raw, bucketOf(from, width)),
+		UpperBound: []byte{nsPoint, byte(Raw) + 1},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: raw points of %s: %w", id, err)
+	}
+	fail := func(err error) ([]store.Point, error) {
+		it.Close()
+		return nil, fmt.Errorf("pebble: raw points of %s: %w", id, err)
+	}
+	var (
+		out        []store.Point
+		block, raw []store.Point
+		buf        []byte
+		seek       = make([]byte, blockKeyLen)
+		last       = bucketOf(to-1, width)
+	)
+	b := bucketOf(from, width)
+	for {
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		seek[0], seek[1] = nsPoint, byte(Raw)
+		putInt64(seek[2:10], b)
+		copy(seek[10:26], id[:])
+		if !it.SeekGE(seek) {
+			break
+		}
+		k := it.Key()
+		if len(k) < blockKeyLen {
+			return fail(fmt.Errorf("point key of %d bytes: %w", len(k), errCorrupt))
+		}
+		kb := getInt64(k[2:10])
+		if kb > last {
+			break
+		}
+		if !bytes.Equal(k[10:26], id[:]) {
+			if kb == b {
+				if lastBucket(b, width) {
+					break
+				}
+				b++
+			} else {
+				b = kb
+			}
+			continue
+		}
+		// The series has data in bucket kb.
+		block, raw = block[:0], raw[:0]
+		putInt64(seek[2:10], kb)
+		for valid := true; valid && bytes.HasPrefix(it.Key(), seek); valid = it.Next() {
+			k := it.Key()
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return fail(err)
+			}
+			if len(k) == blockKeyLen {
+				if block, buf, err = decodeBlock(block, id, v, buf); err != nil {
+					return fail(fmt.Errorf("block of bucket %d: %w", kb, err))
+				}
+				continue
+			}
+			_, _, ts, err := decodePointKey(k)
+			if err != nil {
+				return fail(err)
+			}
+			if ts < from {
+				continue
+			}
+			if ts >= to {
+				break
+			}
+			p := store.Point{Series: id, TS: ts}
+			if err := decodeValue(v, &p); err != nil {
+				return fail(fmt.Errorf("at %d: %w", ts, err))
+			}
+			raw = append(raw, p)
+		}
+		lo, hi := 0, len(block)
+		for lo < hi && block[lo].TS < from {
+			lo++
+		}
+		for hi > lo && block[hi-1].TS >= to {
+			hi--
+		}
+		if out == nil {
+			out = make([]store.Point, 0, hi-lo+len(raw))
+		}
+		if len(raw) == 0 {
+			out = append(out, block[lo:hi]...)
+		} else {
+			out = mergePoints(out, block[lo:hi], raw)
+		}
+		if limit > 0 && len(out) >= limit {
+			out = out[:limit]
+			break
+		}
+		if kb >= last || lastBucket(kb, width) {
+			break
+		}
+		b = kb + 1
+	}
+	if err := closeIter(it, nil); err != nil {
+		return nil, fmt.Errorf("pebble: raw points of %s: %w", id, err)
+	}
+	return out, nil
+}
