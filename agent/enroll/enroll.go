@@ -161,7 +161,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := os.MkdirAll(filepath.Dir(res.ConfigPath), 0o755); err != nil {
 		return nil, fmt.Errorf("create config directory: %w", err)
 	}
-	if err := writeAtomic(res.TokenFile, []byte(ans.Token+"\n")); err != nil {
+	if err := writeAtomic(res.TokenFile, []byte(ans.Token+"\n"), res.ConfigPath); err != nil {
 		return nil, err
 	}
 	// The agent must be able to start with what is written.
@@ -169,7 +169,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("enrolled as %s (token in %s), but the updated config would not load, so %s was left as it was: %w",
 			ans.AgentID, res.TokenFile, res.ConfigPath, err)
 	}
-	if err := writeAtomic(res.ConfigPath, doc); err != nil {
+	if err := writeAtomic(res.ConfigPath, doc, res.ConfigPath); err != nil {
 		return nil, fmt.Errorf("enrolled as %s (token in %s), but: %w", ans.AgentID, res.TokenFile, err)
 	}
 	return res, nil
@@ -291,9 +291,10 @@ func configTarget(path string) (string, error) {
 	return abs, nil
 }
 
-// writeAtomic replaces path with data, mode 0600, so a reader sees the old
-// file or the new one and a crash leaves no half-written secret.
-func writeAtomic(path string, data []byte) (err error) {
+// writeAtomic replaces path with data, mode 0600 (0640 with ref's group
+// when ref is group-readable, as the packaged config is), so a reader sees
+// the old file or the new one and a crash leaves no half-written secret.
+func writeAtomic(path string, data []byte, ref string) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -306,6 +307,9 @@ func writeAtomic(path string, data []byte) (err error) {
 	}()
 	if err := f.Chmod(0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := matchOwner(f, ref); err != nil {
+		return fmt.Errorf("write %s: set group like %s: %w", path, ref, err)
 	}
 	if _, err := io.Copy(f, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

@@ -154,8 +154,13 @@ interval = "5s"
 			t.Fatalf("result = %+v", res)
 		}
 	}
-	if m := mode(t, path); m != 0o600 {
-		t.Fatalf("config mode %o, want 600", m)
+	// The existing config was group-readable: config and token stay
+	// readable by its group (the packaged agent's user), never by others.
+	if m := mode(t, path); m != 0o640 {
+		t.Fatalf("config mode %o, want 640", m)
+	}
+	if m := mode(t, filepath.Join(filepath.Dir(path), "agent-token")); m != 0o640 {
+		t.Fatalf("token file mode %o, want 640", m)
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
