@@ -32,6 +32,8 @@ commands:
   dev-setup     prepare a development environment (certificates, configs, tokens) under --dir
   schema        print the Cassandra schema of [store.cassandra] in --config FILE
   migrate       create or update that schema in the cluster (idempotent)
+  import        load Prometheus/OpenMetrics/VictoriaMetrics exports: --tenant T FILE...
+                (with the collector stopped)
   version       print the version and commit (also --version)
 
 service commands (kardianos/service: systemd, SysV init, launchd, Windows):
@@ -62,6 +64,8 @@ func main() {
 		err = schemaCmd(args)
 	case "migrate":
 		err = migrateCmd(args)
+	case "import":
+		err = importCmd(args)
 	case "version", "--version", "-version":
 		fmt.Println(daemon.VersionLine("vigil-collector", collector.Version, commit))
 	case "install", "uninstall", "start", "stop", "restart", "status":

@@ -1,0 +1,330 @@
+// Package importer loads history exported from Prometheus or
+// VictoriaMetrics into a store: Prometheus text exposition with timestamps,
+// OpenMetrics, and VictoriaMetrics' JSON-lines export. vigil-collector
+// import wires it to the configured store.
+package importer
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigilmon/vigil/collector/store"
+)
+
+// Options configures Import.
+type Options struct {
+	Tenant string
+	// AgentLabel names the label holding the agent (default "host"); a
+	// sample without it goes to agent "unknown".
+	AgentLabel string
+	// CheckLabel names the label holding the check (default "check"); a
+	// sample without it gets the metric name's first _-separated word.
+	CheckLabel string
+	// Batch is the number of points per store write (default 5000).
+	Batch int
+	// Progress receives the progress display and bad-line reports; nil
+	// discards them. Terminal says it is a terminal: a progress bar
+	// redrawn in place, else a line every LogEvery (default 10 s).
+	Progress io.Writer
+	Terminal bool
+	LogEvery time.Duration
+	// MaxBadLines bounds the bad lines reported one by one (default 100);
+	// all are counted.
+	MaxBadLines int
+}
+
+// Summary is what an import did.
+type Summary struct {
+	Files, Lines, Points, Series, BadLines int64
+	Bytes                                  int64
+	Elapsed                                time.Duration
+}
+
+func (s Summary) String() string {
+	rate := float64(s.Points) / max(s.Elapsed.Seconds(), 1e-9)
+	return fmt.Sprintf("imported %d points of %d series from %d files (%s, %d lines, %d bad) in %s: %.0f points/s",
+		s.Points, s.Series, s.Files, byteSize(s.Bytes), s.Lines, s.BadLines, s.Elapsed.Round(time.Millisecond), rate)
+}
+
+type seriesEntry struct {
+	s     store.Series
+	batch int64 // the batch that last defined it
+}
+
+type importer struct {
+	opts    Options
+	st      store.Store
+	series  map[string]*seriesEntry
+	req     store.WriteRequest
+	batchNo int64
+	sum     Summary
+	read    atomic.Int64 // bytes read so far
+	points  atomic.Int64
+	total   int64 // bytes of all files
+	bad     int
+	sample  sample
+	vm      vmLine
+	lblBuf  []store.Label
+}
+
+// Import loads files into st, writing batches of opts.Batch points. Bad
+// lines are reported (file:line: error) and skipped; an error of the store
+// or of reading a file stops the import.
+func Import(ctx context.Context, st store.Store, opts Options, files []string) (Summary, error) {
+	if opts.Tenant == "" {
+		return Summary{}, fmt.Errorf("import: no tenant")
+	}
+	if opts.AgentLabel == "" {
+		opts.AgentLabel = "host"
+	}
+	if opts.CheckLabel == "" {
+		opts.CheckLabel = "check"
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 5000
+	}
+	if opts.MaxBadLines == 0 {
+		opts.MaxBadLines = 100
+	}
+	if opts.LogEvery <= 0 {
+		opts.LogEvery = 10 * time.Second
+	}
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	im := &importer{opts: opts, st: st, series: make(map[string]*seriesEntry)}
+	im.req.Tenant = opts.Tenant
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return Summary{}, fmt.Errorf("import: %w", err)
+		}
+		im.total += fi.Size()
+	}
+	start := time.Now()
+	stop := im.startProgress(start)
+	err := im.run(ctx, files)
+	stop()
+	im.sum.Elapsed = time.Since(start)
+	im.sum.Series = int64(len(im.series))
+	im.sum.Bytes = im.read.Load()
+	return im.sum, err
+}
+
+func (im *importer) run(ctx context.Context, files []string) error {
+	for _, f := range files {
+		if err := im.file(ctx, f); err != nil {
+			return err
+		}
+		im.sum.Files++
+	}
+	return im.flush(ctx)
+}
+
+func (im *importer) file(ctx context.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	vm := strings.HasSuffix(path, ".json") || strings.HasSuffix(path, ".jsonl")
+	if b, err := br.Peek(1); err == nil && b[0] == '{' {
+		vm = true
+	}
+	name := filepath.Base(path)
+	var lineNo int64
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull { // a long line (a VictoriaMetrics series): collect it
+			long := append([]byte(nil), line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if len(line) > 0 {
+			lineNo++
+			im.sum.Lines++
+			im.read.Add(int64(len(line)))
+			var perr error
+			if vm {
+				perr = im.vmLine(ctx, line)
+			} else {
+				perr = im.textLine(ctx, line)
+			}
+			if perr != nil {
+				if se, ok := perr.(storeError); ok {
+					return se.err
+				}
+				im.badLine(name, lineNo, perr)
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("import: read %s: %w", path, err)
+		}
+	}
+}
+
+// storeError wraps an error of the store, which stops the import.
+type storeError struct{ err error }
+
+func (e storeError) Error() string { return e.err.Error() }
+
+func (im *importer) badLine(file string, n int64, err error) {
+	im.sum.BadLines++
+	if im.bad < im.opts.MaxBadLines {
+		progressMu.Lock()
+		defer progressMu.Unlock()
+		im.bad++
+		im.clearLine()
+		fmt.Fprintf(im.opts.Progress, "%s:%d: %v\n", file, n, err)
+		if im.bad == im.opts.MaxBadLines {
+			fmt.Fprintf(im.opts.Progress, "(further bad lines are counted, not shown)\n")
+		}
+	}
+}
+
+func (im *importer) textLine(ctx context.Context, line []byte) error {
+	s := &im.sample
+	ok, err := parseText(line, s)
+	if !ok || err != nil {
+		return err
+	}
+	e := im.series[string(s.key)]
+	if e == nil {
+		sr, err := im.define(string(s.name), func(yield func(k, v string)) {
+			for _, l := range s.labels {
+				yield(string(l.key), string(l.value))
+			}
+		})
+		if err != nil {
+			return err
+		}
+		e = &seriesEntry{s: sr, batch: -1}
+		im.series[string(s.key)] = e
+	}
+	return im.add(ctx, e, s.ts, s.value)
+}
+
+func (im *importer) vmLine(ctx context.Context, line []byte) error {
+	l := &im.vm
+	ok, err := parseVM(line, l)
+	if !ok || err != nil {
+		return err
+	}
+	key := vmKey(l.Metric)
+	e := im.series[key]
+	if e == nil {
+		sr, err := im.define(l.Metric["__name__"], func(yield func(k, v string)) {
+			for k, v := range l.Metric {
+				if k != "__name__" {
+					yield(k, v)
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		e = &seriesEntry{s: sr, batch: -1}
+		im.series[key] = e
+	}
+	for i, v := range l.Values {
+		if err := im.add(ctx, e, l.Timestamps[i], float64(v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// vmKey is a canonical form of a VictoriaMetrics metric, to find its
+// series again.
+func vmKey(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	var b strings.Builder
+	b.WriteByte('{')
+	for _, k := range keys {
+		b.WriteString(strconv.Quote(k))
+		b.WriteByte(':')
+		b.WriteString(strconv.Quote(m[k]))
+		b.WriteByte(',')
+	}
+	return b.String()
+}
+
+// define maps a metric and its labels to a series: the agent and check
+// labels become the series' agent and check, the others stay labels.
+func (im *importer) define(name string, labels func(func(k, v string))) (store.Series, error) {
+	sr := store.Series{SeriesKey: store.SeriesKey{Tenant: im.opts.Tenant, Metric: name}, Type: store.Gauge}
+	labels(func(k, v string) {
+		switch k {
+		case im.opts.AgentLabel:
+			sr.Agent = v
+		case im.opts.CheckLabel:
+			sr.Check = v
+		default:
+			sr.Labels = append(sr.Labels, store.Label{Key: k, Value: v})
+		}
+	})
+	if sr.Agent == "" {
+		sr.Agent = "unknown"
+	}
+	if sr.Check == "" {
+		sr.Check, _, _ = strings.Cut(name, "_")
+	}
+	if strings.HasSuffix(name, "_total") {
+		sr.Type = store.Counter
+	}
+	if len(sr.Labels) > 16 {
+		return sr, fmt.Errorf("series %s has %d labels, at most 16 are kept", name, len(sr.Labels))
+	}
+	store.SortLabels(sr.Labels)
+	for i := 1; i < len(sr.Labels); i++ {
+		if sr.Labels[i].Key == sr.Labels[i-1].Key {
+			return sr, fmt.Errorf("label %q repeated", sr.Labels[i].Key)
+		}
+	}
+	sr.ID = sr.SeriesKey.ID()
+	return sr, nil
+}
+
+func (im *importer) add(ctx context.Context, e *seriesEntry, ts int64, v float64) error {
+	if e.batch != im.batchNo {
+		e.batch = im.batchNo
+		im.req.Series = append(im.req.Series, e.s)
+	}
+	im.req.Points = append(im.req.Points, store.Point{Series: e.s.ID, TS: ts, Value: v})
+	if len(im.req.Points) >= im.opts.Batch {
+		return im.flush(ctx)
+	}
+	return nil
+}
+
+func (im *importer) flush(ctx context.Context) error {
+	if len(im.req.Points) == 0 {
+		return nil
+	}
+	if err := im.st.Write(ctx, &im.req); err != nil {
+		return storeError{fmt.Errorf("import: write %d points: %w", len(im.req.Points), err)}
+	}
+	im.sum.Points += int64(len(im.req.Points))
+	im.points.Store(im.sum.Points)
+	im.req.Series = im.req.Series[:0]
+	im.req.Points = im.req.Points[:0]
+	im.batchNo++
+	return nil
+}
