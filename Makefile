@@ -9,7 +9,7 @@ ARCH     ?= $(shell $(GO) env GOARCH)
 DIST_PLATFORMS ?= linux/amd64 linux/arm64 windows/amd64 darwin/arm64
 VAR      ?= var
 
-.PHONY: all build run test fuzz proto clean bench bench-agent package dist
+.PHONY: all build run test fuzz proto clean bench bench-agent bench-store package dist
 
 all: build
 
@@ -43,6 +43,15 @@ bench:
 BENCH_DURATION ?= 10m
 bench-agent: build
 	$(GO) run ./bench/agentfootprint --bin bin --duration $(BENCH_DURATION)
+
+# The embedded store on generated agent data (bench/storegen; DATA=FILE...
+# to use other files, e.g. ../shared/bench/tsdbgen's): import, compression,
+# bytes/point, ingest per CPU-second, query medians (bench/storebench).
+BENCH_HOSTS ?= 100
+bench-store:
+	@data="$(DATA)"; if [ -z "$$data" ]; then data=$${TMPDIR:-/tmp}/vigil-storegen-$(BENCH_HOSTS).prom; \
+	  [ -s $$data ] || $(GO) run ./bench/storegen --hosts $(BENCH_HOSTS) -o $$data || exit 1; fi; \
+	$(GO) run ./bench/storebench $$data
 
 # A short run of every fuzz target.
 fuzz:

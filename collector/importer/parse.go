@@ -78,23 +78,34 @@ func parseText(line []byte, s *sample) (ok bool, err error) {
 		}
 	}
 	s.key = line[:len(line)-len(rest)]
-	fields := bytes.Fields(rest)
-	if len(fields) < 1 {
+	val, rest := field(rest)
+	if len(val) == 0 {
 		return false, errors.New("no value")
 	}
-	if len(fields) < 2 {
+	ts, rest := field(rest)
+	if len(ts) == 0 {
 		return false, errNoTimestamp
 	}
-	if len(fields) > 2 && fields[2][0] != '#' { // an OpenMetrics exemplar starts with #
+	if more, _ := field(rest); len(more) > 0 && more[0] != '#' { // an OpenMetrics exemplar starts with #
 		return false, errors.New("trailing fields")
 	}
-	if s.value, err = parseFloat(fields[0]); err != nil {
-		return false, fmt.Errorf("value %q: %w", fields[0], err)
+	if s.value, err = parseFloat(val); err != nil {
+		return false, fmt.Errorf("value %q: %w", val, err)
 	}
-	if s.ts, err = parseTimestamp(fields[1]); err != nil {
-		return false, fmt.Errorf("timestamp %q: %w", fields[1], err)
+	if s.ts, err = parseTimestamp(ts); err != nil {
+		return false, fmt.Errorf("timestamp %q: %w", ts, err)
 	}
 	return true, nil
+}
+
+// field splits the first space-separated field off b.
+func field(b []byte) (f, rest []byte) {
+	b = bytes.TrimLeft(b, " \t")
+	i := bytes.IndexAny(b, " \t")
+	if i < 0 {
+		return b, nil
+	}
+	return b[:i], b[i:]
 }
 
 // unquote parses a quoted label value at the start of b and returns it and

@@ -230,11 +230,22 @@ func (e *blockEncoder) appendDecimal(b []byte, dp int) []byte {
 	if sizeDD < sizeD {
 		mode = modeDoD
 	}
+	// g: the greatest common divisor of the deltas (sizes in pages, say).
+	var g uint64
+	for i := 1; i < len(ms) && g != 1; i++ {
+		d := ms[i] - ms[i-1]
+		g = gcd(g, uint64(max(d, -d)))
+	}
+	if g == 0 || g > 1<<62 {
+		g = 1
+	}
+	gi := int64(g)
 	b = append(b, valsDecimal, byte(dp), mode)
+	b = binary.AppendUvarint(b, g)
 	b = binary.AppendVarint(b, ms[0])
 	var prevD int64
 	for i := 1; i < len(ms); i++ {
-		d := ms[i] - ms[i-1]
+		d := (ms[i] - ms[i-1]) / gi
 		if mode == modeDoD && i > 1 {
 			b = binary.AppendVarint(b, d-prevD)
 		} else {
@@ -243,6 +254,13 @@ func (e *blockEncoder) appendDecimal(b []byte, dp int) []byte {
 		prevD = d
 	}
 	return b
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 func varintLen(v int64) int {
@@ -340,6 +358,7 @@ func decodeBlockKind(dst []store.Point, id store.SeriesID, v []byte, buf []byte)
 	case valsDecimal:
 		dp := int(r.byte())
 		mode := r.byte()
+		g := int64(r.uvarint())
 		if r.err != nil || dp > maxDecimals || (mode != modeDelta && mode != modeDoD) {
 			return dst[:start], buf, false, fmt.Errorf("block decimal values: %w", errCorrupt)
 		}
@@ -353,7 +372,7 @@ func decodeBlockKind(dst []store.Point, id store.SeriesID, v []byte, buf []byte)
 				d += prevD
 			}
 			prevD = d
-			m += d
+			m += d * g
 			pts[i].Value = float64(m) / p
 		}
 	case valsXOR:

@@ -1,0 +1,170 @@
+// Command storebench measures the embedded store on a data file (make
+// bench-store): it imports the file with collector/importer into a fresh
+// Pebble store, compresses the closed days, compacts the LSM and reports
+// bytes per point on disk, ingest points per CPU-second, and the median
+// latency of reading one series over 24 h raw and over 30 days of 1 h
+// rollups.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/vigilmon/vigil/collector/importer"
+	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/collector/store/pebble"
+)
+
+func cpu() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func sstSize(dir string) int64 {
+	var n int64
+	ms, _ := filepath.Glob(filepath.Join(dir, "store", "*.sst"))
+	for _, m := range ms {
+		if fi, err := os.Stat(m); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+func median(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func main() {
+	dir := flag.String("dir", "", "store directory (default: a temporary one, removed after)")
+	batch := flag.Int("batch", 5000, "points per write")
+	queries := flag.Int("queries", 200, "queries per latency figure")
+	flag.Parse()
+	if flag.NArg() == 0 {
+		log.Fatal("usage: storebench [--dir DIR] FILE...")
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "storebench")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	ctx := context.Background()
+	st, err := pebble.Open(filepath.Join(*dir, "store"), pebble.Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+
+	c0, w0 := cpu(), time.Now()
+	sum, err := importer.Import(ctx, st, importer.Options{Tenant: "bench", Batch: *batch, Progress: os.Stderr, LogEvery: 30 * time.Second}, flag.Args())
+	if err != nil {
+		log.Fatal(err)
+	}
+	importCPU, importWall := cpu()-c0, time.Since(w0)
+	fmt.Println(sum)
+	rawSize := dirSize(*dir)
+
+	c0, w0 = cpu(), time.Now()
+	cs, err := st.Compact(ctx, time.Now().UnixMilli())
+	if err != nil {
+		log.Fatal(err)
+	}
+	compactCPU, compactWall := cpu()-c0, time.Since(w0)
+	if err := st.Settle(ctx); err != nil {
+		log.Fatal(err)
+	}
+	// Closing waits for Pebble to delete the files compaction made obsolete.
+	if err := st.Close(); err != nil {
+		log.Fatal(err)
+	}
+	size, sst := dirSize(*dir), sstSize(*dir)
+	if st, err = pebble.Open(filepath.Join(*dir, "store"), pebble.Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1}); err != nil {
+		log.Fatal(err)
+	}
+
+	// Queries: one series over the 24 h of the data, raw.
+	series, err := st.Series(ctx, store.SeriesFilter{Tenant: "bench"})
+	if err != nil || len(series) == 0 {
+		log.Fatalf("series: %d, %v", len(series), err)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	first, _ := st.Points(ctx, series[0].ID, 0, 1<<62, 1)
+	from := first[0].TS / 86_400_000 * 86_400_000
+	var raw []time.Duration
+	var n int
+	for range *queries {
+		id := series[r.IntN(len(series))].ID
+		t := time.Now()
+		ps, err := st.Points(ctx, id, from, from+86_400_000, 0)
+		raw = append(raw, time.Since(t))
+		if err != nil {
+			log.Fatal(err)
+		}
+		n += len(ps)
+	}
+
+	// 30 days of 1 h rollups for up to 1,000 series, then one series over them.
+	nr := min(len(series), 1000)
+	for _, s := range series[:nr] {
+		rs := make([]store.Rollup, 0, 720)
+		for h := range int64(720) {
+			ts := from + 86_400_000 - 30*86_400_000 + h*3_600_000
+			rs = append(rs, store.Rollup{Series: s.ID, TS: ts, Count: 120, Sum: float64(h) * 120, Min: 0, Max: float64(h), First: 0, Last: float64(h)})
+		}
+		if err := st.WriteRollups(ctx, store.Res1h, rs); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := st.Settle(ctx); err != nil {
+		log.Fatal(err)
+	}
+	var roll []time.Duration
+	for range *queries {
+		id := series[r.IntN(nr)].ID
+		t := time.Now()
+		rs, err := st.ReadRollups(ctx, store.Res1h, id, from+86_400_000-30*86_400_000, from+86_400_000, 0)
+		roll = append(roll, time.Since(t))
+		if err != nil || len(rs) != 720 {
+			log.Fatalf("rollups: %d, %v", len(rs), err)
+		}
+	}
+
+	fmt.Printf("points %d, series %d, files %s\n", sum.Points, len(series), flag.Args())
+	fmt.Printf("ingest: %.2f M points/s wall, %.2f M points per CPU-second (%.1f s CPU, %.1f s wall, parsing included; batches of %d, synced)\n",
+		float64(sum.Points)/importWall.Seconds()/1e6, float64(sum.Points)/importCPU.Seconds()/1e6, importCPU.Seconds(), importWall.Seconds(), *batch)
+	fmt.Printf("compression: %d series, %d points in %.1f s CPU (%.1f s wall): %.2f M points per CPU-second; blocks %.2f bytes/point\n",
+		cs.Series, cs.Points, compactCPU.Seconds(), compactWall.Seconds(), float64(cs.Points)/compactCPU.Seconds()/1e6, float64(cs.Bytes)/float64(max(cs.Points, 1)))
+	fmt.Printf("ingest incl. compression: %.2f M points per CPU-second\n", float64(sum.Points)/(importCPU+compactCPU).Seconds()/1e6)
+	fmt.Printf("disk: %.1f MiB before compression; after: %.1f MiB of tables (%.2f bytes/point), %.1f MiB with WAL and manifest (%.2f bytes/point)\n",
+		float64(rawSize)/(1<<20), float64(sst)/(1<<20), float64(sst)/float64(sum.Points), float64(size)/(1<<20), float64(size)/float64(sum.Points))
+	fmt.Printf("query one series 24 h raw: median %s (%d points each)\n", median(raw), n / *queries)
+	fmt.Printf("query one series 30 d of 1 h rollups: median %s (720 windows)\n", median(roll))
+}
