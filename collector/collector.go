@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigilmon/vigil/collector/api"
 	"github.com/vigilmon/vigil/collector/ingest"
+	"github.com/vigilmon/vigil/collector/metrics"
 	"github.com/vigilmon/vigil/collector/rollup"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/collector/store/cassandra"
@@ -60,9 +61,12 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 	}()
 	// Ingest writes through the tracker, which queues the windows of what
-	// it stored for the rollup job.
-	tracked := rollup.Track(st)
-	job := &rollup.Job{Store: st, Log: log.With("component", "rollup"), Retention: cfg.Retention()}
+	// it stored for the rollup job; the API and ingest see the store
+	// through the latency metrics.
+	m := metrics.New()
+	timed := metrics.Store(st, m)
+	tracked := rollup.Track(timed)
+	job := &rollup.Job{Store: timed, Log: log.With("component", "rollup"), Retention: cfg.Retention()}
 
 	ing := &ingest.Server{
 		Store:         tracked,
@@ -71,6 +75,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		Validator:     ingest.Validator{MaxAge: cfg.Store.RawRetention.Duration},
 		MaxInflight:   cfg.QUIC.MaxInflight,
 		MaxFrameBytes: protocol.DefaultMaxFrameBytes,
+		Metrics:       m,
 	}
 	qln, err := ing.Listen(cfg.QUIC.Listen, cert)
 	if err != nil {
@@ -83,7 +88,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention()}).Handler(),
+		Handler:           (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

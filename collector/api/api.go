@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
+	"github.com/vigilmon/vigil/collector/metrics"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
@@ -31,6 +32,9 @@ type API struct {
 	// Retention of each resolution, for /v1/query's choice of resolution;
 	// zero entries mean store.DefaultRetention.
 	Retention store.Retention
+	// Metrics is served at GET /metrics and counts requests; nil: the
+	// route answers 404 and nothing is counted.
+	Metrics *metrics.Metrics
 
 	seen seenAgents // when each agent delivering over HTTPS was last recorded
 }
@@ -40,6 +44,9 @@ func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
+	if a.Metrics != nil {
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+	}
 	mux.Handle("GET /v1/agents", a.read(a.agents))
 	mux.Handle("GET /v1/series", a.read(a.series))
 	mux.Handle("GET /v1/query", a.read(a.query))
@@ -54,7 +61,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
-	return mux
+	return a.Metrics.HTTP(mux)
 }
 
 func (a *API) now() time.Time {

@@ -109,7 +109,9 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 	if v.Now == nil {
 		v.Now = a.Now
 	}
+	read := time.Now()
 	res := v.Validate(tok.Tenant, agent, &b)
+	res.Observe(a.Metrics)
 	if res.Rejected > 0 {
 		log.Warn("points refused", "seq", b.Seq, "rejected", res.Rejected, "first_errors", res.Errors)
 	}
@@ -133,6 +135,7 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(ack)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(ack)
+	a.Metrics.Batch("https", len(res.Write.Points), time.Since(read))
 	a.recordSeen(ctx, tok.Tenant, agent, log)
 }
 

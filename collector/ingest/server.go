@@ -18,6 +18,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/vigilmon/vigil/collector/auth"
+	"github.com/vigilmon/vigil/collector/metrics"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/protocol"
 )
@@ -45,6 +46,8 @@ type Server struct {
 	// HelloTimeout bounds how long a new connection may take to say Hello
 	// (default 10s), so idle connections cannot pile up.
 	HelloTimeout time.Duration
+	// Metrics counts connections, batches and refused points; nil: none.
+	Metrics *metrics.Metrics
 
 	wg sync.WaitGroup
 }
@@ -109,6 +112,8 @@ func (s *Server) handle(ctx context.Context, conn *quic.Conn) {
 	sess.log.Info("agent connected")
 	s.record(sess, true)
 	defer s.record(sess, false)
+	s.Metrics.AgentConnected(1)
+	defer s.Metrics.AgentConnected(-1)
 
 	var streams sync.WaitGroup
 	for {
@@ -229,7 +234,9 @@ func (s *Server) batch(sess *session, st *quic.Stream) {
 		st.CancelWrite(streamBadFrame)
 		return
 	}
+	read := time.Now()
 	res := s.Validator.Validate(sess.tenant, sess.agent, &b)
+	res.Observe(s.Metrics)
 	if res.Rejected > 0 {
 		sess.log.Warn("points refused", "seq", b.Seq, "rejected", res.Rejected, "first_errors", res.Errors)
 	}
@@ -246,6 +253,7 @@ func (s *Server) batch(sess *session, st *quic.Stream) {
 		sess.log.Warn("send ack", "seq", b.Seq, "err", err)
 		return
 	}
+	s.Metrics.Batch("quic", len(res.Write.Points), time.Since(read))
 	st.Close()
 	// Drain the agent's FIN so the stream is fully closed.
 	io.Copy(io.Discard, io.LimitReader(st, 1))

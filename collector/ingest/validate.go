@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/vigilmon/vigil/collector/metrics"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/protocol"
 )
@@ -34,17 +35,40 @@ type Validator struct {
 	Now func() time.Time
 }
 
+// Reasons a point is refused, counted by the collector's metrics.
+const (
+	ReasonTooManyResults = iota
+	ReasonBadCheck
+	ReasonInFuture
+	ReasonTooOld
+	ReasonTooManyPoints
+	ReasonBadMetric
+	numReasons
+)
+
+// ReasonNames are the reasons' label values.
+var ReasonNames = [numReasons]string{"too_many_results", "bad_check_name", "in_future", "too_old", "too_many_points", "bad_metric"}
+
 // Result is a batch's outcome, ready to become an Ack.
 type Result struct {
-	Write    store.WriteRequest
-	Accepted uint32
-	Rejected uint32
-	Errors   []string
+	Write      store.WriteRequest
+	Accepted   uint32
+	Rejected   uint32
+	RejectedBy [numReasons]uint32 // by Reason*
+	Errors     []string
+}
+
+// Observe counts the batch's refused points by reason in m.
+func (r *Result) Observe(m *metrics.Metrics) {
+	for i, n := range r.RejectedBy {
+		m.Rejected(ReasonNames[i], int(n))
+	}
 }
 
 // reject refuses n points for one reason.
-func (r *Result) reject(n int, format string, args ...any) {
+func (r *Result) reject(n, reason int, format string, args ...any) {
 	r.Rejected += uint32(n)
+	r.RejectedBy[reason] += uint32(n)
 	if len(r.Errors) < maxErrors {
 		r.Errors = append(r.Errors, fmt.Sprintf(format, args...))
 	}
@@ -67,21 +91,21 @@ func (v *Validator) Validate(tenant, agent string, b *protocol.Batch) *Result {
 			for _, rest := range b.Results[i:] {
 				n += len(rest.Metrics)
 			}
-			res.reject(n, "batch %d: more than %d check results; the rest were refused", b.Seq, MaxResultsPerBatch)
+			res.reject(n, ReasonTooManyResults, "batch %d: more than %d check results; the rest were refused", b.Seq, MaxResultsPerBatch)
 			break
 		}
 		check := cr.GetCheck()
 		if err := validName(check); err != nil {
-			res.reject(len(cr.Metrics), "result %d: check name: %v", i, err)
+			res.reject(len(cr.Metrics), ReasonBadCheck, "result %d: check name: %v", i, err)
 			continue
 		}
 		ts := cr.GetTimestampMs()
 		if ts > newest {
-			res.reject(len(cr.Metrics), "check %s: timestamp %s is more than %v in the future", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), maxFuture)
+			res.reject(len(cr.Metrics), ReasonInFuture, "check %s: timestamp %s is more than %v in the future", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), maxFuture)
 			continue
 		}
 		if ts < oldest {
-			res.reject(len(cr.Metrics), "check %s: timestamp %s is older than the raw retention of %v", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), v.MaxAge)
+			res.reject(len(cr.Metrics), ReasonTooOld, "check %s: timestamp %s is older than the raw retention of %v", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), v.MaxAge)
 			continue
 		}
 		status := store.Status(cr.GetStatus())
@@ -94,13 +118,13 @@ func (v *Validator) Validate(tenant, agent string, b *protocol.Batch) *Result {
 		})
 		for _, m := range cr.Metrics {
 			if points >= MaxPointsPerBatch {
-				res.reject(1, "check %s: batch holds more than %d points; the rest were refused", check, MaxPointsPerBatch)
+				res.reject(1, ReasonTooManyPoints, "check %s: batch holds more than %d points; the rest were refused", check, MaxPointsPerBatch)
 				continue
 			}
 			points++
 			s, p, err := convert(tenant, agent, check, ts, m)
 			if err != nil {
-				res.reject(1, "check %s metric %q: %v", check, truncate(m.GetName(), maxNameLen), err)
+				res.reject(1, ReasonBadMetric, "check %s metric %q: %v", check, truncate(m.GetName(), maxNameLen), err)
 				continue
 			}
 			if !seen[s.ID] {
