@@ -39,25 +39,43 @@ type API struct {
 	seen seenAgents // when each agent delivering over HTTPS was last recorded
 }
 
+// route is one served endpoint: a ServeMux pattern ("METHOD /path").
+type route struct {
+	pattern string
+	h       http.Handler
+}
+
+// routes are the endpoints of DESIGN §7; openapi_test.go checks that
+// each is in openapi.json.
+func (a *API) routes() []route {
+	rs := []route{
+		{"GET /healthz", http.HandlerFunc(a.healthz)},
+		{"GET /readyz", http.HandlerFunc(a.readyz)},
+		{"GET /v1/openapi.json", http.HandlerFunc(serveOpenAPI)},
+		{"GET /v1/agents", a.read(a.agents)},
+		{"GET /v1/agents/{id}/checks", a.read(a.agentChecks)},
+		{"GET /v1/checks/{agent}/{check}/history", a.read(a.checkHistory)},
+		{"GET /v1/series", a.read(a.series)},
+		{"GET /v1/query", a.read(a.query)},
+		{"GET /v1/latest", a.read(a.latest)},
+		{"POST /v1/tokens", a.admin(a.createToken)},
+		{"GET /v1/tokens", a.admin(a.listTokens)},
+		{"DELETE /v1/tokens/{id}", a.admin(a.revokeToken)},
+		{"POST /v1/ingest", http.HandlerFunc(a.ingest)},
+		{"POST /v1/enroll", http.HandlerFunc(a.enroll)},
+	}
+	if a.Metrics != nil {
+		rs = append(rs, route{"GET /metrics", a.Metrics.Handler()})
+	}
+	return rs
+}
+
 // Handler returns the routes.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("GET /readyz", a.readyz)
-	if a.Metrics != nil {
-		mux.Handle("GET /metrics", a.Metrics.Handler())
+	for _, r := range a.routes() {
+		mux.Handle(r.pattern, r.h)
 	}
-	mux.Handle("GET /v1/agents", a.read(a.agents))
-	mux.Handle("GET /v1/series", a.read(a.series))
-	mux.Handle("GET /v1/query", a.read(a.query))
-	mux.Handle("GET /v1/latest", a.read(a.latest))
-	mux.Handle("GET /v1/agents/{id}/checks", a.read(a.agentChecks))
-	mux.Handle("GET /v1/checks/{agent}/{check}/history", a.read(a.checkHistory))
-	mux.Handle("POST /v1/tokens", a.admin(a.createToken))
-	mux.Handle("GET /v1/tokens", a.admin(a.listTokens))
-	mux.Handle("DELETE /v1/tokens/{id}", a.admin(a.revokeToken))
-	mux.HandleFunc("POST /v1/ingest", a.ingest)
-	mux.HandleFunc("POST /v1/enroll", a.enroll)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
