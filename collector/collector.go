@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m}).Handler(),
+		Handler:           (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

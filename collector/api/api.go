@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/metrics"
+	"github.com/vigilmon/vigil/collector/promapi"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
@@ -35,6 +37,12 @@ type API struct {
 	// Metrics is served at GET /metrics and counts requests; nil: the
 	// route answers 404 and nothing is counted.
 	Metrics *metrics.Metrics
+	// Version is the collector's, reported by the Prometheus API's
+	// status/buildinfo.
+	Version string
+
+	promOnce sync.Once
+	prom     *promapi.API
 
 	seen seenAgents // when each agent delivering over HTTPS was last recorded
 }
@@ -66,6 +74,15 @@ func (a *API) routes() []route {
 	}
 	if a.Metrics != nil {
 		rs = append(rs, route{"GET /metrics", a.Metrics.Handler()})
+	}
+	// The Prometheus HTTP API, for Grafana and promtool: the tenant is the
+	// token's, as everywhere.
+	a.promOnce.Do(func() {
+		a.prom = &promapi.API{Store: a.Store, Retention: a.Retention, Version: a.Version, Now: a.Now}
+	})
+	for _, ep := range a.prom.Endpoints() {
+		h := a.read(func(w http.ResponseWriter, r *http.Request, tok store.Token) { ep.Serve(w, r, tok.Tenant) })
+		rs = append(rs, route{"GET /prometheus/api/v1" + ep.Path, h}, route{"POST /prometheus/api/v1" + ep.Path, h})
 	}
 	return rs
 }

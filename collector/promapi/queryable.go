@@ -1,0 +1,233 @@
+// Package promapi serves the Prometheus HTTP API (query, query_range,
+// series, labels, label values, metadata, buildinfo) over the store, with
+// Prometheus' own PromQL engine reading the store through a
+// storage.Queryable (DESIGN §3, §7).
+//
+// A series of check c, metric m and labels ls is the Prometheus series
+// {__name__="c_m", agent="…", check="c", ls…}, the name with every
+// character outside [a-zA-Z0-9_:] replaced by _. String metrics have no
+// Prometheus form and are left out.
+package promapi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/vigilmon/vigil/collector/store"
+)
+
+// MaxSeries bounds the series one selector may match.
+const MaxSeries = 20000
+
+// errTooManySeries is returned by a selector matching more than MaxSeries.
+var errTooManySeries = fmt.Errorf("the selector matches more than %d series: add agent=, check= or a name", MaxSeries)
+
+// MetricName is the Prometheus name of metric of check.
+func MetricName(check, metric string) string {
+	b := []byte(check + "_" + metric)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':') {
+			b[i] = '_'
+		}
+	}
+	if b[0] >= '0' && b[0] <= '9' {
+		return "_" + string(b)
+	}
+	return string(b)
+}
+
+// Labels is the Prometheus label set of s.
+func Labels(s *store.Series) labels.Labels {
+	b := labels.NewScratchBuilder(3 + len(s.Labels))
+	b.Add(labels.MetricName, MetricName(s.Check, s.Metric))
+	b.Add("agent", s.Agent)
+	b.Add("check", s.Check)
+	for _, l := range s.Labels {
+		if l.Key == "agent" || l.Key == "check" || strings.HasPrefix(l.Key, "__") {
+			continue // the series' own labels win; __ is reserved
+		}
+		b.Add(l.Key, l.Value)
+	}
+	b.Sort()
+	return b.Labels()
+}
+
+// queryable reads one tenant's series at one resolution.
+type queryable struct {
+	st     store.Store
+	tenant string
+	res    store.Resolution
+}
+
+func (q *queryable) Querier(mint, maxt int64) (storage.Querier, error) {
+	return &querier{q: q, mint: mint, maxt: maxt}, nil
+}
+
+type querier struct {
+	q          *queryable
+	mint, maxt int64
+}
+
+func (*querier) Close() error { return nil }
+
+// match lists the numeric series of the tenant whose labels match ms,
+// narrowing the store's scan by agent and check equality matchers.
+func (q *querier) match(ctx context.Context, ms []*labels.Matcher) ([]store.Series, []labels.Labels, error) {
+	f := store.SeriesFilter{Tenant: q.q.tenant}
+	for _, m := range ms {
+		if m.Type == labels.MatchEqual && m.Value != "" {
+			switch m.Name {
+			case "agent":
+				f.Agent = m.Value
+			case "check":
+				f.Check = m.Value
+			}
+		}
+	}
+	all, err := q.q.st.Series(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		out   []store.Series
+		lsets []labels.Labels
+	)
+next:
+	for i := range all {
+		s := &all[i]
+		if s.Type == store.String {
+			continue
+		}
+		ls := Labels(s)
+		for _, m := range ms {
+			if !m.Matches(ls.Get(m.Name)) {
+				continue next
+			}
+		}
+		if len(out) == MaxSeries {
+			return nil, nil, errTooManySeries
+		}
+		out = append(out, *s)
+		lsets = append(lsets, ls)
+	}
+	return out, lsets, nil
+}
+
+func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	list, lsets, err := q.match(ctx, ms)
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	from, to := q.mint, q.maxt
+	if hints != nil {
+		from, to = hints.Start, hints.End
+	}
+	set := &seriesSet{i: -1}
+	if hints != nil && hints.Func == "series" {
+		// Only the labels are wanted (the series API).
+		for _, ls := range lsets {
+			set.series = append(set.series, promql.Series{Metric: ls})
+		}
+	} else {
+		for i := range list {
+			s, err := q.read(ctx, &list[i], lsets[i], from, to)
+			if err != nil {
+				return storage.ErrSeriesSet(err)
+			}
+			set.series = append(set.series, s)
+		}
+	}
+	if sortSeries {
+		slices.SortFunc(set.series, func(a, b promql.Series) int { return labels.Compare(a.Metric, b.Metric) })
+	}
+	return set
+}
+
+// read returns the samples of s in [from, to] (ms, inclusive). From
+// rollups, a window is one sample at its end: its last value for counters
+// (so rate() sees the cumulative count), its mean for gauges.
+func (q *querier) read(ctx context.Context, s *store.Series, ls labels.Labels, from, to int64) (promql.Series, error) {
+	out := promql.Series{Metric: ls}
+	if q.q.res == store.Raw {
+		pts, err := q.q.st.Points(ctx, s.ID, from, to+1, 0)
+		if err != nil {
+			return out, err
+		}
+		out.Floats = make([]promql.FPoint, len(pts))
+		for i, p := range pts {
+			out.Floats[i] = promql.FPoint{T: p.TS, F: p.Value}
+		}
+		return out, nil
+	}
+	w := q.q.res.Window()
+	rs, err := q.q.st.ReadRollups(ctx, q.q.res, s.ID, store.Floor(from-w, w), to-w+1, 0)
+	if err != nil {
+		return out, err
+	}
+	out.Floats = make([]promql.FPoint, 0, len(rs))
+	for _, r := range rs {
+		if r.Count == 0 {
+			continue
+		}
+		v := r.Sum / float64(r.Count)
+		if s.Type == store.Counter {
+			v = r.Last
+		}
+		out.Floats = append(out.Floats, promql.FPoint{T: r.TS + w, F: v})
+	}
+	return out, nil
+}
+
+func (q *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	_, lsets, err := q.match(ctx, ms)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []string
+	for _, ls := range lsets {
+		if v := ls.Get(name); v != "" {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return limit(slices.Compact(out), hints), nil, nil
+}
+
+func (q *querier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	_, lsets, err := q.match(ctx, ms)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []string
+	for _, ls := range lsets {
+		ls.Range(func(l labels.Label) { out = append(out, l.Name) })
+	}
+	slices.Sort(out)
+	return limit(slices.Compact(out), hints), nil, nil
+}
+
+func limit(vs []string, h *storage.LabelHints) []string {
+	if h != nil && h.Limit > 0 && len(vs) > h.Limit {
+		return vs[:h.Limit]
+	}
+	return vs
+}
+
+type seriesSet struct {
+	series []promql.Series
+	i      int
+}
+
+func (s *seriesSet) Next() bool { s.i++; return s.i < len(s.series) }
+func (s *seriesSet) At() storage.Series {
+	return promql.NewStorageSeries(s.series[s.i])
+}
+func (s *seriesSet) Err() error                        { return nil }
+func (s *seriesSet) Warnings() annotations.Annotations { return nil }
