@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -49,7 +50,8 @@ type Server struct {
 	// Metrics counts connections, batches and refused points; nil: none.
 	Metrics *metrics.Metrics
 
-	wg sync.WaitGroup
+	wg          sync.WaitGroup
+	storeFailed atomic.Bool // logs a store outage once, not once per batch
 }
 
 // Serve accepts connections on addr until ctx is cancelled, then waits for
@@ -243,10 +245,17 @@ func (s *Server) batch(sess *session, st *quic.Stream) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.Store.Write(ctx, &res.Write); err != nil {
-		sess.log.Error("store write failed; batch not acked", "seq", b.Seq, "points", len(res.Write.Points), "err", err)
+		if !s.storeFailed.Swap(true) {
+			sess.log.Error("store writes failing: batches are not acked and wait in the agents' spools", "err", err)
+		} else {
+			sess.log.Debug("store write failed; batch not acked", "seq", b.Seq, "points", len(res.Write.Points), "err", err)
+		}
 		st.CancelWrite(streamStoreFailed)
 		st.CancelRead(streamStoreFailed)
 		return
+	}
+	if s.storeFailed.Swap(false) {
+		sess.log.Info("store writes succeed again")
 	}
 	ack := &protocol.Ack{Seq: b.Seq, Accepted: res.Accepted, Rejected: res.Rejected, Errors: res.Errors}
 	if err := protocol.WriteFrame(st, ack, s.MaxFrameBytes); err != nil {
