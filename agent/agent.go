@@ -107,8 +107,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, reload <-cha
 			return fmt.Errorf("transport.https: %w", err)
 		}
 	}
-	jobs = append(jobs, newJob(cfg.Agent.ID, selfCheckName, cfg.Agent.Interval.Duration, cfg.Agent.Interval.Duration,
-		&selfCheck{sp: sp, s: s}))
+	self := &selfCheck{sp: sp, s: s}
+	selfJob := func(c *config.Config) *job {
+		return newJob(c.Agent.ID, selfCheckName, c.Agent.Interval.Duration, c.Agent.Interval.Duration, self)
+	}
+	jobs = append(jobs, selfJob(cfg))
 
 	checkCtx, stopChecks := context.WithCancel(context.Background())
 	sendCtx, stopSending := context.WithCancel(context.Background())
@@ -137,7 +140,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, reload <-cha
 			}
 			stopChecks()
 			sched.wait()
-			newJobs = append(newJobs, newJob(cfg.Agent.ID, selfCheckName, next.Agent.Interval.Duration, next.Agent.Interval.Duration, &selfCheck{sp: sp, s: s}))
+			newJobs = append(newJobs, selfJob(next))
 			checkCtx, stopChecks = context.WithCancel(context.Background())
 			sched = &scheduler{log: log, out: results}
 			sched.start(checkCtx, newJobs)
