@@ -9,7 +9,7 @@ ARCH     ?= $(shell $(GO) env GOARCH)
 DIST_PLATFORMS ?= linux/amd64 linux/arm64 windows/amd64 darwin/arm64
 VAR      ?= var
 
-.PHONY: all build run test fuzz proto clean bench bench-agent bench-store package dist
+.PHONY: all build run test fuzz proto clean bench bench-agent bench-store bench-query package dist
 
 all: build
 
@@ -52,6 +52,12 @@ bench-store:
 	@data="$(DATA)"; if [ -z "$$data" ]; then data=$${TMPDIR:-/tmp}/vigil-storegen-$(BENCH_HOSTS).prom; \
 	  [ -s $$data ] || $(GO) run ./bench/storegen --hosts $(BENCH_HOSTS) -o $$data || exit 1; fi; \
 	$(GO) run ./bench/storebench $$data
+
+# Query latency through the HTTP API on the embedded store: median and p99
+# of /v1/query (24 h raw, 30 days) and PromQL rate() over 60 series for 6 h
+# (bench/querybench).
+bench-query:
+	$(GO) run ./bench/querybench
 
 # A short run of every fuzz target.
 fuzz:

@@ -329,56 +329,99 @@ func timeout(r *http.Request) (context.Context, context.CancelFunc, *apiErr) {
 	return ctx, cancel, nil
 }
 
-// result renders a query result in Prometheus' JSON.
+// result renders a query result in Prometheus' JSON. Vectors and
+// matrices are written straight into a buffer: a long range query has
+// hundreds of thousands of points.
 func (a *API) result(w http.ResponseWriter, res *promql.Result) {
 	if res.Err != nil {
 		fail(w, engineErr(res.Err))
 		return
 	}
 	warnings, _ := res.Warnings.AsStrings("", 10, 10)
-	var data any
+	b := make([]byte, 0, 4096)
+	b = append(b, `{"status":"success","data":{"resultType":`...)
 	switch v := res.Value.(type) {
 	case promql.Vector:
-		out := make([]map[string]any, 0, len(v))
-		for _, s := range v {
-			out = append(out, map[string]any{"metric": s.Metric, "value": point(s.T, s.F)})
-		}
-		data = map[string]any{"resultType": "vector", "result": out}
-	case promql.Matrix:
-		out := make([]map[string]any, 0, len(v))
-		for _, s := range v {
-			vals := make([][2]any, 0, len(s.Floats))
-			for _, p := range s.Floats {
-				vals = append(vals, point(p.T, p.F))
+		b = append(b, `"vector","result":[`...)
+		for i, s := range v {
+			if i > 0 {
+				b = append(b, ',')
 			}
-			out = append(out, map[string]any{"metric": s.Metric, "values": vals})
+			b = appendMetric(b, s.Metric)
+			b = append(b, `,"value":`...)
+			b = appendPoint(b, s.T, s.F)
+			b = append(b, '}')
 		}
-		data = map[string]any{"resultType": "matrix", "result": out}
+		b = append(b, ']')
+	case promql.Matrix:
+		b = append(b, `"matrix","result":[`...)
+		for i, s := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendMetric(b, s.Metric)
+			b = append(b, `,"values":[`...)
+			for j, p := range s.Floats {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendPoint(b, p.T, p.F)
+			}
+			b = append(b, "]}"...)
+		}
+		b = append(b, ']')
 	case promql.Scalar:
-		data = map[string]any{"resultType": "scalar", "result": point(v.T, v.V)}
+		b = append(b, `"scalar","result":`...)
+		b = appendPoint(b, v.T, v.V)
 	case promql.String:
-		data = map[string]any{"resultType": "string", "result": [2]any{float64(v.T) / 1000, v.V}}
+		b = append(b, `"string","result":[`...)
+		b = appendTS(b, v.T)
+		b = append(b, ',')
+		b = strconv.AppendQuote(b, v.V)
+		b = append(b, ']')
 	default:
 		fail(w, &apiErr{"internal", http.StatusInternalServerError, fmt.Errorf("unexpected result type %T", res.Value)})
 		return
 	}
-	respond(w, data, warnings)
+	b = append(b, '}')
+	if len(warnings) > 0 {
+		ws, _ := json.Marshal(warnings)
+		b = append(b, `,"warnings":`...)
+		b = append(b, ws...)
+	}
+	b = append(b, "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
 }
 
-func point(t int64, v float64) [2]any {
-	return [2]any{json.Number(strconv.FormatFloat(float64(t)/1000, 'f', -1, 64)), formatValue(v)}
+func appendMetric(b []byte, ls labels.Labels) []byte {
+	m, _ := ls.MarshalJSON()
+	b = append(b, `{"metric":`...)
+	return append(b, m...)
 }
 
-func formatValue(v float64) string {
+// appendTS appends t (ms) as Unix seconds.
+func appendTS(b []byte, t int64) []byte {
+	return strconv.AppendFloat(b, float64(t)/1000, 'f', -1, 64)
+}
+
+func appendPoint(b []byte, t int64, v float64) []byte {
+	b = append(b, '[')
+	b = appendTS(b, t)
+	b = append(b, ',', '"')
 	switch {
 	case math.IsNaN(v):
-		return "NaN"
+		b = append(b, "NaN"...)
 	case math.IsInf(v, 1):
-		return "+Inf"
+		b = append(b, "+Inf"...)
 	case math.IsInf(v, -1):
-		return "-Inf"
+		b = append(b, "-Inf"...)
+	default:
+		b = strconv.AppendFloat(b, v, 'f', -1, 64)
 	}
-	return strconv.FormatFloat(v, 'f', -1, 64)
+	return append(b, '"', ']')
 }
 
 // matchers parses match[] selectors.

@@ -12,8 +12,11 @@ package promapi
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
@@ -136,18 +139,49 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 			set.series = append(set.series, promql.Series{Metric: ls})
 		}
 	} else {
-		for i := range list {
-			s, err := q.read(ctx, &list[i], lsets[i], from, to)
-			if err != nil {
-				return storage.ErrSeriesSet(err)
-			}
-			set.series = append(set.series, s)
+		set.series = make([]promql.Series, len(list))
+		if err := q.readAll(ctx, list, lsets, set.series, from, to); err != nil {
+			return storage.ErrSeriesSet(err)
 		}
 	}
 	if sortSeries {
 		slices.SortFunc(set.series, func(a, b promql.Series) int { return labels.Compare(a.Metric, b.Metric) })
 	}
 	return set
+}
+
+// readAll reads list[i] into out[i], on up to GOMAXPROCS goroutines that
+// it waits for: a query over many series is bound by the store's reads.
+func (q *querier) readAll(ctx context.Context, list []store.Series, lsets []labels.Labels, out []promql.Series, from, to int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for range min(runtime.GOMAXPROCS(0), len(list)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(list) || ctx.Err() != nil {
+					return
+				}
+				s, err := q.read(ctx, &list[i], lsets[i], from, to)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				out[i] = s
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
 }
 
 // read returns the samples of s in [from, to] (ms, inclusive). From

@@ -1,0 +1,173 @@
+// Command querybench measures query latency through the collector's HTTP
+// API on the embedded store (issue 6, `make bench-query`): median and p99
+// of /v1/query for one series over 24 h of raw points and over 30 days
+// (5-minute rollups), and of a PromQL rate() over 60 series for 6 h.
+//
+// The data: 60 agents each with a network rx_bytes counter every 10 s for
+// 24 h (then compressed into blocks, as the store does with closed days),
+// and one cpu usage_percent gauge with 24 h raw and 30 days of 5-minute and
+// 1-hour rollups.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/vigilmon/vigil/collector/api"
+	"github.com/vigilmon/vigil/collector/auth"
+	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/collector/store/pebble"
+)
+
+const (
+	tenant   = "bench"
+	interval = int64(10_000)
+	day      = 24 * 3600_000
+)
+
+func main() {
+	runs := flag.Int("runs", 300, "measured runs per query (after 20 warm-up runs)")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the measured runs to this file")
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "vigil-querybench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	st, err := pebble.Open(dir, pebble.Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Hour)
+	end := now.UnixMilli()
+	if err := load(ctx, st, end); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := st.Compact(ctx, end+2*day); err != nil {
+		log.Fatal(err)
+	}
+	tok, _, err := auth.Create(ctx, st, tenant, store.RoleRead, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := (&api.API{Store: st, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}).Handler()
+
+	secs := func(ms int64) string { return strconv.FormatInt(ms/1000, 10) }
+	queries := []struct{ name, path string }{
+		{"/v1/query, 1 series, 24 h raw (8,640 points → 500)",
+			"/v1/query?agent=host-000&check=cpu&metric=usage_percent&from=-24h&resolution=raw"},
+		{"/v1/query, 1 series, 30 days (5 m rollups, 8,640 windows → 500)",
+			"/v1/query?agent=host-000&check=cpu&metric=usage_percent&from=-30d"},
+		{"PromQL rate(network_rx_bytes[5m]), 60 series, 6 h, step 60 s",
+			"/prometheus/api/v1/query_range?" + url.Values{"query": {"rate(network_rx_bytes[5m])"},
+				"start": {secs(end - 6*3600_000)}, "end": {secs(end)}, "step": {"60"}}.Encode()},
+	}
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	fmt.Printf("%-70s %10s %10s\n", "query", "median", "p99")
+	for _, q := range queries {
+		med, p99, err := measure(h, tok, q.path, *runs)
+		if err != nil {
+			log.Fatalf("%s: %v", q.name, err)
+		}
+		fmt.Printf("%-70s %8.2f ms %7.2f ms\n", q.name, ms(med), ms(p99))
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func measure(h http.Handler, tok, path string, runs int) (med, p99 time.Duration, err error) {
+	do := func() (time.Duration, error) {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		h.ServeHTTP(rec, req)
+		d := time.Since(start)
+		if rec.Code != 200 {
+			return 0, fmt.Errorf("%d %.300s", rec.Code, rec.Body.String())
+		}
+		return d, nil
+	}
+	for range 20 {
+		if _, err := do(); err != nil {
+			return 0, 0, err
+		}
+	}
+	ds := make([]time.Duration, runs)
+	for i := range ds {
+		if ds[i], err = do(); err != nil {
+			return 0, 0, err
+		}
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], ds[len(ds)*99/100], nil
+}
+
+// load writes the data set described in the package comment.
+func load(ctx context.Context, st store.Store, end int64) error {
+	start := end - day
+	for a := range 60 {
+		agent := fmt.Sprintf("host-%03d", a)
+		net := store.Series{SeriesKey: store.SeriesKey{Tenant: tenant, Agent: agent, Check: "network", Metric: "rx_bytes",
+			Labels: []store.Label{{Key: "interface", Value: "eth0"}}}, Type: store.Counter, Unit: "bytes"}
+		net.ID = net.SeriesKey.ID()
+		cpu := store.Series{SeriesKey: store.SeriesKey{Tenant: tenant, Agent: agent, Check: "cpu", Metric: "usage_percent"}, Type: store.Gauge, Unit: "percent"}
+		cpu.ID = cpu.SeriesKey.ID()
+		w := &store.WriteRequest{Tenant: tenant, Series: []store.Series{net}}
+		if a == 0 {
+			w.Series = append(w.Series, cpu)
+		}
+		var counter float64
+		for ts := start; ts < end; ts += interval {
+			counter += float64(1000 + (ts/interval)%777)
+			w.Points = append(w.Points, store.Point{Series: net.ID, TS: ts, Value: counter})
+			if a == 0 {
+				w.Points = append(w.Points, store.Point{Series: cpu.ID, TS: ts, Value: float64((ts / interval) % 100)})
+			}
+			if len(w.Points) >= 5000 {
+				if err := st.Write(ctx, w); err != nil {
+					return err
+				}
+				w.Points = w.Points[:0]
+			}
+		}
+		if err := st.Write(ctx, w); err != nil {
+			return err
+		}
+		if a == 0 {
+			for _, res := range []store.Resolution{store.Res5m, store.Res1h} {
+				win := res.Window()
+				var rs []store.Rollup
+				for ts := end - 31*day; ts < end; ts += win {
+					v := float64((ts / win) % 100)
+					rs = append(rs, store.Rollup{Series: cpu.ID, TS: ts, Count: win / interval, Sum: v * float64(win/interval),
+						Min: v - 1, Max: v + 1, First: v, Last: v})
+				}
+				if err := st.WriteRollups(ctx, res, rs); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
