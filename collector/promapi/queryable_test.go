@@ -1,0 +1,29 @@
+package promapi
+
+import (
+	"testing"
+
+	"github.com/vigilmon/vigil/collector/store"
+)
+
+func TestMetricName(t *testing.T) {
+	for _, tt := range []struct{ check, metric, want string }{
+		{"cpu", "usage_percent", "cpu_usage_percent"},
+		{"network", "rx_bytes", "network_rx_bytes"},
+		{"plugin.mysql", "latency.p99", "plugin_mysql_latency_p99"},
+		{"plugin.x", "TotalSize", "plugin_x_TotalSize"},
+		{"plugin.x", "a:b-c", "plugin_x_a:b_c"},
+	} {
+		if got := MetricName(tt.check, tt.metric); got != tt.want {
+			t.Errorf("MetricName(%q, %q) = %q, want %q", tt.check, tt.metric, got, tt.want)
+		}
+	}
+}
+
+func TestLabels(t *testing.T) {
+	s := store.Series{SeriesKey: store.SeriesKey{Agent: "web-1", Check: "filesystem", Metric: "used_bytes",
+		Labels: []store.Label{{Key: "agent", Value: "spoof"}, {Key: "mount", Value: "/"}, {Key: "__name__", Value: "x"}}}}
+	if got := Labels(&s).String(); got != `{__name__="filesystem_used_bytes", agent="web-1", check="filesystem", mount="/"}` {
+		t.Errorf("Labels = %s", got)
+	}
+}
