@@ -98,6 +98,10 @@ func main() {
 		log.Fatal(err)
 	}
 	compactCPU, compactWall := cpu()-c0, time.Since(w0)
+	nblocks, blockPoints, blockBytes, err := st.BlockStats(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
 	if err := st.Settle(ctx); err != nil {
 		log.Fatal(err)
 	}
@@ -160,8 +164,10 @@ func main() {
 	fmt.Printf("points %d, series %d, files %s\n", sum.Points, len(series), flag.Args())
 	fmt.Printf("ingest: %.2f M points/s wall, %.2f M points per CPU-second (%.1f s CPU, %.1f s wall, parsing included; batches of %d, synced)\n",
 		float64(sum.Points)/importWall.Seconds()/1e6, float64(sum.Points)/importCPU.Seconds()/1e6, importCPU.Seconds(), importWall.Seconds(), *batch)
-	fmt.Printf("compression: %d series, %d points in %.1f s CPU (%.1f s wall): %.2f M points per CPU-second; blocks %.2f bytes/point\n",
-		cs.Series, cs.Points, compactCPU.Seconds(), compactWall.Seconds(), float64(cs.Points)/compactCPU.Seconds()/1e6, float64(cs.Bytes)/float64(max(cs.Points, 1)))
+	fmt.Printf("compaction after import: %d series, %d points in %.1f s CPU (%.1f s wall)\n",
+		cs.Series, cs.Points, compactCPU.Seconds(), compactWall.Seconds())
+	fmt.Printf("blocks: %d holding %d points, %.2f bytes/point (values)\n",
+		nblocks, blockPoints, float64(blockBytes)/float64(max(blockPoints, 1)))
 	fmt.Printf("ingest incl. compression: %.2f M points per CPU-second\n", float64(sum.Points)/(importCPU+compactCPU).Seconds()/1e6)
 	fmt.Printf("disk: %.1f MiB before compression; after: %.1f MiB of tables (%.2f bytes/point), %.1f MiB with WAL and manifest (%.2f bytes/point)\n",
 		float64(rawSize)/(1<<20), float64(sst)/(1<<20), float64(sst)/float64(sum.Points), float64(size)/(1<<20), float64(size)/float64(sum.Points))

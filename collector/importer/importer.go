@@ -30,8 +30,15 @@ type Options struct {
 	// CheckLabel names the label holding the check (default "check"); a
 	// sample without it gets the metric name's first _-separated word.
 	CheckLabel string
-	// Batch is the number of points per store write (default 5000).
-	Batch int
+	// Batch is the number of points per store write (default 5000) when
+	// the store writes points one by one. A store that writes blocks
+	// (BlockWriter) gets each series' points of a day together instead:
+	// the import buffers up to Buffer points (default 4 M, 16 bytes each)
+	// and writes them in requests of up to BlockBatch points (default
+	// 1 M), each synced.
+	Batch      int
+	Buffer     int
+	BlockBatch int
 	// Progress receives the progress display and bad-line reports; nil
 	// discards them. Terminal says it is a terminal: a progress bar
 	// redrawn in place, else a line every LogEvery (default 10 s).
@@ -59,6 +66,19 @@ func (s Summary) String() string {
 type seriesEntry struct {
 	s     store.Series
 	batch int64 // the batch that last defined it
+
+	// Buffered points of one raw bucket (BlockWriter stores).
+	bucket int64
+	ts     []int64
+	vals   []float64
+}
+
+// BlockWriter is a store that writes points straight into compressed
+// blocks of (series, day) (the Pebble store): the import hands it each
+// series' points of a day together, in large synced requests. Points are
+// durable when WriteBlocks returns.
+type BlockWriter interface {
+	WriteBlocks(ctx context.Context, w *store.WriteRequest) error
 }
 
 type importer struct {
@@ -75,6 +95,10 @@ type importer struct {
 	sample  sample
 	vm      vmLine
 	lblBuf  []store.Label
+
+	blocks   BlockWriter // nil: write points with st.Write
+	buffered int         // points held in seriesEntry buffers
+	pending  int         // points of im.req not yet counted
 }
 
 // Import loads files into st, writing batches of opts.Batch points. Bad
@@ -93,6 +117,12 @@ func Import(ctx context.Context, st store.Store, opts Options, files []string) (
 	if opts.Batch <= 0 {
 		opts.Batch = 5000
 	}
+	if opts.Buffer <= 0 {
+		opts.Buffer = 4 << 20
+	}
+	if opts.BlockBatch <= 0 {
+		opts.BlockBatch = 1 << 20
+	}
 	if opts.MaxBadLines == 0 {
 		opts.MaxBadLines = 100
 	}
@@ -104,6 +134,7 @@ func Import(ctx context.Context, st store.Store, opts Options, files []string) (
 	}
 	im := &importer{opts: opts, st: st, series: make(map[string]*seriesEntry)}
 	im.req.Tenant = opts.Tenant
+	im.blocks, _ = st.(BlockWriter)
 	for _, f := range files {
 		fi, err := os.Stat(f)
 		if err != nil {
@@ -127,6 +158,11 @@ func (im *importer) run(ctx context.Context, files []string) error {
 			return err
 		}
 		im.sum.Files++
+	}
+	if im.blocks != nil {
+		if err := im.flushBuffers(ctx, true); err != nil {
+			return err
+		}
 	}
 	return im.flush(ctx)
 }
@@ -303,6 +339,9 @@ func (im *importer) define(name string, labels func(func(k, v string))) (store.S
 }
 
 func (im *importer) add(ctx context.Context, e *seriesEntry, ts int64, v float64) error {
+	if im.blocks != nil {
+		return im.buffer(ctx, e, ts, v)
+	}
 	if e.batch != im.batchNo {
 		e.batch = im.batchNo
 		im.req.Series = append(im.req.Series, e.s)
@@ -314,11 +353,77 @@ func (im *importer) add(ctx context.Context, e *seriesEntry, ts int64, v float64
 	return nil
 }
 
+// buffer holds a point of a BlockWriter store in its series' buffer; the
+// buffer goes to the request when the point's day differs from the
+// buffered ones', and every buffer when they hold opts.Buffer points.
+func (im *importer) buffer(ctx context.Context, e *seriesEntry, ts int64, v float64) error {
+	b := dayOf(ts)
+	if len(e.ts) > 0 && b != e.bucket {
+		if err := im.take(ctx, e); err != nil {
+			return err
+		}
+	}
+	e.bucket = b
+	e.ts = append(e.ts, ts)
+	e.vals = append(e.vals, v)
+	im.buffered++
+	if im.buffered >= im.opts.Buffer {
+		return im.flushBuffers(ctx, false)
+	}
+	return nil
+}
+
+func dayOf(ts int64) int64 {
+	w := store.Raw.BucketWidth()
+	q := ts / w
+	if ts%w != 0 && ts < 0 {
+		q--
+	}
+	return q
+}
+
+// take moves e's buffered points to the request, writing it when full.
+func (im *importer) take(ctx context.Context, e *seriesEntry) error {
+	if len(e.ts) == 0 {
+		return nil
+	}
+	if e.batch != im.batchNo {
+		e.batch = im.batchNo
+		im.req.Series = append(im.req.Series, e.s)
+	}
+	for i, ts := range e.ts {
+		im.req.Points = append(im.req.Points, store.Point{Series: e.s.ID, TS: ts, Value: e.vals[i]})
+	}
+	im.buffered -= len(e.ts)
+	e.ts, e.vals = e.ts[:0], e.vals[:0]
+	if len(im.req.Points) >= im.opts.BlockBatch {
+		return im.flush(ctx)
+	}
+	return nil
+}
+
+// flushBuffers writes every buffered point; release lets the buffers go.
+func (im *importer) flushBuffers(ctx context.Context, release bool) error {
+	for _, e := range im.series {
+		if err := im.take(ctx, e); err != nil {
+			return err
+		}
+		if release {
+			e.ts, e.vals = nil, nil
+		}
+	}
+	return im.flush(ctx)
+}
+
 func (im *importer) flush(ctx context.Context) error {
 	if len(im.req.Points) == 0 {
 		return nil
 	}
-	if err := im.st.Write(ctx, &im.req); err != nil {
+	write := im.st.Write
+	if im.blocks != nil {
+		write = im.blocks.WriteBlocks
+	}
+	if err := write(ctx, &im.req); err != nil {
 		return storeError{fmt.Errorf("import: write %d points: %w", len(im.req.Points), err)}
 	}
 	im.sum.Points += int64(len(im.req.Points))

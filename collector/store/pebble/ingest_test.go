@@ -1,0 +1,112 @@
+package pebble
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/collector/store/storetest"
+)
+
+// blockWriting writes every request with WriteBlocks, so the contract
+// suite runs against points written straight into blocks.
+type blockWriting struct{ *Store }
+
+func (b blockWriting) Write(ctx context.Context, w *store.WriteRequest) error {
+	return b.WriteBlocks(ctx, w)
+}
+
+func TestContractWriteBlocks(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return blockWriting{openTest(t, t.TempDir())} })
+}
+
+// TestWriteBlocksMerge writes one series as point keys, compacts part of
+// it, then writes overlapping points with WriteBlocks in shuffled order:
+// the result is the union, the latest write winning, and writing the same
+// request again changes nothing.
+func TestWriteBlocksMerge(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, str := range []bool{false, true} {
+		typ := store.Gauge
+		if str {
+			typ = store.String
+		}
+		sr := storetest.NewSeries("acme", "a", "c", "m", typ, "")
+		if str {
+			sr = storetest.NewSeries("acme", "a", "c", "s", typ, "")
+		}
+		all := randPoints(r, sr.ID, 3000, str)
+		want := map[int64]store.Point{}
+		write := func(pts []store.Point, blocks bool) {
+			t.Helper()
+			w := &store.WriteRequest{Tenant: "acme", Series: []store.Series{sr}, Points: pts}
+			var err error
+			if blocks {
+				err = s.WriteBlocks(ctx, w)
+			} else {
+				err = s.Write(ctx, w)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pts {
+				want[p.TS] = p
+			}
+		}
+		write(all[:1000], false)
+		if _, err := s.Compact(ctx, math.MaxInt64); err != nil {
+			t.Fatal(err)
+		}
+		write(all[800:1500], false)
+		upd := append([]store.Point(nil), all[1200:3000]...)
+		for i := range upd {
+			if str {
+				upd[i].Str = "new"
+			} else {
+				upd[i].Value = float64(i)
+			}
+		}
+		r.Shuffle(len(upd), func(i, j int) { upd[i], upd[j] = upd[j], upd[i] })
+		dup := upd[0]
+		if str {
+			dup.Str = "dup"
+		} else {
+			dup.Value = -1
+		}
+		upd = append(upd, dup) // later in the request: wins
+		for range 2 {
+			write(upd, true)
+			got, err := s.Points(ctx, sr.ID, math.MinInt64, math.MaxInt64, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("str %v: %d points, want %d", str, len(got), len(want))
+			}
+			for i, p := range got {
+				if i > 0 && p.TS <= got[i-1].TS {
+					t.Fatalf("out of order at %d", i)
+				}
+				if w := want[p.TS]; !sameBits([]store.Point{p}, []store.Point{w}) {
+					t.Fatalf("str %v: at %d got %+v, want %+v", str, p.TS, p, w)
+				}
+			}
+		}
+		if _, err := s.Compact(ctx, math.MaxInt64); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Points(ctx, sr.ID, math.MinInt64, math.MaxInt64, 0)
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("after compaction: %d points, want %d (%v)", len(got), len(want), err)
+		}
+		for _, p := range got {
+			if w := want[p.TS]; !sameBits([]store.Point{p}, []store.Point{w}) {
+				t.Fatalf("after compaction: at %d got %+v, want %+v", p.TS, p, w)
+			}
+		}
+	}
+}
