@@ -64,8 +64,10 @@ func TestSetupEnrollsAndDelivers(t *testing.T) {
 	}
 	for _, p := range []string{agentConf, filepath.Join(confDir, "agent-token")} {
 		fi, err := os.Stat(p)
-		if err != nil || fi.Mode().Perm() != 0o600 {
-			t.Fatalf("%s: %v, %v (want mode 600)", p, fi, err)
+		// The config was group-readable (0644): both files keep its group
+		// and group-read bit, never the world's.
+		if err != nil || fi.Mode().Perm() != 0o640 {
+			t.Fatalf("%s: %v, %v (want mode 640)", p, fi, err)
 		}
 	}
 	if b, _ := os.ReadFile(agentConf); !strings.Contains(string(b), "# kept") || !strings.Contains(string(b), `interval = "1s"`) {
