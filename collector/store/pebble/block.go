@@ -18,12 +18,14 @@ import (
 // uncompressed points of that bucket). Its value:
 //
 //	version (1) | codec (1: 0 plain, 1 zstd) | body
+//	version (2) | uvarint len | radix-packed residuals | codec (1) | body
 //
 // and the (decompressed) body:
 //
 //	uvarint n | varint t0 | uvarint interval D | varint min residual
 //	uvarint gap count | gap count × (uvarint index, uvarint skipped slots)
 //	byte w | (n-1) × w-byte little-endian residual
+//	  or 0xFF | uvarint base (version 2: the residuals are before the body)
 //	values
 //
 // Timestamps: point i sits on slot s_i of a grid of step D from t0 (s_i =
@@ -32,6 +34,15 @@ import (
 // takes one byte per timestamp, an exact one none. This is delta-of-delta
 // encoding against a fixed interval; arithmetic wraps, so every int64
 // round-trips exactly whatever the choice of D.
+//
+// Residuals spread evenly over their range (agents' scrape jitter: 0-200
+// ms, 7.65 bits of entropy) cost zstd's Huffman coding about 8 bits each
+// and, mixed into the body, blur the statistics of the values. Version 2
+// keeps them out of the body, radix-packed: groups of k residuals read as
+// a k-digit number in base maxresidual+1, written in the fewest whole bits
+// (3 residuals below 201 in 23 bits: 7.67 bits each), little-endian bit
+// order. The encoder chooses it when that beats the residuals' order-0
+// entropy plus a quarter of a bit.
 //
 // Values, by their first byte:
 //
@@ -42,9 +53,13 @@ import (
 //	  without the bit packing; zstd takes the common leading bytes)
 //	3 string: n × (uvarint length, bytes)
 //
-// The body is zstd-compressed when that makes it smaller.
+// The body is zstd-compressed (SpeedBetterCompression: 15 ns per point to
+// encode instead of 12, 4% smaller on agent data) when that makes it smaller.
 const (
-	blockVersion = 1
+	blockVersion  = 1
+	blockVersion2 = 2 // radix-packed timestamp residuals before the body
+
+	tsRadix = 0xFF // the residual width byte of radix-packed residuals
 
 	codecPlain = 0
 	codecZstd  = 1
@@ -64,7 +79,7 @@ const (
 var pow10 = [maxDecimals + 1]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
 var (
-	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(false),
+	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderCRC(false),
 		zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<17))
 	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxBlockBody), zstd.WithDecoderConcurrency(0))
 )
@@ -72,10 +87,12 @@ var (
 // blockEncoder holds the buffers of encoding, reused from block to block:
 // encoding allocates nothing per point once they have grown.
 type blockEncoder struct {
-	body []byte
-	ms   []int64
-	gaps []uint64
-	tmp  []int64
+	body  []byte
+	plain []byte // radix-packed timestamp residuals (version 2)
+	hist  []uint32
+	ms    []int64
+	gaps  []uint64
+	tmp   []int64
 }
 
 // encode appends the block of pts (strictly increasing timestamps, at
@@ -130,12 +147,20 @@ func (e *blockEncoder) encode(dst []byte, pts []store.Point, str bool) []byte {
 	for _, r := range e.ms {
 		maxu = max(maxu, uint64(r-minr))
 	}
-	w := (bits.Len64(maxu) + 7) / 8
-	b = append(b, byte(w))
-	for _, r := range e.ms {
-		u := uint64(r - minr)
-		for j := 0; j < w; j++ {
-			b = append(b, byte(u>>(8*j)))
+	e.plain = e.plain[:0]
+	if k, nb, ok := e.useRadix(maxu, minr); ok {
+		// Radix-packed residuals, outside the compressed body.
+		b = append(b, tsRadix)
+		b = binary.AppendUvarint(b, maxu+1)
+		e.plain = appendRadix(e.plain, e.ms, minr, maxu+1, k, nb)
+	} else {
+		w := (bits.Len64(maxu) + 7) / 8
+		b = append(b, byte(w))
+		for _, r := range e.ms {
+			u := uint64(r - minr)
+			for j := 0; j < w; j++ {
+				b = append(b, byte(u>>(8*j)))
+			}
 		}
 	}
 
@@ -161,7 +186,13 @@ func (e *blockEncoder) encode(dst []byte, pts []store.Point, str bool) []byte {
 	}
 	e.body = b
 
-	dst = append(dst, blockVersion)
+	if len(e.plain) > 0 {
+		dst = append(dst, blockVersion2)
+		dst = binary.AppendUvarint(dst, uint64(len(e.plain)))
+		dst = append(dst, e.plain...)
+	} else {
+		dst = append(dst, blockVersion)
+	}
 	if len(b) > 32 {
 		start := len(dst)
 		dst = append(dst, codecZstd)
@@ -173,6 +204,98 @@ func (e *blockEncoder) encode(dst []byte, pts []store.Point, str bool) []byte {
 	}
 	dst = append(dst, codecPlain)
 	return append(dst, b...)
+}
+
+// useRadix reports whether the residuals e.ms (minus minr, at most maxu)
+// take fewer bits radix-packed (k residuals of base maxu+1 in nb bits) than
+// zstd's Huffman coding of their bytes would: when they are spread evenly
+// over their range, as timestamp jitter is.
+func (e *blockEncoder) useRadix(maxu uint64, minr int64) (k, nb int, ok bool) {
+	if len(e.ms) < 64 || maxu == 0 || maxu >= maxRadix {
+		return 0, 0, false
+	}
+	base := maxu + 1
+	k, nb = radixGroup(base)
+	// Order-0 entropy of the residuals, which Huffman coding approaches.
+	e.hist = slices.Grow(e.hist[:0], int(base))[:base]
+	clear(e.hist)
+	for _, r := range e.ms {
+		e.hist[uint64(r-minr)]++
+	}
+	n := float64(len(e.ms))
+	var h float64
+	for _, c := range e.hist {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	// Huffman codes are whole bits and zstd stores its table: count a
+	// quarter of a bit more per residual.
+	return k, nb, float64(nb)/float64(k) < h+0.25
+}
+
+// maxRadix bounds the base of radix-packed residuals.
+const maxRadix = 1 << 12
+
+// radixGroup is the number k of residuals of the base packed together and
+// their bits nb = ceil(k*log2(base)), with the fewest bits per residual.
+func radixGroup(base uint64) (k, nb int) {
+	best := math.Inf(1)
+	p := uint64(1)
+	for i := 1; i <= 8; i++ {
+		hi, lo := bits.Mul64(p, base)
+		if hi != 0 || lo > 1<<62 {
+			break
+		}
+		p = lo
+		b := bits.Len64(p - 1)
+		if r := float64(b) / float64(i); r < best-1e-9 {
+			best, k, nb = r, i, b
+		}
+	}
+	return k, nb
+}
+
+// appendRadix packs the residuals ms-minr, each below base, k to a group
+// of nb bits (the group's number in base base, first residual lowest),
+// little-endian bit order.
+func appendRadix(dst []byte, ms []int64, minr int64, base uint64, k, nb int) []byte {
+	var acc uint64 // bits not yet written
+	var nacc int
+	put := func(v uint64, n int) {
+		for n > 0 {
+			take := min(n, 64-nacc)
+			if take == 64 {
+				acc = v
+			} else {
+				acc |= (v & (1<<take - 1)) << nacc
+			}
+			nacc += take
+			n -= take
+			if take < 64 {
+				v >>= take
+			} else {
+				v = 0
+			}
+			for nacc >= 8 {
+				dst = append(dst, byte(acc))
+				acc >>= 8
+				nacc -= 8
+			}
+		}
+	}
+	for i := 0; i < len(ms); i += k {
+		var g uint64
+		for j := min(i+k, len(ms)) - 1; j >= i; j-- {
+			g = g*base + uint64(ms[j]-minr)
+		}
+		put(g, nb)
+	}
+	if nacc > 0 {
+		dst = append(dst, byte(acc))
+	}
+	return dst
 }
 
 // interval is the median of a sample of the deltas between timestamps, or
@@ -279,8 +402,18 @@ func decodeBlock(dst []store.Point, id store.SeriesID, v []byte, buf []byte) ([]
 // decodeBlockKind is decodeBlock that also reports whether the block holds
 // strings.
 func decodeBlockKind(dst []store.Point, id store.SeriesID, v []byte, buf []byte) (_ []store.Point, _ []byte, str bool, _ error) {
-	if len(v) < 2 || v[0] != blockVersion {
+	if len(v) < 2 || v[0] != blockVersion && v[0] != blockVersion2 {
 		return dst, buf, false, fmt.Errorf("block of %d bytes: %w", len(v), errCorrupt)
+	}
+	var plain []byte
+	if v[0] == blockVersion2 {
+		pr := reader{b: v[1:]}
+		np := pr.uvarint()
+		if pr.err != nil || np == 0 || np > uint64(len(pr.b)) || len(pr.b)-int(np) < 2 {
+			return dst, buf, false, fmt.Errorf("block of %d bytes: %w", len(v), errCorrupt)
+		}
+		plain = pr.b[:np]
+		v = pr.b[np-1:] // v[1] is the codec again
 	}
 	body := v[2:]
 	switch v[1] {
@@ -314,11 +447,30 @@ func decodeBlockKind(dst []store.Point, id store.SeriesID, v []byte, buf []byte)
 		r.uvarint()
 	}
 	w := int(r.byte())
-	if r.err != nil || w > 8 || uint64(len(r.b)) < (n-1)*uint64(w) {
+	var (
+		tsb         []byte
+		base        uint64
+		k, nb       int
+		radix       bitReader
+		group, left uint64
+	)
+	if w == tsRadix {
+		base = r.uvarint()
+		if r.err != nil || base < 2 || base > maxRadix || plain == nil {
+			return dst, buf, false, fmt.Errorf("block timestamps: %w", errCorrupt)
+		}
+		k, nb = radixGroup(base)
+		if need := ((n-1+uint64(k)-1)/uint64(k)*uint64(nb) + 7) / 8; uint64(len(plain)) != need {
+			return dst, buf, false, fmt.Errorf("block timestamps: %w", errCorrupt)
+		}
+		radix.b = plain
+		w = 0
+	} else if r.err != nil || w > 8 || uint64(len(r.b)) < (n-1)*uint64(w) || plain != nil {
 		return dst, buf, false, fmt.Errorf("block timestamps: %w", errCorrupt)
+	} else {
+		tsb = r.b[:(n-1)*uint64(w)]
+		r.b = r.b[len(tsb):]
 	}
-	tsb := r.b[:(n-1)*uint64(w)]
-	r.b = r.b[len(tsb):]
 	gr := reader{b: gapsAt}
 	nextGap, nextSkip := uint64(0), int64(0)
 	if ngaps > 0 {
@@ -341,10 +493,19 @@ func decodeBlockKind(dst []store.Point, id store.SeriesID, v []byte, buf []byte)
 		}
 		slot++
 		var u uint64
-		for j := 0; j < w; j++ {
-			u |= uint64(tsb[j]) << (8 * j)
+		if base != 0 {
+			if left == 0 {
+				group, left = radix.read(nb), uint64(k)
+			}
+			u = group % base
+			group /= base
+			left--
+		} else {
+			for j := 0; j < w; j++ {
+				u |= uint64(tsb[j]) << (8 * j)
+			}
+			tsb = tsb[w:]
 		}
-		tsb = tsb[w:]
 		dst = append(dst, store.Point{Series: id, TS: t0 + slot*d + minr + int64(u)})
 	}
 	pts := dst[start:]
@@ -393,4 +554,32 @@ func decodeBlockKind(dst []store.Point, id store.SeriesID, v []byte, buf []byte)
 		return dst[:start], buf, false, fmt.Errorf("block values: %w", err)
 	}
 	return dst, buf, str, nil
+}
+
+// bitReader reads little-endian bit fields; past the end it reads zeros
+// (decodeBlock checks the length first).
+type bitReader struct {
+	b    []byte
+	acc  uint64
+	nacc int
+}
+
+func (br *bitReader) read(n int) uint64 {
+	var v uint64
+	got := 0
+	for got < n {
+		if br.nacc == 0 {
+			if len(br.b) == 0 {
+				return v
+			}
+			br.acc, br.nacc = uint64(br.b[0]), 8
+			br.b = br.b[1:]
+		}
+		take := min(n-got, br.nacc)
+		v |= (br.acc & (1<<take - 1)) << got
+		br.acc >>= take
+		br.nacc -= take
+		got += take
+	}
+	return v
 }

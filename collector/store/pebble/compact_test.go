@@ -158,6 +158,11 @@ func FuzzDecodeBlock(f *testing.F) {
 		f.Add(e.encode(nil, randPoints(r, store.SeriesID{}, 50, str), str))
 	}
 	f.Add([]byte{blockVersion, codecPlain, 1, 0, 0, 0, 0, 0, valsDecimal, 0, 1, 0})
+	jit := make([]store.Point, 100)
+	for i := range jit {
+		jit[i] = store.Point{TS: base + int64(i)*30_000 + r.Int64N(201), Value: float64(i)}
+	}
+	f.Add(e.encode(nil, jit, false)) // version 2: radix-packed timestamps
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pts, _, err := decodeBlock(nil, store.SeriesID{}, b, nil)
 		if err != nil {
