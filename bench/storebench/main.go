@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -64,6 +65,8 @@ func main() {
 	dir := flag.String("dir", "", "store directory (default: a temporary one, removed after)")
 	batch := flag.Int("batch", 5000, "points per write")
 	queries := flag.Int("queries", 200, "queries per latency figure")
+	buffer := flag.Int("buffer", 0, "points the import buffers before writing blocks (0: the importer's default)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the import to this file")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		log.Fatal("usage: storebench [--dir DIR] FILE...")
@@ -83,11 +86,21 @@ func main() {
 	}
 	defer st.Close()
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+	}
 	c0, w0 := cpu(), time.Now()
-	sum, err := importer.Import(ctx, st, importer.Options{Tenant: "bench", Batch: *batch, Progress: os.Stderr, LogEvery: 30 * time.Second}, flag.Args())
+	sum, err := importer.Import(ctx, st, importer.Options{Tenant: "bench", Batch: *batch, Buffer: *buffer, Progress: os.Stderr, LogEvery: 30 * time.Second}, flag.Args())
 	if err != nil {
 		log.Fatal(err)
 	}
+	pprof.StopCPUProfile()
 	importCPU, importWall := cpu()-c0, time.Since(w0)
 	fmt.Println(sum)
 	rawSize := dirSize(*dir)

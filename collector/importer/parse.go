@@ -49,7 +49,7 @@ func parseText(line []byte, s *sample) (ok bool, err error) {
 	if len(rest) > 0 && rest[0] == '{' {
 		rest = rest[1:]
 		for {
-			rest = bytes.TrimLeft(rest, " \t")
+			rest = skipBlanks(rest)
 			if len(rest) == 0 {
 				return false, errors.New("unterminated label set")
 			}
@@ -62,7 +62,7 @@ func parseText(line []byte, s *sample) (ok bool, err error) {
 				return false, errors.New("label without '='")
 			}
 			key := bytes.TrimSpace(rest[:eq])
-			rest = bytes.TrimLeft(rest[eq+1:], " \t")
+			rest = skipBlanks(rest[eq+1:])
 			if len(rest) == 0 || rest[0] != '"' {
 				return false, fmt.Errorf("label %s: value not quoted", key)
 			}
@@ -71,7 +71,7 @@ func parseText(line []byte, s *sample) (ok bool, err error) {
 				return false, fmt.Errorf("label %s: %w", key, err)
 			}
 			s.labels = append(s.labels, label{key, val})
-			rest = bytes.TrimLeft(rest[n:], " \t")
+			rest = skipBlanks(rest[n:])
 			if len(rest) > 0 && rest[0] == ',' {
 				rest = rest[1:]
 			}
@@ -100,12 +100,22 @@ func parseText(line []byte, s *sample) (ok bool, err error) {
 
 // field splits the first space-separated field off b.
 func field(b []byte) (f, rest []byte) {
-	b = bytes.TrimLeft(b, " \t")
-	i := bytes.IndexAny(b, " \t")
-	if i < 0 {
-		return b, nil
+	b = skipBlanks(b)
+	for i, c := range b {
+		if c == ' ' || c == '\t' {
+			return b[:i], b[i:]
+		}
 	}
-	return b[:i], b[i:]
+	return b, nil
+}
+
+// skipBlanks drops leading spaces and tabs (bytes.TrimLeft builds its
+// character set on every call).
+func skipBlanks(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
 }
 
 // unquote parses a quoted label value at the start of b and returns it and
@@ -169,7 +179,10 @@ func parseTimestamp(b []byte) (int64, error) {
 	if dot >= 0 {
 		intPart = b[:dot]
 	}
-	digits := len(bytes.TrimLeft(intPart, "-+"))
+	for len(intPart) > 0 && (intPart[0] == '-' || intPart[0] == '+') {
+		intPart = intPart[1:]
+	}
+	digits := len(intPart)
 	if dot < 0 && digits >= msDigits {
 		return strconv.ParseInt(string(b), 10, 64)
 	}
