@@ -2,6 +2,7 @@ package importer
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"math"
 	"os"
@@ -111,4 +112,60 @@ func FuzzParseVM(f *testing.F) {
 			t.Fatal("values and timestamps differ in length")
 		}
 	})
+}
+
+// pointWriter hides the Pebble store's WriteBlocks: the import writes
+// point by point.
+type pointWriter struct{ store.Store }
+
+// TestImportBlocks imports the same file into blocks (small buffers, so
+// that series-days are flushed when full, when their day changes and at
+// the end, and merged with what is stored) and point by point: the stores
+// read the same, and importing again changes nothing.
+func TestImportBlocks(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	const day = 86_400_000
+	t0 := int64(1795132800000 - day/2)
+	for i := range int64(200) {
+		for _, s := range []string{`a{host="h1"}`, `b{host="h1"}`, `c_total{host="h2"}`} {
+			ts := t0 + i*day/150 + i%7 // crosses a day boundary
+			fmt.Fprintf(&b, "%s %d.%d %d\n", s, i*3%17, i%10, ts)
+		}
+	}
+	b.WriteString(`a{host="h1"} 99 ` + fmt.Sprint(t0) + "\n") // rewrites the first point
+	file := filepath.Join(dir, "x.prom")
+	os.WriteFile(file, []byte(b.String()), 0o644)
+	open := func(name string) *pebble.Store {
+		st, err := pebble.Open(filepath.Join(dir, name), pebble.Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	blocks, points := open("blocks"), open("points")
+	opts := Options{Tenant: "acme", Buffer: 7, BlockBatch: 5}
+	for range 2 {
+		if sum, err := Import(t.Context(), blocks, opts, []string{file}); err != nil || sum.Points != 601 {
+			t.Fatalf("import into blocks: %+v, %v", sum, err)
+		}
+	}
+	if _, err := Import(t.Context(), pointWriter{points}, Options{Tenant: "acme"}, []string{file}); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := points.Series(t.Context(), store.SeriesFilter{Tenant: "acme"})
+	if err != nil || len(ss) != 3 {
+		t.Fatalf("series: %v, %v", ss, err)
+	}
+	for _, s := range ss {
+		want, err1 := points.Points(t.Context(), s.ID, math.MinInt64, math.MaxInt64, 0)
+		got, err2 := blocks.Points(t.Context(), s.ID, math.MinInt64, math.MaxInt64, 0)
+		if err1 != nil || err2 != nil || len(want) != 200 || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: %d points from blocks, %d point by point (%v, %v)", s.Metric, len(got), len(want), err1, err2)
+		}
+		if s.Metric == "a" && want[0].Value != 99 {
+			t.Errorf("first point of a: %v, want the later line's 99", want[0])
+		}
+	}
 }
