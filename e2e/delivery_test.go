@@ -56,7 +56,9 @@ func seqAgent(t *testing.T, e *env, transport, spool string) {
 	for _, c := range []string{"cpu", "memory", "filesystem", "disk", "network", "load", "system"} {
 		s += fmt.Sprintf("\n[checks.%s]\nenabled = false\n", c)
 	}
-	s += fmt.Sprintf("\n[plugins.seq]\npath = %q\ninterval = \"1s\"\nformat = \"cloudkick\"\n", seqPlugin(t, e.dir))
+	// A generous timeout: on a loaded machine a slow run makes the next
+	// slots skip rather than be killed after counting up (a gap).
+	s += fmt.Sprintf("\n[plugins.seq]\npath = %q\ninterval = \"1s\"\ntimeout = \"20s\"\nformat = \"cloudkick\"\n", seqPlugin(t, e.dir))
 	if err := os.WriteFile(conf, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
 	}
