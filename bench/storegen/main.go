@@ -20,12 +20,12 @@ import (
 type kind int
 
 const (
-	percent  kind = iota // 0-100, one decimal, mean-reverting noise
-	memory               // bytes, random walk in pages
-	fsSize               // bytes, constant with rare changes
-	counter              // monotonic, rate with noise
-	load                 // two decimals, smooth
-	count                // small integers
+	percent kind = iota // 0-100, one decimal, mean-reverting noise
+	memory              // bytes, random walk in pages
+	fsSize              // bytes, constant with rare changes
+	counter             // monotonic, rate with noise
+	load                // two decimals, smooth
+	count               // small integers
 )
 
 type def struct {

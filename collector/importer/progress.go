@@ -45,7 +45,7 @@ func (im *importer) show(start time.Time, final bool) {
 	frac := float64(read) / float64(max(im.total, 1))
 	eta := "?"
 	if read > 0 {
-		eta = (time.Duration(el*(1-frac)/frac*float64(time.Second))).Round(time.Second).String()
+		eta = (time.Duration(el * (1 - frac) / frac * float64(time.Second))).Round(time.Second).String()
 	}
 	if !im.opts.Terminal {
 		if !final {
