@@ -107,24 +107,16 @@ func service(configPath string) daemon.Spec {
 	}
 }
 
-// serviceCmd runs one of daemon.Actions.
+// serviceCmd runs one of daemon.Actions and exits with its status.
 func serviceCmd(action string, args []string) error {
-	fs := flag.NewFlagSet(action, flag.ExitOnError)
-	path := fs.String("config", defaultConfig, "config file the installed service runs with (install only)")
-	fs.Parse(args)
-	spec := service(*path)
+	spec := service(defaultConfig)
 	spec.CheckConfig = func(path string) error {
 		_, err := collector.LoadConfig(path)
 		return err
 	}
-	err := daemon.Control(spec, action, os.Stdout)
-	if action == "status" {
-		switch {
-		case errors.Is(err, daemon.ErrNotRunning):
-			os.Exit(3)
-		case errors.Is(err, daemon.ErrNotInstalled):
-			os.Exit(4)
-		}
+	code, err := daemon.Command(spec, action, args, os.Stdout)
+	if err == nil && code != 0 {
+		os.Exit(code)
 	}
 	return err
 }

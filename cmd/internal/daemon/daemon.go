@@ -7,6 +7,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -103,6 +104,26 @@ func Run(spec Spec, fn func(context.Context) error) error {
 		return err
 	}
 	return p.err
+}
+
+// Command runs a service command line: its one flag is --config, the
+// config file an installed service runs with (checked with
+// spec.CheckConfig). It returns the process's exit status: 0, or for
+// status 3 when the service is not running and 4 when it is not installed.
+func Command(spec Spec, action string, args []string, w io.Writer) (int, error) {
+	fs := flag.NewFlagSet(action, flag.ExitOnError)
+	fs.StringVar(&spec.Config, "config", spec.Config, "config file the installed service runs with (install only)")
+	fs.Parse(args)
+	err := Control(spec, action, w)
+	if action == "status" {
+		switch {
+		case errors.Is(err, ErrNotRunning):
+			return 3, nil
+		case errors.Is(err, ErrNotInstalled):
+			return 4, nil
+		}
+	}
+	return 0, err
 }
 
 // Control performs one of Actions on the installed service and writes
