@@ -105,6 +105,7 @@ func newFilesystemCheck(o *FilesystemOptions) (*filesystemCheck, error) {
 		fstypes:  fstypes,
 		timeout:  time.Duration(o.MountTimeout),
 		stuck:    make(map[string]struct{}),
+		seen:     make(map[uint64]struct{}),
 		top:      make(map[string]*seriesEntry),
 		statfs:   statMount,
 		unescape: unescapeMount,
@@ -129,6 +130,8 @@ type filesystemCheck struct {
 	cache  seriesCache
 	key    []byte
 	order  []*seriesEntry          // reported entries, in mount order
+	devs   []uint64                // device of each entry of order; 0: unknown
+	seen   map[uint64]struct{}     // devices reported this run
 	top    map[string]*seriesEntry // mount point → last entry mounted on it
 	timer  *time.Timer
 	worker *statWorker // nil when none is idle
@@ -159,15 +162,18 @@ var (
 func (c *filesystemCheck) Run(ctx context.Context, r *Result) error {
 	c.cache.begin()
 	c.order = c.order[:0]
+	c.devs = c.devs[:0]
 	c.skips = c.skips[:0]
 	clear(c.top)
-	err := c.rd.read(ctx, func(mount, fstype, device []byte) {
+	clear(c.seen)
+	err := c.rd.read(ctx, func(mount, fstype, device []byte, dev uint64) {
 		c.key = append(append(append(append(append(c.key[:0], mount...), 0), fstype...), 0), device...)
 		e := c.cache.lookup(c.key, func(string) *seriesEntry {
 			return c.newEntry(mount, fstype, device)
 		})
 		if e.report {
 			c.order = append(c.order, e)
+			c.devs = append(c.devs, dev)
 			c.top[e.mount] = e
 		}
 	})
@@ -179,12 +185,21 @@ func (c *filesystemCheck) Run(ctx context.Context, r *Result) error {
 	hung := false
 	var w *statWorker
 	defer func() { c.stopWorker(w) }()
-	for _, e := range c.order {
+	for i, e := range c.order {
 		mount := e.mount
 		if c.top[mount] != e {
 			continue // mounted over, or listed twice and done
 		}
 		delete(c.top, mount)
+		// A filesystem mounted again elsewhere (a bind mount, such as the
+		// PrivateTmp and ReadWritePaths of the agent's own systemd unit) is
+		// reported once, at its first mount point.
+		if dev := c.devs[i]; dev != 0 {
+			if _, dup := c.seen[dev]; dup {
+				continue
+			}
+			c.seen[dev] = struct{}{}
+		}
 		var u fsUsage
 		u, w, err = c.stat(ctx, w, mount)
 		if err != nil {

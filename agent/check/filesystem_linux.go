@@ -11,7 +11,7 @@ type mountReader struct {
 }
 
 // read lists the mounts of the agent's mount namespace.
-func (rd *mountReader) read(_ context.Context, fn func(mount, fstype, device []byte)) error {
+func (rd *mountReader) read(_ context.Context, fn func(mount, fstype, device []byte, dev uint64)) error {
 	if rd.f.path == "" {
 		rd.f.path = "/proc/self/mountinfo"
 	}
@@ -32,7 +32,7 @@ var errMountinfo = errors.New("/proc/self/mountinfo: bad line")
 // or more optional fields, "-", filesystem type, source, super options.
 // Mount point, type and source are passed as listed, with " \t\n\\" escaped
 // as octal (\040).
-func parseMountinfo(b []byte, fn func(mount, fstype, device []byte)) error {
+func parseMountinfo(b []byte, fn func(mount, fstype, device []byte, dev uint64)) error {
 	for len(b) > 0 {
 		var line, f []byte
 		line, b = nextLine(b)
@@ -40,9 +40,10 @@ func parseMountinfo(b []byte, fn func(mount, fstype, device []byte)) error {
 		if len(f) == 0 {
 			continue // blank line
 		}
-		for range 3 { // parent ID, major:minor, root
-			f, line = nextField(line)
-		}
+		_, line = nextField(line) // parent ID
+		f, line = nextField(line) // major:minor
+		dev := devID(f)
+		_, line = nextField(line) // root
 		mount, line := nextField(line)
 		f, line = nextField(line) // mount options
 		if len(f) == 0 {
@@ -62,9 +63,32 @@ func parseMountinfo(b []byte, fn func(mount, fstype, device []byte)) error {
 		if len(fstype) == 0 || len(device) == 0 {
 			return errMountinfo
 		}
-		fn(mount, fstype, device)
+		fn(mount, fstype, device, dev)
 	}
 	return nil
+}
+
+// devID packs a "major:minor" field into a non-zero number, or returns 0
+// when the field is malformed.
+func devID(f []byte) uint64 {
+	var major, minor uint64
+	i := 0
+	for ; i < len(f) && f[i] != ':'; i++ {
+		if f[i] < '0' || f[i] > '9' || major > 1<<30 {
+			return 0
+		}
+		major = major*10 + uint64(f[i]-'0')
+	}
+	if i == 0 || i >= len(f)-1 {
+		return 0
+	}
+	for _, c := range f[i+1:] {
+		if c < '0' || c > '9' || minor > 1<<30 {
+			return 0
+		}
+		minor = minor*10 + uint64(c-'0')
+	}
+	return 1<<63 | major<<32 | minor
 }
 
 // unescapeMount undoes the kernel's octal escapes (\040 for a space) in a

@@ -23,7 +23,7 @@ func rootFstype(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var fstype string
-	if err := parseMountinfo(b, func(mount, ft, _ []byte) {
+	if err := parseMountinfo(b, func(mount, ft, _ []byte, _ uint64) {
 		if string(mount) == "/" {
 			fstype = string(ft)
 		}
@@ -228,7 +228,8 @@ func waitGoroutines(t *testing.T, want int) {
 }
 
 // TestFilesystemMountinfo runs the check on a mount table from a file:
-// stacked mounts, escapes, filters.
+// stacked mounts, escapes, filters, and bind mounts of a filesystem already
+// reported (as systemd's PrivateTmp and ReadWritePaths make), left out.
 func TestFilesystemMountinfo(t *testing.T) {
 	const table = `22 27 0:21 / /proc rw,relatime - proc proc rw
 27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
@@ -238,6 +239,8 @@ func TestFilesystemMountinfo(t *testing.T) {
 51 50 8:2 / /data rw - xfs /dev/sdc1 rw
 60 27 0:50 / /mnt/my\040disk rw - nfs4 srv:/export\040x rw
 61 27 0:51 / /boot rw - vfat /dev/sda1 rw
+70 27 254:0 /tmp/systemd-private-1/tmp /tmp rw - ext4 /dev/vda rw
+71 27 254:0 /var/lib/vigil/agent /var/lib/vigil/agent rw - ext4 /dev/vda rw
 `
 	path := filepath.Join(t.TempDir(), "mountinfo")
 	if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
@@ -269,8 +272,8 @@ func TestFilesystemMountinfo(t *testing.T) {
 			t.Errorf("run %d: /data statted %d times", i, n)
 		}
 	}
-	if len(c.cache.m) != 8 {
-		t.Errorf("cache holds %d entries, want one per line (8)", len(c.cache.m))
+	if len(c.cache.m) != 10 {
+		t.Errorf("cache holds %d entries, want one per line (10)", len(c.cache.m))
 	}
 	// A mount gone is forgotten.
 	if err := os.WriteFile(path, []byte(table[:strings.Index(table, "50 27")]), 0o644); err != nil {
@@ -279,5 +282,27 @@ func TestFilesystemMountinfo(t *testing.T) {
 	run(t, "filesystem", c)
 	if len(c.cache.m) != 4 {
 		t.Errorf("cache holds %d entries after unmounts, want 4", len(c.cache.m))
+	}
+}
+
+func TestDevID(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want uint64
+	}{
+		{"254:0", 1<<63 | 254<<32},
+		{"0:21", 1<<63 | 21},
+		{"8:17", 1<<63 | 8<<32 | 17},
+		{"", 0},
+		{":1", 0},
+		{"8:", 0},
+		{"8", 0},
+		{"a:1", 0},
+		{"1:b", 0},
+		{"99999999999:1", 0},
+	} {
+		if got := devID([]byte(tt.in)); got != tt.want {
+			t.Errorf("devID(%q) = %#x, want %#x", tt.in, got, tt.want)
+		}
 	}
 }

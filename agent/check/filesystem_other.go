@@ -10,13 +10,13 @@ import (
 
 type mountReader struct{}
 
-func (mountReader) read(ctx context.Context, fn func(mount, fstype, device []byte)) error {
+func (mountReader) read(ctx context.Context, fn func(mount, fstype, device []byte, dev uint64)) error {
 	ps, err := disk.PartitionsWithContext(ctx, true)
 	if err != nil {
 		return err
 	}
 	for _, p := range ps {
-		fn([]byte(p.Mountpoint), []byte(p.Fstype), []byte(p.Device))
+		fn([]byte(p.Mountpoint), []byte(p.Fstype), []byte(p.Device), 0) // device numbers unknown: no dedupe
 	}
 	return nil
 }

@@ -451,7 +451,7 @@ func TestParseMountinfo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []mnt
-			err := parseMountinfo([]byte(tt.in), func(mount, fstype, device []byte) {
+			err := parseMountinfo([]byte(tt.in), func(mount, fstype, device []byte, _ uint64) {
 				got = append(got, mnt{string(mount), string(fstype), string(device)})
 			})
 			if (err != nil) != tt.wantErr {
@@ -467,7 +467,7 @@ func TestParseMountinfo(t *testing.T) {
 func FuzzParseMountinfo(f *testing.F) {
 	f.Add([]byte(mountinfo))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_ = parseMountinfo(b, func(mount, fstype, device []byte) {
+		_ = parseMountinfo(b, func(mount, fstype, device []byte, _ uint64) {
 			if len(mount) == 0 || len(fstype) == 0 || len(device) == 0 {
 				t.Fatalf("empty field: %q %q %q", mount, fstype, device)
 			}

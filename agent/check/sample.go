@@ -41,7 +41,8 @@ const sampleConfig = `## Built-in checks. Each [checks.<name>] table configures 
 [checks.filesystem]
   ## Per mounted filesystem (labels mount, device, fstype), as df shows:
   ## total_bytes, used_bytes, free_bytes (available to non-root),
-  ## used_percent, inodes_total, inodes_used.
+  ## used_percent, inodes_total, inodes_used. A filesystem mounted again
+  ## elsewhere (a bind mount) is reported once, at its first mount point.
   # interval = "30s"
   # timeout = "10s"
   ## Mount points to report, as globs ("/", "/data/*"). Empty: every mount
