@@ -49,12 +49,12 @@ func AppendFrame(buf []byte, m proto.Message) ([]byte, error) {
 // WriteFrame writes m as one frame, refusing frames over max bytes so the
 // peer never has to.
 func WriteFrame(w io.Writer, m proto.Message, max int) error {
+	if n := proto.Size(m); n > max {
+		return fmt.Errorf("write %T: %d bytes exceeds the %d byte limit: %w", m, n, max, ErrFrameTooLarge)
+	}
 	buf, err := AppendFrame(nil, m)
 	if err != nil {
 		return err
-	}
-	if n := proto.Size(m); n > max {
-		return fmt.Errorf("write %T: %d bytes exceeds the %d byte limit: %w", m, n, max, ErrFrameTooLarge)
 	}
 	if _, err := w.Write(buf); err != nil {
 		return fmt.Errorf("write %T: %w", m, err)
