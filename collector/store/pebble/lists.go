@@ -19,37 +19,23 @@ func (s *Store) Tokens(ctx context.Context, tenant string) ([]store.Token, error
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: []byte{nsToken}, UpperBound: []byte{nsToken + 1}})
-	if err != nil {
-		return nil, fmt.Errorf("pebble: tokens of %q: %w", tenant, err)
-	}
-	var (
-		out     []store.Token
-		iterErr error
-	)
-	for valid := it.First(); valid; valid = it.Next() {
-		k := it.Key()
+	var out []store.Token
+	err := s.scanPrefix(ctx, []byte{nsToken}, func(k, v []byte) error {
 		if len(k) != 1+len(store.TokenHash{}) {
-			it.Close()
-			return nil, fmt.Errorf("pebble: tokens of %q: token key: %w", tenant, errCorrupt)
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			iterErr = err
-			break
+			return fmt.Errorf("token key: %w", errCorrupt)
 		}
 		var h store.TokenHash
 		copy(h[:], k[1:])
 		t, err := decodeToken(h, v)
 		if err != nil {
-			it.Close()
-			return nil, fmt.Errorf("pebble: tokens of %q: %w", tenant, err)
+			return err
 		}
 		if t.Tenant == tenant {
 			out = append(out, t)
 		}
-	}
-	if err := closeIter(it, iterErr); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("pebble: tokens of %q: %w", tenant, err)
 	}
 	slices.SortFunc(out, func(a, b store.Token) int { return strings.Compare(a.ID, b.ID) })

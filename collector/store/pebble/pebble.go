@@ -353,37 +353,18 @@ func (s *Store) Series(ctx context.Context, f store.SeriesFilter) ([]store.Serie
 		}
 		prefix = appendTuple(prefix, part)
 	}
-	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("pebble: series of %q: %w", f.Tenant, err)
-	}
-	var (
-		out     []store.Series
-		iterErr error
-		n       int
-	)
-	for valid := it.First(); valid; valid = it.Next() {
-		if n++; n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				it.Close()
-				return nil, fmt.Errorf("pebble: series of %q: %w", f.Tenant, err)
-			}
-		}
-		v, err := it.ValueAndErr()
+	var out []store.Series
+	err := s.scanPrefix(ctx, prefix, func(k, v []byte) error {
+		sr, err := decodeSeries(k, v)
 		if err != nil {
-			iterErr = err
-			break
-		}
-		sr, err := decodeSeries(it.Key(), v)
-		if err != nil {
-			it.Close()
-			return nil, fmt.Errorf("pebble: series of %q: %w", f.Tenant, err)
+			return err
 		}
 		if f.Match(&sr) {
 			out = append(out, sr)
 		}
-	}
-	if err := closeIter(it, iterErr); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("pebble: series of %q: %w", f.Tenant, err)
 	}
 	return out, nil
@@ -420,6 +401,34 @@ func closeIter(it *pebbledb.Iterator, err error) error {
 		err = cerr
 	}
 	return err
+}
+
+// scanPrefix calls fn with the key and value of every entry under prefix,
+// in key order, checking ctx every 1024 entries; an error from fn stops
+// the scan and is returned.
+func (s *Store) scanPrefix(ctx context.Context, prefix []byte, fn func(k, v []byte) error) error {
+	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	n := 0
+	for valid := it.First(); valid; valid = it.Next() {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				it.Close()
+				return err
+			}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return closeIter(it, err)
+		}
+		if err := fn(it.Key(), v); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return closeIter(it, nil)
 }
 
 // Points returns the raw points of id with from <= ts < to in time order, at
@@ -580,28 +589,13 @@ func (s *Store) LatestResults(ctx context.Context, tenant, agent string) ([]stor
 	}
 	defer s.mu.RUnlock()
 	prefix := appendTuple(appendTuple([]byte{nsLatest}, tenant), agent)
-	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("pebble: results of %s/%s: %w", tenant, agent, err)
-	}
-	var (
-		out     []store.CheckResult
-		iterErr error
-	)
-	for valid := it.First(); valid; valid = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			iterErr = err
-			break
-		}
-		r, err := decodeLatest(it.Key(), v)
-		if err != nil {
-			it.Close()
-			return nil, fmt.Errorf("pebble: results of %s/%s: %w", tenant, agent, err)
-		}
+	var out []store.CheckResult
+	err := s.scanPrefix(ctx, prefix, func(k, v []byte) error {
+		r, err := decodeLatest(k, v)
 		out = append(out, r)
-	}
-	if err := closeIter(it, iterErr); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("pebble: results of %s/%s: %w", tenant, agent, err)
 	}
 	return out, nil
@@ -721,20 +715,13 @@ func (s *Store) Pending(ctx context.Context, res Resolution, slot int64) ([]stor
 	}
 	defer s.mu.RUnlock()
 	prefix := queueSlotKey(res, slot)
-	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("pebble: pending %s windows of slot %d: %w", res, slot, err)
-	}
 	var out []store.Window
-	for valid := it.First(); valid; valid = it.Next() {
-		_, _, w, err := decodeQueueKey(it.Key())
-		if err != nil {
-			it.Close()
-			return nil, fmt.Errorf("pebble: pending %s windows of slot %d: %w", res, slot, err)
-		}
+	err := s.scanPrefix(ctx, prefix, func(k, _ []byte) error {
+		_, _, w, err := decodeQueueKey(k)
 		out = append(out, w)
-	}
-	if err := closeIter(it, nil); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("pebble: pending %s windows of slot %d: %w", res, slot, err)
 	}
 	return out, nil
@@ -815,28 +802,13 @@ func (s *Store) Agents(ctx context.Context, tenant string) ([]store.Agent, error
 	}
 	defer s.mu.RUnlock()
 	prefix := appendTuple([]byte{nsAgent}, tenant)
-	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("pebble: agents of %q: %w", tenant, err)
-	}
-	var (
-		out     []store.Agent
-		iterErr error
-	)
-	for valid := it.First(); valid; valid = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			iterErr = err
-			break
-		}
-		a, err := decodeAgent(it.Key(), v)
-		if err != nil {
-			it.Close()
-			return nil, fmt.Errorf("pebble: agents of %q: %w", tenant, err)
-		}
+	var out []store.Agent
+	err := s.scanPrefix(ctx, prefix, func(k, v []byte) error {
+		a, err := decodeAgent(k, v)
 		out = append(out, a)
-	}
-	if err := closeIter(it, iterErr); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("pebble: agents of %q: %w", tenant, err)
 	}
 	return out, nil
