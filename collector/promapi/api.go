@@ -472,23 +472,30 @@ func limitParam(r *http.Request) (int, *apiErr) {
 	return n, nil
 }
 
-func (a *API) series(w http.ResponseWriter, r *http.Request, tenant string) {
+// lookup reads what series and label lookups share — the match[] sets,
+// limit, and start/end as a querier — answering the error itself when one
+// is bad.
+func (a *API) lookup(w http.ResponseWriter, r *http.Request, tenant string, matchRequired bool) ([][]*labels.Matcher, int, storage.Querier, bool) {
 	if !parseForm(w, r) {
-		return
+		return nil, 0, nil, false
 	}
-	sets, e := matchers(r, true)
-	if e != nil {
-		fail(w, e)
-		return
+	sets, e := matchers(r, matchRequired)
+	if e == nil {
+		var n int
+		if n, e = limitParam(r); e == nil {
+			var q storage.Querier
+			if q, e = a.querier(r, tenant); e == nil {
+				return sets, n, q, true
+			}
+		}
 	}
-	n, e := limitParam(r)
-	if e != nil {
-		fail(w, e)
-		return
-	}
-	q, e := a.querier(r, tenant)
-	if e != nil {
-		fail(w, e)
+	fail(w, e)
+	return nil, 0, nil, false
+}
+
+func (a *API) series(w http.ResponseWriter, r *http.Request, tenant string) {
+	sets, n, q, ok := a.lookup(w, r, tenant, true)
+	if !ok {
 		return
 	}
 	defer q.Close()
@@ -533,22 +540,8 @@ func (a *API) labelValues(w http.ResponseWriter, r *http.Request, tenant string)
 
 // labels answers the label names (name == "") or the values of name.
 func (a *API) labels(w http.ResponseWriter, r *http.Request, tenant, name string) {
-	if !parseForm(w, r) {
-		return
-	}
-	sets, e := matchers(r, false)
-	if e != nil {
-		fail(w, e)
-		return
-	}
-	n, e := limitParam(r)
-	if e != nil {
-		fail(w, e)
-		return
-	}
-	q, e := a.querier(r, tenant)
-	if e != nil {
-		fail(w, e)
+	sets, n, q, ok := a.lookup(w, r, tenant, false)
+	if !ok {
 		return
 	}
 	defer q.Close()
