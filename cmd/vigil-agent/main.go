@@ -35,7 +35,8 @@ commands:
              check [--config FILE] [--json] all|NAME...
              check --plugin PATH [--format cloudkick|nagios|influx] [--timeout D] [--json] [-- ARGS...]
   config   print a commented sample configuration
-  setup    enroll at a collector and write the config (token file next to it, mode 0600):
+  setup    enroll at a collector and write the config (token file next to it; neither
+           readable by others, group-readable only if the config already was):
              setup --collector https://HOST:PORT --enroll-token TOKEN [--agent-id ID]
                    [--ca FILE] [--config FILE] [--quic HOST:PORT[,HOST:PORT...]]
   version  print the version and commit (also --version)
