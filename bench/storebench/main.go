@@ -1,7 +1,10 @@
 // Command storebench measures the embedded store on a data file (make
 // bench-store): it imports the file with collector/importer into a fresh
-// Pebble store (straight into compressed blocks; --keys: one key per point,
-// then compression of the closed days), compacts the LSM and reports
+// Pebble store (straight into compressed blocks; --live: parsed into memory
+// first, then written as the collector's live path writes, each agent's
+// points of one timestamp in one synced Write from concurrent connections,
+// then the head flushed and the closed days compressed), compacts the LSM
+// and reports
 // bytes per point on disk, ingest points per CPU-second, and the median
 // latency of reading one series over 24 h raw and over 30 days of 1 h
 // rollups.
@@ -67,7 +70,8 @@ func main() {
 	batch := flag.Int("batch", 5000, "points per write")
 	queries := flag.Int("queries", 200, "queries per latency figure")
 	buffer := flag.Int("buffer", 0, "points the import buffers before writing blocks (0: the importer's default)")
-	keys := flag.Bool("keys", false, "import point by point (one key per point, as the collector's live path writes), then compress the closed day, instead of straight into blocks")
+	live := flag.Bool("live", false, "write as the collector's live path does (one synced Write per agent and timestamp, from --conns connections) instead of importing into blocks; parsing is not counted")
+	conns := flag.Int("conns", 32, "concurrent writers for --live")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the import to this file")
 	flag.Parse()
 	if flag.NArg() == 0 {
@@ -88,7 +92,10 @@ func main() {
 	}
 	defer st.Close()
 
-	if *cpuprofile != "" {
+	startProfile := func() {
+		if *cpuprofile == "" {
+			return
+		}
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
 			log.Fatal(err)
@@ -97,21 +104,39 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	c0, w0 := cpu(), time.Now()
-	var target store.Store = st
-	if *keys {
-		target = struct{ store.Store }{st} // hides WriteBlocks
-	}
-	sum, err := importer.Import(ctx, target, importer.Options{Tenant: "bench", Batch: *batch, Buffer: *buffer, Progress: os.Stderr, LogEvery: 30 * time.Second}, flag.Args())
-	if err != nil {
-		log.Fatal(err)
+	var (
+		sum                   importer.Summary
+		importCPU, importWall time.Duration
+		requests              int
+	)
+	if *live {
+		c := &capture{index: map[store.SeriesID]int32{}}
+		if sum, err = importer.Import(ctx, c, importer.Options{Tenant: "bench", Batch: *batch, Progress: os.Stderr, LogEvery: 30 * time.Second}, flag.Args()); err != nil {
+			log.Fatal(err)
+		}
+		startProfile()
+		c0, w0 := cpu(), time.Now()
+		if requests, err = c.replay(ctx, st, "bench", *conns); err != nil {
+			log.Fatal(err)
+		}
+		// The head's last points into chunks: part of the write path's cost.
+		if err := st.Flush(ctx); err != nil {
+			log.Fatal(err)
+		}
+		importCPU, importWall = cpu()-c0, time.Since(w0)
+	} else {
+		startProfile()
+		c0, w0 := cpu(), time.Now()
+		if sum, err = importer.Import(ctx, st, importer.Options{Tenant: "bench", Batch: *batch, Buffer: *buffer, Progress: os.Stderr, LogEvery: 30 * time.Second}, flag.Args()); err != nil {
+			log.Fatal(err)
+		}
+		importCPU, importWall = cpu()-c0, time.Since(w0)
 	}
 	pprof.StopCPUProfile()
-	importCPU, importWall := cpu()-c0, time.Since(w0)
 	fmt.Println(sum)
 	rawSize := dirSize(*dir)
 
-	c0, w0 = cpu(), time.Now()
+	c0, w0 := cpu(), time.Now()
 	cs, err := st.Compact(ctx, time.Now().UnixMilli())
 	if err != nil {
 		log.Fatal(err)
@@ -181,11 +206,12 @@ func main() {
 	}
 
 	fmt.Printf("points %d, series %d, files %s\n", sum.Points, len(series), flag.Args())
-	how := "straight into blocks, requests of up to 1 M points, synced"
-	if *keys {
-		how = fmt.Sprintf("one key per point, batches of %d, synced", *batch)
+	how := "parsing included; straight into blocks, requests of up to 1 M points, synced"
+	if *live {
+		how = fmt.Sprintf("parsing not included; live path: %d synced writes of %.0f points on average from %d connections, head flushed at the end",
+			requests, float64(sum.Points)/float64(max(requests, 1)), *conns)
 	}
-	fmt.Printf("ingest: %.2f M points/s wall, %.2f M points per CPU-second (%.1f s CPU, %.1f s wall, parsing included; %s)\n",
+	fmt.Printf("ingest: %.2f M points/s wall, %.2f M points per CPU-second (%.1f s CPU, %.1f s wall; %s)\n",
 		float64(sum.Points)/importWall.Seconds()/1e6, float64(sum.Points)/importCPU.Seconds()/1e6, importCPU.Seconds(), importWall.Seconds(), how)
 	fmt.Printf("compaction after import: %d series, %d points in %.1f s CPU (%.1f s wall)\n",
 		cs.Series, cs.Points, compactCPU.Seconds(), compactWall.Seconds())

@@ -2,10 +2,14 @@ package pebble
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,13 +20,13 @@ import (
 
 // Compaction of closed raw buckets into blocks (block.go).
 //
-// Write stores every raw point under a key of its own and marks the point's
-// bucket dirty (m dirty: bucket). Once a dirty bucket has been closed for
-// Options.CompactDelay, compaction rewrites each series of it that has
-// uncompressed points as one block: it merges the block already there (if
-// any) with those points, the points winning on equal timestamps (they were
-// written later), then in one batch range-deletes the series' point keys of
-// the bucket and sets the block. A write arriving after compaction lands
+// The head's flushes (head.go) write chunks and Write writes string points
+// as keys; both mark the bucket dirty (m dirty: bucket). Once a dirty bucket
+// has been closed for Options.CompactDelay, compaction rewrites each series
+// of it that has chunks or point keys as one block: it merges the block
+// already there (if any), the chunks in flush order and the point keys,
+// later ones winning on equal timestamps, then in one batch range-deletes
+// the series' chunks and point keys of the bucket and sets the block. A write arriving after compaction lands
 // uncompressed again and marks the bucket dirty again; reads merge blocks
 // with points the same way, so a rewrite leaves one point in every state.
 //
@@ -214,9 +218,8 @@ func (s *Store) compactBucket(ctx context.Context, b int64, st *CompactStats) er
 
 type compactScratch struct {
 	enc          blockEncoder
-	block, raw   []store.Point
+	run          run
 	merged       []store.Point
-	buf          []byte
 	blocks       []byte // encoded blocks of the current run
 	offs         []int
 	keys         []byte // their keys, blockKeyLen each
@@ -273,39 +276,13 @@ func (s *Store) compactChunk(ctx context.Context, from, end []byte, cs *compactS
 		}
 		nseries++
 		cs.prefix = append(cs.prefix[:0], k[:blockKeyLen]...)
-		var id store.SeriesID
-		copy(id[:], cs.prefix[10:26])
-		cs.block, cs.raw = cs.block[:0], cs.raw[:0]
-		blockStr, rawStr, hasBlock := false, 0, false
-		for ; valid && bytes.HasPrefix(it.Key(), cs.prefix); valid = it.Next() {
-			k := it.Key()
-			v, err := it.ValueAndErr()
-			if err != nil {
-				it.Close()
-				return nil, err
-			}
-			if len(k) == blockKeyLen {
-				hasBlock = true
-				cs.block, cs.buf, blockStr, err = decodeBlockKind(cs.block, id, v, cs.buf)
-			} else {
-				var ts int64
-				if _, _, ts, err = decodePointKey(k); err == nil {
-					p := store.Point{Series: id, TS: ts}
-					err = decodeValue(v, &p)
-					if v[0] == valString {
-						rawStr++
-					}
-					cs.raw = append(cs.raw, p)
-				}
-			}
-			if err != nil {
-				it.Close()
-				return nil, fmt.Errorf("series %s: %w", id, err)
-			}
+		var err error
+		if valid, err = cs.run.read(it, cs.prefix, math.MaxInt64); err != nil {
+			it.Close()
+			return nil, err
 		}
-		str := rawStr > 0 || (hasBlock && blockStr)
-		mixed := rawStr > 0 && rawStr < len(cs.raw) || hasBlock && len(cs.raw) > 0 && blockStr != (rawStr > 0)
-		if len(cs.raw) == 0 || mixed {
+		str, num := cs.run.kinds()
+		if cs.run.onlyBlock() || str && num {
 			// Nothing to do, or a series that changed type: left as is.
 			if err := flushRun(); err != nil {
 				it.Close()
@@ -313,7 +290,7 @@ func (s *Store) compactChunk(ctx context.Context, from, end []byte, cs *compactS
 			}
 			continue
 		}
-		cs.merged = mergePoints(cs.merged[:0], cs.block, cs.raw)
+		cs.merged = cs.run.merged(cs.merged[:0], math.MinInt64, math.MaxInt64)
 		if len(cs.runFrom) == 0 {
 			cs.runFrom = append(cs.runFrom, cs.prefix...)
 		}
@@ -364,8 +341,8 @@ func mergePoints(dst, older, newer []store.Point) []store.Point {
 }
 
 // points returns the raw points of id in [from, to): for each bucket
-// overlapping the range it reads the series' block, if any, and its
-// uncompressed points, and merges them. Buckets without the series cost one
+// overlapping the range it reads the series' block, chunks and point keys
+// and merges them, then merges the head's points. Buckets without the series cost one
 // seek, so a range of any width is safe.
 func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, limit int) ([]store.Point, error) {
 	if from >= to || limit < 0 {
@@ -388,11 +365,10 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 		return nil, fmt.Errorf("pebble: raw points of %s: %w", id, err)
 	}
 	var (
-		out        []store.Point
-		block, raw []store.Point
-		buf        []byte
-		seek       = make([]byte, blockKeyLen)
-		last       = bucketOf(to-1, width)
+		out  []store.Point
+		r    run
+		seek = make([]byte, blockKeyLen)
+		last = bucketOf(to-1, width)
 	)
 	b := bucketOf(from, width)
 	for {
@@ -425,53 +401,12 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 			continue
 		}
 		// The series has data in bucket kb.
-		block, raw = block[:0], raw[:0]
 		putInt64(seek[2:10], kb)
-		for valid := true; valid && bytes.HasPrefix(it.Key(), seek); valid = it.Next() {
-			k := it.Key()
-			v, err := it.ValueAndErr()
-			if err != nil {
-				return fail(err)
-			}
-			if len(k) == blockKeyLen {
-				if block, buf, err = decodeBlock(block, id, v, buf); err != nil {
-					return fail(fmt.Errorf("block of bucket %d: %w", kb, err))
-				}
-				continue
-			}
-			_, _, ts, err := decodePointKey(k)
-			if err != nil {
-				return fail(err)
-			}
-			if ts < from {
-				continue
-			}
-			if ts >= to {
-				break
-			}
-			p := store.Point{Series: id, TS: ts}
-			if err := decodeValue(v, &p); err != nil {
-				return fail(fmt.Errorf("at %d: %w", ts, err))
-			}
-			raw = append(raw, p)
+		if _, err := r.read(it, seek, to); err != nil {
+			return fail(fmt.Errorf("bucket %d: %w", kb, err))
 		}
-		lo, hi := 0, len(block)
-		for lo < hi && block[lo].TS < from {
-			lo++
-		}
-		for hi > lo && block[hi-1].TS >= to {
-			hi--
-		}
-		if out == nil {
-			out = make([]store.Point, 0, hi-lo+len(raw))
-		}
-		if len(raw) == 0 {
-			out = append(out, block[lo:hi]...)
-		} else {
-			out = mergePoints(out, block[lo:hi], raw)
-		}
+		out = r.merged(out, from, to)
 		if limit > 0 && len(out) >= limit {
-			out = out[:limit]
 			break
 		}
 		if kb >= last || lastBucket(kb, width) {
@@ -481,6 +416,13 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 	}
 	if err := closeIter(it, nil); err != nil {
 		return nil, fmt.Errorf("pebble: raw points of %s: %w", id, err)
+	}
+	// The head, newest of all; a limit applies to the union.
+	if hp := s.head.appendRange(r.older[:0], id, from, to); len(hp) > 0 {
+		out = mergePoints(make([]store.Point, 0, len(out)+len(hp)), out, hp)
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
 	}
 	return out, nil
 }
@@ -500,4 +442,108 @@ func (s *Store) Settle(ctx context.Context) error {
 		return fmt.Errorf("pebble: settle: %w", err)
 	}
 	return nil
+}
+
+// run collects what one series holds in one raw bucket: its block, its
+// chunks (flushed from the head) and its point keys.
+type run struct {
+	block          []store.Point
+	hasBlock, bStr bool
+	chunks         []chunkRef
+	chunkPts       []store.Point
+	raw            []store.Point
+	rawStr         int
+	buf            []byte
+	older, newer   []store.Point
+}
+
+type chunkRef struct {
+	seq        uint64
+	start, end int // in chunkPts
+}
+
+// read consumes the iterator's entries under prefix (a block key), where
+// it is positioned, up to the first point or chunk at or after to, and
+// reports whether the iterator is still valid.
+func (r *run) read(it *pebbledb.Iterator, prefix []byte, to int64) (bool, error) {
+	var id store.SeriesID
+	copy(id[:], prefix[10:26])
+	r.block, r.chunks, r.chunkPts, r.raw = r.block[:0], r.chunks[:0], r.chunkPts[:0], r.raw[:0]
+	r.hasBlock, r.bStr, r.rawStr = false, false, 0
+	valid := true
+	for ; valid && bytes.HasPrefix(it.Key(), prefix); valid = it.Next() {
+		k := it.Key()
+		if len(k) >= pointKeyLen && getInt64(k[26:34]) >= to {
+			break
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return false, err
+		}
+		switch len(k) {
+		case blockKeyLen:
+			r.hasBlock = true
+			r.block, r.buf, r.bStr, err = decodeBlockKind(r.block, id, v, r.buf)
+		case chunkKeyLen:
+			start := len(r.chunkPts)
+			var str bool
+			r.chunkPts, r.buf, str, err = decodeBlockKind(r.chunkPts, id, v, r.buf)
+			if err == nil && str {
+				err = fmt.Errorf("chunk of strings: %w", errCorrupt)
+			}
+			r.chunks = append(r.chunks, chunkRef{binary.BigEndian.Uint64(k[34:42]), start, len(r.chunkPts)})
+		case pointKeyLen:
+			p := store.Point{Series: id, TS: getInt64(k[26:34])}
+			if err = decodeValue(v, &p); err == nil && v[0] == valString {
+				r.rawStr++
+			}
+			r.raw = append(r.raw, p)
+		default:
+			err = fmt.Errorf("point key of %d bytes: %w", len(k), errCorrupt)
+		}
+		if err != nil {
+			return false, fmt.Errorf("series %s: %w", id, err)
+		}
+	}
+	return valid, nil
+}
+
+// kinds reports whether the run holds string and numeric points.
+func (r *run) kinds() (str, num bool) {
+	str = r.hasBlock && r.bStr || r.rawStr > 0
+	num = r.hasBlock && !r.bStr || len(r.chunks) > 0 || len(r.raw) > r.rawStr
+	return str, num
+}
+
+// empty reports whether the run has nothing but its block.
+func (r *run) onlyBlock() bool { return len(r.chunks) == 0 && len(r.raw) == 0 }
+
+// merged appends the run's points in [from, to) to dst: the block, then
+// the chunks in flush order, then the point keys, a later one winning on
+// equal timestamps.
+func (r *run) merged(dst []store.Point, from, to int64) []store.Point {
+	if r.onlyBlock() {
+		return append(dst, between(r.block, from, to)...)
+	}
+	cur := between(r.block, from, to)
+	if len(r.chunks) > 0 {
+		slices.SortFunc(r.chunks, func(a, b chunkRef) int { return cmp.Compare(a.seq, b.seq) })
+		for _, c := range r.chunks {
+			r.newer = mergePoints(r.newer[:0], cur, between(r.chunkPts[c.start:c.end], from, to))
+			r.older, r.newer = r.newer, r.older
+			cur = r.older
+		}
+	}
+	if len(r.raw) > 0 {
+		return mergePoints(dst, cur, between(r.raw, from, to))
+	}
+	return append(dst, cur...)
+}
+
+// between returns the points of pts (in time order) in [from, to).
+func between(pts []store.Point, from, to int64) []store.Point {
+	byTS := func(p store.Point, t int64) int { return cmp.Compare(p.TS, t) }
+	lo, _ := slices.BinarySearchFunc(pts, from, byTS)
+	hi, _ := slices.BinarySearchFunc(pts, to, byTS)
+	return pts[lo:max(lo, hi)]
 }

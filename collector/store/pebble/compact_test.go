@@ -11,13 +11,16 @@ import (
 	"github.com/vigilmon/vigil/collector/store/storetest"
 )
 
-// compacting compresses every closed bucket after each write, so the
-// contract suite runs against blocks, points written after them and
-// recompaction.
+// compacting flushes the head and compresses every closed bucket after
+// each write, so the contract suite runs against blocks, points written
+// after them and recompaction.
 type compacting struct{ *Store }
 
 func (c compacting) Write(ctx context.Context, w *store.WriteRequest) error {
 	if err := c.Store.Write(ctx, w); err != nil {
+		return err
+	}
+	if err := c.Flush(ctx); err != nil {
 		return err
 	}
 	_, err := c.Compact(ctx, math.MaxInt64)
@@ -26,6 +29,22 @@ func (c compacting) Write(ctx context.Context, w *store.WriteRequest) error {
 
 func TestContractCompacted(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return compacting{openTest(t, t.TempDir())} })
+}
+
+// flushing flushes the head after each write, so the contract suite runs
+// against chunks (several per series and bucket) and points written
+// after them.
+type flushing struct{ *Store }
+
+func (f flushing) Write(ctx context.Context, w *store.WriteRequest) error {
+	if err := f.Store.Write(ctx, w); err != nil {
+		return err
+	}
+	return f.Flush(ctx)
+}
+
+func TestContractFlushed(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return flushing{openTest(t, t.TempDir())} })
 }
 
 func randPoints(r *rand.Rand, id store.SeriesID, n int, str bool) []store.Point {
@@ -122,6 +141,9 @@ func TestLateWriteAfterCompaction(t *testing.T) {
 	if err := s.Write(ctx, &store.WriteRequest{Tenant: "acme", Series: []store.Series{sr}, Points: pts}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	st, err := s.Compact(ctx, base+3*dayMS)
 	if err != nil || st.Series != 1 || st.Points != 100 {
 		t.Fatalf("Compact = %+v, %v", st, err)
@@ -141,6 +163,9 @@ func TestLateWriteAfterCompaction(t *testing.T) {
 		got, err = s.Points(ctx, sr.ID, base+15_000, base+60_001, 2)
 		if err != nil || !sameBits(got, want[1:3]) {
 			t.Fatalf("%s: Points with limit = %v, %v", round, got, err)
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
 		}
 		if st, err = s.Compact(ctx, base+3*dayMS); err != nil {
 			t.Fatal(err)

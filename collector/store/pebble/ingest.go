@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
@@ -15,10 +16,11 @@ import (
 // writes the points straight into the compressed blocks (block.go) of
 // their series and raw bucket instead of one key per point: for each
 // (series, bucket) of the request it merges the block already there and
-// any uncompressed points of the bucket with the request's points, exactly
+// the bucket's chunks and point keys with the request's points, exactly
 // as compaction does (later writes win on equal timestamps, the request's
-// points being the latest), then range-deletes the uncompressed points and
-// sets the new block. Import uses it: writing a point costs a few dozen
+// points being the latest), then range-deletes the chunks and point keys
+// and sets the new block. Points still in the head (head.go), written by
+// Write and not yet flushed, stay newer than the request's. Import uses it: writing a point costs a few dozen
 // nanoseconds instead of a key that LSM compactions rewrite several times.
 //
 // A (series, bucket) whose stored points have another type than the
@@ -130,35 +132,16 @@ func (s *Store) WriteBlocks(ctx context.Context, w *store.WriteRequest) error {
 		key[0], key[1] = nsPoint, byte(Raw)
 		putInt64(key[2:10], g.bucket)
 		copy(key[10:26], g.id[:])
-		cs.block, cs.raw = cs.block[:0], cs.raw[:0]
-		hasBlock, blockStr, rawStr := false, false, 0
-		for valid := it.SeekGE(key); valid && bytes.HasPrefix(it.Key(), key); valid = it.Next() {
-			k := it.Key()
-			v, err := it.ValueAndErr()
-			if err != nil {
+		var hasOld, oldStr, oldNum bool
+		if it.SeekGE(key) && bytes.HasPrefix(it.Key(), key) {
+			if _, err := cs.run.read(it, key, math.MaxInt64); err != nil {
 				it.Close()
 				return fmt.Errorf("pebble: write blocks: %w", err)
 			}
-			if len(k) == blockKeyLen {
-				hasBlock = true
-				cs.block, cs.buf, blockStr, err = decodeBlockKind(cs.block, g.id, v, cs.buf)
-			} else {
-				var ts int64
-				if _, _, ts, err = decodePointKey(k); err == nil {
-					p := store.Point{Series: g.id, TS: ts}
-					if err = decodeValue(v, &p); err == nil && v[0] == valString {
-						rawStr++
-					}
-					cs.raw = append(cs.raw, p)
-				}
-			}
-			if err != nil {
-				it.Close()
-				return fmt.Errorf("pebble: write blocks: series %s: %w", g.id, err)
-			}
+			hasOld = true
+			oldStr, oldNum = cs.run.kinds()
 		}
-		mixed := hasBlock && blockStr != str || rawStr > 0 && !str || len(cs.raw) > rawStr && str
-		if mixed || lastBucket(g.bucket, width) {
+		if oldStr && !str || oldNum && str || lastBucket(g.bucket, width) {
 			for i := range fresh {
 				if err := setPoint(batch, &fresh[i], str); err != nil {
 					it.Close()
@@ -169,15 +152,15 @@ func (s *Store) WriteBlocks(ctx context.Context, w *store.WriteRequest) error {
 			continue
 		}
 		merged := fresh
-		if len(cs.raw) > 0 || hasBlock {
-			older = mergePoints(older[:0], cs.block, cs.raw)
+		if hasOld {
+			older = cs.run.merged(older[:0], math.MinInt64, math.MaxInt64)
 			mix = mergePoints(mix[:0], older, fresh)
 			merged = mix
-		}
-		if len(cs.raw) > 0 {
-			if err := batch.DeleteRange(key, prefixEnd(key), nil); err != nil {
-				it.Close()
-				return fmt.Errorf("pebble: write blocks: %w", err)
+			if !cs.run.onlyBlock() {
+				if err := batch.DeleteRange(key, prefixEnd(key), nil); err != nil {
+					it.Close()
+					return fmt.Errorf("pebble: write blocks: %w", err)
+				}
 			}
 		}
 		cs.blocks = cs.enc.encode(cs.blocks[:0], merged, str)

@@ -23,11 +23,14 @@ const (
 	nsLatest   = 'l' // l | T(tenant) T(agent) T(check)            → latest result (merge operand)
 	nsHistory  = 'h' // h | bucket | T(tenant) T(agent) T(check) | ts → result
 	nsQueue    = 'q' // q | res | slot | window | series id       → empty
+	nsWAL      = 'w' // w | seq                                   → write-ahead record (head.go)
 )
 
 // layoutVersion is stored under versionKey; Open refuses a directory written
-// with another layout.
-const layoutVersion = 1
+// with a later layout and upgrades an earlier one. Version 2 added the
+// head's write-ahead records and chunks (head.go), which a version 1 binary
+// would not read.
+const layoutVersion = 2
 
 var versionKey = []byte{nsMeta, 'v', 'e', 'r', 's', 'i', 'o', 'n'}
 

@@ -21,6 +21,8 @@
 //	t hash(32)                                  token record
 //	l T(tenant) T(agent) T(check)               latest check result (merge operand)
 //	h bucket(8) T(tenant) T(agent) T(check) ts(8)  check result history
+//	w seq(8)                                    write-ahead record of the head (head.go)
+//	p Raw bucket(8) series(16) ts(8) seq(8)     chunk of head points, block encoded
 //
 // Points and rollup windows are grouped by resolution, then time bucket (1
 // day for raw points, see store.Resolution.BucketWidth), then by series,
@@ -33,6 +35,8 @@
 //
 // Writes are one synced Pebble batch per WriteRequest: a nil error means the
 // batch is on disk. Pebble groups concurrent commits into one fsync.
+// Numeric points go into the batch as one write-ahead record and into the
+// in-memory head, which is flushed as compressed chunks (head.go).
 package pebble
 
 import (
@@ -68,6 +72,13 @@ type Options struct {
 	// CompactDelay is how long after its end a raw bucket is left
 	// uncompressed for late points; 0 means an hour.
 	CompactDelay time.Duration
+	// HeadPoints is how many numeric points the in-memory head holds (16
+	// bytes each, plus a map entry per series) before it is flushed to
+	// disk; 0 means 4 Mi (64 MiB). Open replays up to this many.
+	HeadPoints int
+	// HeadAge is how old the head's oldest point may get before a flush;
+	// 0 means 30 minutes.
+	HeadAge time.Duration
 }
 
 // Store is the Pebble backend. Its methods are safe for concurrent use.
@@ -91,6 +102,7 @@ type Store struct {
 	scratch sync.Pool // *writeScratch
 
 	blocks compactor // compression of closed raw buckets (compact.go)
+	head   head      // numeric points of the live path (head.go)
 }
 
 type seriesMeta struct {
@@ -135,6 +147,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
+	if err := s.openHead(opts, log); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
 	s.startCompactor(opts, log)
 	return s, nil
 }
@@ -150,9 +166,16 @@ func (s *Store) checkVersion() error {
 	case err != nil:
 		return fmt.Errorf("read layout version: %w", err)
 	}
-	defer closer.Close()
-	if !bytes.Equal(v, []byte{layoutVersion}) {
-		return fmt.Errorf("layout version %v, want %d", v, layoutVersion)
+	if len(v) != 1 || v[0] == 0 || v[0] > layoutVersion {
+		closer.Close()
+		return fmt.Errorf("layout version %v: this collector reads versions 1 to %d; a later release wrote it", v, layoutVersion)
+	}
+	old := v[0]
+	closer.Close()
+	if old < layoutVersion {
+		if err := s.db.Set(versionKey, []byte{layoutVersion}, pebbledb.Sync); err != nil {
+			return fmt.Errorf("upgrade layout version %d to %d: %w", old, layoutVersion, err)
+		}
 	}
 	return nil
 }
@@ -170,6 +193,8 @@ func (s *Store) acquire() error {
 // writeScratch holds the buffers of one Write, reused across calls.
 type writeScratch struct {
 	key, val []byte
+	strs     []store.Point // string points, written as keys
+	num      []store.Point // numeric points of a mixed request
 	types    map[store.SeriesID]store.MetricType
 	fresh    []int // indexes into WriteRequest.Series of definitions written
 }
@@ -182,11 +207,13 @@ func (s *Store) getScratch() *writeScratch {
 }
 
 func (s *Store) putScratch(sc *writeScratch) {
-	if len(sc.types) > 1<<14 || cap(sc.key) > 1<<16 || cap(sc.val) > 1<<16 {
+	if len(sc.types) > 1<<14 || cap(sc.key) > 1<<16 || cap(sc.val) > 1<<20 || cap(sc.num) > 1<<14 {
 		return // let an outsized request's buffers go
 	}
 	clear(sc.types)
 	sc.fresh = sc.fresh[:0]
+	clear(sc.strs)
+	sc.strs = sc.strs[:0]
 	s.scratch.Put(sc)
 }
 
@@ -236,25 +263,42 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 		sc.fresh = append(sc.fresh, i)
 	}
 
+	// Numeric points: one write-ahead record, then the head. String points:
+	// a key each, as they are few.
+	numeric := 0
+	sc.strs = sc.strs[:0]
 	for i := range w.Points {
 		p := &w.Points[i]
 		typ, ok := sc.types[p.Series]
 		if !ok {
 			return fmt.Errorf("pebble: write: point %d: series %s is not defined in the request", i, p.Series)
 		}
-		vlen := floatValueLen()
-		if typ == store.String {
-			vlen = stringValueLen(p.Str)
+		if typ != store.String {
+			numeric++
+			continue
 		}
-		op := b.SetDeferred(pointKeyLen, vlen)
-		putPointKey(op.Key, Raw, p.Series, p.TS)
-		if typ == store.String {
-			putStringValue(op.Value, p.Str)
-		} else {
-			putFloatValue(op.Value, p.Value)
-		}
-		if err := op.Finish(); err != nil {
+		if err := setPoint(b, p, true); err != nil {
 			return fmt.Errorf("pebble: write point %d: %w", i, err)
+		}
+		sc.strs = append(sc.strs, *p)
+	}
+	var seq uint64
+	if numeric > 0 {
+		sc.val = sc.val[:0]
+		if numeric == len(w.Points) {
+			sc.val = appendRecord(sc.val, w.Points)
+		} else {
+			sc.num = sc.num[:0]
+			for i := range w.Points {
+				if sc.types[w.Points[i].Series] != store.String {
+					sc.num = append(sc.num, w.Points[i])
+				}
+			}
+			sc.val = appendRecord(sc.val, sc.num)
+		}
+		seq = s.head.seq.Add(1)
+		if err := b.Set(walKey(seq), sc.val, nil); err != nil {
+			return fmt.Errorf("pebble: write batch of %d points: %w", len(w.Points), err)
 		}
 	}
 
@@ -275,7 +319,7 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pebble: write: %w", err)
 	}
-	if err := markDirty(b, w.Points); err != nil {
+	if err := markDirty(b, sc.strs); err != nil {
 		return fmt.Errorf("pebble: write: %w", err)
 	}
 	s.blocks.mu.RLock()
@@ -283,6 +327,22 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	s.blocks.mu.RUnlock()
 	if err != nil {
 		return fmt.Errorf("pebble: write batch of %d points: %w", len(w.Points), err)
+	}
+	if numeric > 0 {
+		held := s.head.apply(seq, w.Points, func(p *store.Point) bool { return sc.types[p.Series] != store.String })
+		if held >= s.head.limit {
+			select {
+			case s.head.kick <- struct{}{}:
+			default:
+			}
+		}
+		if held >= 2*s.head.limit {
+			// The flush loop is behind: flushing here slows the writers
+			// down instead of letting memory grow.
+			if err := s.flush(ctx); err != nil {
+				s.head.log.Error("flush full head", "err", err)
+			}
+		}
 	}
 
 	if len(sc.fresh) > 0 {
@@ -618,6 +678,13 @@ func (s *Store) DeleteBefore(ctx context.Context, res Resolution, cutoff int64) 
 	}
 	defer s.mu.RUnlock()
 	cb := bucketOf(cutoff, res.BucketWidth())
+	if res == Raw {
+		// No flush may write chunks of the deleted buckets from the head
+		// after the range delete.
+		s.head.flushMu.Lock()
+		defer s.head.flushMu.Unlock()
+		s.head.trim(bucketStart(cb, res.BucketWidth()))
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	if err := b.DeleteRange([]byte{nsPoint, byte(res)}, bucketKey(res, cb), nil); err != nil {
@@ -871,13 +938,20 @@ func (s *Store) Ping(ctx context.Context) error {
 // operations in flight. Calls after the first return ErrClosed.
 func (s *Store) Close() error {
 	s.stopCompactor()
+	s.stopHead()
+	var errs []error
+	if err := s.Flush(context.Background()); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
+		errs = append(errs, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
 	s.closed = true
-	var errs []error
 	if err := s.db.Flush(); err != nil {
 		errs = append(errs, fmt.Errorf("pebble: flush: %w", err))
 	}

@@ -1,0 +1,496 @@
+package pebble
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pebbledb "github.com/cockroachdb/pebble/v2"
+
+	"github.com/vigilmon/vigil/collector/store"
+)
+
+// The head: how the live path (Write) stores numeric raw points.
+//
+// A key per point costs a memtable insert, and LSM compactions rewrite it
+// several times before the bucket is compressed: 0.22 M points per
+// CPU-second. Instead, Write makes a request's numeric points durable as one
+// write-ahead record (w | seq → the points) in its synced batch, and keeps
+// them in memory, by series, in time order. A flush, when the head holds
+// Options.HeadPoints points or its oldest record is Options.HeadAge old,
+// writes each series' head points of each raw bucket as one chunk — a block
+// (block.go) under p | Raw | bucket | series | first ts | seq — and deletes
+// the records it covers in the same synced batch; compaction later merges a
+// closed bucket's chunks into the series' block. A crash between a flush's
+// batches replays records whose points are in chunks already: chunks merge
+// like any other write, so that only rewrites the same values.
+//
+// Reads merge the block, the chunks in flush order, point keys (string
+// points, which stay one key each) and the head, later ones winning on
+// equal timestamps. Open replays the records left, in sequence order.
+
+// walKey is w | seq (8, big-endian): one record per Write with numeric points.
+func walKey(seq uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = nsWAL
+	binary.BigEndian.PutUint64(k[1:], seq)
+	return k
+}
+
+// walSeqKey holds the highest sequence number a flush has used, so that
+// numbers keep growing after every record has been deleted.
+var walSeqKey = []byte{nsMeta, 'w', 'a', 'l', 's', 'e', 'q'}
+
+// chunkKeyLen is a chunk's key: p | Raw | bucket | series | first ts (8) |
+// seq (8). Chunks sort among the series' point keys by their first point.
+const chunkKeyLen = pointKeyLen + 8
+
+func putChunkKey(k []byte, b int64, id store.SeriesID, first int64, seq uint64) {
+	_ = k[chunkKeyLen-1]
+	k[0], k[1] = nsPoint, byte(Raw)
+	putInt64(k[2:10], b)
+	copy(k[10:26], id[:])
+	putInt64(k[26:34], first)
+	binary.BigEndian.PutUint64(k[34:42], seq)
+}
+
+const walVersion = 1
+
+// appendRecord appends the write-ahead record of pts (numeric points):
+//
+//	version (1) | uvarint n | n × (series id (16) | varint ts delta | float64 bits (8, LE))
+//
+// ts deltas are against the previous point of the record (the first
+// against 0): a batch's points mostly share their timestamp.
+func appendRecord(dst []byte, pts []store.Point) []byte {
+	dst = append(dst, walVersion)
+	dst = binary.AppendUvarint(dst, uint64(len(pts)))
+	prev := int64(0)
+	for i := range pts {
+		p := &pts[i]
+		dst = append(dst, p.Series[:]...)
+		dst = binary.AppendVarint(dst, p.TS-prev)
+		prev = p.TS
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p.Value))
+	}
+	return dst
+}
+
+// decodeRecord calls fn for each point of a record; it stops at the first
+// error fn returns.
+func decodeRecord(v []byte, fn func(id store.SeriesID, ts int64, val float64)) error {
+	r := reader{b: v}
+	if r.byte() != walVersion {
+		return fmt.Errorf("write-ahead record version: %w", errCorrupt)
+	}
+	n := r.uvarint()
+	// Every point takes at least 25 bytes.
+	if r.err != nil || n > uint64(len(r.b))/25 {
+		return fmt.Errorf("write-ahead record of %d points: %w", n, errCorrupt)
+	}
+	prev := int64(0)
+	for range n {
+		if len(r.b) < 16 {
+			return fmt.Errorf("write-ahead record: %w", errCorrupt)
+		}
+		var id store.SeriesID
+		copy(id[:], r.b[:16])
+		r.b = r.b[16:]
+		prev += r.varint()
+		if r.err != nil || len(r.b) < 8 {
+			return fmt.Errorf("write-ahead record: %w", errCorrupt)
+		}
+		val := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
+		r.b = r.b[8:]
+		fn(id, prev, val)
+	}
+	return r.done()
+}
+
+// headPoint is a numeric point in memory: 16 bytes.
+type headPoint struct {
+	ts int64
+	v  float64
+}
+
+// headSeries holds a series' points in time order, one per timestamp.
+type headSeries struct{ pts []headPoint }
+
+// add inserts (ts, v), replacing a point with the same timestamp; it
+// reports whether the series has one point more.
+func (hs *headSeries) add(ts int64, v float64) bool {
+	n := len(hs.pts)
+	if n == 0 || ts > hs.pts[n-1].ts {
+		hs.pts = append(hs.pts, headPoint{ts, v})
+		return true
+	}
+	i, found := slices.BinarySearchFunc(hs.pts, ts, func(p headPoint, t int64) int { return cmp.Compare(p.ts, t) })
+	if found {
+		hs.pts[i].v = v
+		return false
+	}
+	hs.pts = slices.Insert(hs.pts, i, headPoint{ts, v})
+	return true
+}
+
+// between returns the points in [from, to).
+func (hs *headSeries) between(from, to int64) []headPoint {
+	lo, _ := slices.BinarySearchFunc(hs.pts, from, func(p headPoint, t int64) int { return cmp.Compare(p.ts, t) })
+	hi, _ := slices.BinarySearchFunc(hs.pts, to, func(p headPoint, t int64) int { return cmp.Compare(p.ts, t) })
+	return hs.pts[lo:max(lo, hi)]
+}
+
+// headPart is what one flush writes: the points of the records seqs.
+type headPart struct {
+	series map[store.SeriesID]*headSeries
+	points int
+	seqs   []uint64
+	since  time.Time // when its first record arrived
+}
+
+func newHeadPart() *headPart { return &headPart{series: make(map[store.SeriesID]*headSeries)} }
+
+func (hp *headPart) add(id store.SeriesID, ts int64, v float64) {
+	hs := hp.series[id]
+	if hs == nil {
+		hs = &headSeries{}
+		hp.series[id] = hs
+	}
+	if hs.add(ts, v) {
+		hp.points++
+	}
+}
+
+func (hp *headPart) addRecord(seq uint64, now time.Time) {
+	if len(hp.seqs) == 0 {
+		hp.since = now
+	}
+	hp.seqs = append(hp.seqs, seq)
+}
+
+type head struct {
+	mu       sync.RWMutex
+	cur      *headPart // written by Write
+	flushing *headPart // being flushed: still read until its chunks are on disk
+
+	seq     atomic.Uint64 // last record sequence number handed out
+	flushMu sync.Mutex    // one flush (or raw retention) at a time
+
+	limit int           // points that start a flush
+	age   time.Duration // record age that starts a flush
+	log   *slog.Logger
+
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+const (
+	defaultHeadPoints = 4 << 20 // 64 MiB of points
+	defaultHeadAge    = 30 * time.Minute
+	// flushBatchBytes bounds one batch of a flush's chunks.
+	flushBatchBytes = 16 << 20
+)
+
+// openHead replays the write-ahead records and starts the flush loop.
+func (s *Store) openHead(opts Options, log *slog.Logger) error {
+	h := &s.head
+	h.cur = newHeadPart()
+	h.log = log
+	h.limit = opts.HeadPoints
+	if h.limit <= 0 {
+		h.limit = defaultHeadPoints
+	}
+	h.age = opts.HeadAge
+	if h.age <= 0 {
+		h.age = defaultHeadAge
+	}
+	if v, closer, err := s.db.Get(walSeqKey); err == nil {
+		if len(v) == 8 {
+			h.seq.Store(binary.BigEndian.Uint64(v))
+		}
+		closer.Close()
+		if len(v) != 8 {
+			return fmt.Errorf("write-ahead sequence of %d bytes: %w", len(v), errCorrupt)
+		}
+	} else if !errors.Is(err, pebbledb.ErrNotFound) {
+		return fmt.Errorf("read write-ahead sequence: %w", err)
+	}
+
+	start := time.Now()
+	records := 0
+	err := s.scanPrefix(context.Background(), []byte{nsWAL}, func(k, v []byte) error {
+		if len(k) != 9 {
+			return fmt.Errorf("write-ahead key of %d bytes: %w", len(k), errCorrupt)
+		}
+		seq := binary.BigEndian.Uint64(k[1:])
+		if err := decodeRecord(v, h.cur.add); err != nil {
+			return fmt.Errorf("replay write-ahead record %d: %w", seq, err)
+		}
+		h.cur.addRecord(seq, start)
+		if seq > h.seq.Load() {
+			h.seq.Store(seq)
+		}
+		records++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if records > 0 {
+		log.Info("replayed write-ahead records", "records", records, "points", h.cur.points,
+			"series", len(h.cur.series), "took", time.Since(start).Round(time.Millisecond))
+	}
+
+	h.kick = make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.done = make(chan struct{})
+	go s.flushLoop(ctx)
+	return nil
+}
+
+// flushLoop flushes when Write says the head is full and when the oldest
+// record reaches the head's age.
+func (s *Store) flushLoop(ctx context.Context) {
+	h := &s.head
+	defer close(h.done)
+	t := time.NewTicker(min(max(h.age/4, time.Second), time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.kick:
+		case <-t.C:
+			h.mu.RLock()
+			due := len(h.cur.seqs) > 0 && time.Since(h.cur.since) >= h.age
+			h.mu.RUnlock()
+			if !due {
+				continue
+			}
+		}
+		if err := s.Flush(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+			h.log.Error("flush head: its points stay in memory and in the write-ahead records, retried later", "err", err)
+		}
+	}
+}
+
+func (s *Store) stopHead() {
+	if h := &s.head; h.cancel != nil {
+		h.cancel()
+		<-h.done
+	}
+}
+
+// apply adds a committed record's numeric points to the head and reports
+// how many points the head holds.
+func (h *head) apply(seq uint64, pts []store.Point, isNum func(*store.Point) bool) int {
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range pts {
+		if p := &pts[i]; isNum(p) {
+			h.cur.add(p.Series, p.TS, p.Value)
+		}
+	}
+	h.cur.addRecord(seq, now)
+	return h.cur.points
+}
+
+// appendRange appends the head's points of id in [from, to) to dst, in
+// time order, the newer part winning on equal timestamps.
+func (h *head) appendRange(dst []store.Point, id store.SeriesID, from, to int64) []store.Point {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var older, newer []headPoint
+	if h.flushing != nil {
+		if hs := h.flushing.series[id]; hs != nil {
+			older = hs.between(from, to)
+		}
+	}
+	if hs := h.cur.series[id]; hs != nil {
+		newer = hs.between(from, to)
+	}
+	i, j := 0, 0
+	for i < len(older) || j < len(newer) {
+		var p headPoint
+		switch {
+		case j == len(newer) || i < len(older) && older[i].ts < newer[j].ts:
+			p = older[i]
+			i++
+		case i == len(older) || newer[j].ts < older[i].ts:
+			p = newer[j]
+			j++
+		default:
+			p = newer[j]
+			i++
+			j++
+		}
+		dst = append(dst, store.Point{Series: id, TS: p.ts, Value: p.v})
+	}
+	return dst
+}
+
+// Flush writes the head's points to disk as chunks and deletes the
+// write-ahead records they came from. The flush loop calls it; Close does
+// too, so that a restart has little to replay.
+func (s *Store) Flush(ctx context.Context) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	return s.flush(ctx)
+}
+
+func (s *Store) flush(ctx context.Context) error {
+	h := &s.head
+	h.flushMu.Lock()
+	defer h.flushMu.Unlock()
+	h.mu.Lock()
+	part := h.cur
+	if len(part.seqs) == 0 {
+		h.mu.Unlock()
+		return nil
+	}
+	h.cur, h.flushing = newHeadPart(), part
+	h.mu.Unlock()
+
+	start := time.Now()
+	err := s.writeChunks(ctx, part)
+	h.mu.Lock()
+	h.flushing = nil
+	if err != nil {
+		// Back into the head, under what came since (newer wins).
+		for id, hs := range h.cur.series {
+			for _, p := range hs.pts {
+				part.add(id, p.ts, p.v)
+			}
+		}
+		part.seqs = append(part.seqs, h.cur.seqs...)
+		h.cur = part
+	}
+	h.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("pebble: flush head of %d points: %w", part.points, err)
+	}
+	h.log.Debug("flushed head", "points", part.points, "series", len(part.series),
+		"records", len(part.seqs), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// writeChunks writes part's chunks in batches, then, in a last synced batch,
+// their dirty marks, the deletion of part's records and the sequence number.
+func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
+	seq := slices.Max(part.seqs)
+	ids := make([]store.SeriesID, 0, len(part.series))
+	for id := range part.series {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b store.SeriesID) int { return bytes.Compare(a[:], b[:]) })
+
+	width := Raw.BucketWidth()
+	var (
+		enc     blockEncoder
+		pts     []store.Point
+		val     []byte
+		key     = make([]byte, chunkKeyLen)
+		buckets = map[int64]struct{}{}
+		batch   = s.db.NewBatch()
+	)
+	defer func() { batch.Close() }()
+	commit := func(opts *pebbledb.WriteOptions) error {
+		s.blocks.mu.RLock()
+		err := batch.Commit(opts)
+		s.blocks.mu.RUnlock()
+		return err
+	}
+	for _, id := range ids {
+		all := part.series[id].pts
+		for len(all) > 0 {
+			b := bucketOf(all[0].ts, width)
+			n := 1
+			for n < len(all) && bucketOf(all[n].ts, width) == b {
+				n++
+			}
+			pts = pts[:0]
+			for _, p := range all[:n] {
+				pts = append(pts, store.Point{Series: id, TS: p.ts, Value: p.v})
+			}
+			all = all[n:]
+			buckets[b] = struct{}{}
+			if lastBucket(b, width) {
+				// Compaction leaves the last bucket alone; as Write would.
+				for i := range pts {
+					if err := setPoint(batch, &pts[i], false); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			putChunkKey(key, b, id, pts[0].TS, seq)
+			val = enc.encode(val[:0], pts, false)
+			if err := batch.Set(key, val, nil); err != nil {
+				return err
+			}
+		}
+		if batch.Len() >= flushBatchBytes {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := commit(pebbledb.NoSync); err != nil {
+				return err
+			}
+			batch.Close()
+			batch = s.db.NewBatch()
+		}
+	}
+	for b := range buckets {
+		if err := batch.Set(dirtyKey(b), nil, nil); err != nil {
+			return err
+		}
+	}
+	for _, q := range part.seqs {
+		if err := batch.Delete(walKey(q), nil); err != nil {
+			return err
+		}
+	}
+	var sv [8]byte
+	binary.BigEndian.PutUint64(sv[:], seq)
+	if err := batch.Set(walSeqKey, sv[:], nil); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Pebble's log is sequential: syncing this batch makes the earlier
+	// ones durable too.
+	return commit(pebbledb.Sync)
+}
+
+// trimHead drops the head's points before cutoff (retention).
+func (h *head) trim(cutoff int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, hs := range h.cur.series {
+		i, _ := slices.BinarySearchFunc(hs.pts, cutoff, func(p headPoint, t int64) int { return cmp.Compare(p.ts, t) })
+		if i == 0 {
+			continue
+		}
+		h.cur.points -= i
+		if i == len(hs.pts) {
+			delete(h.cur.series, id)
+			continue
+		}
+		hs.pts = slices.Delete(hs.pts, 0, i)
+	}
+}

@@ -1,0 +1,288 @@
+package pebble
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/collector/store/storetest"
+)
+
+func TestHeadSeriesAdd(t *testing.T) {
+	type add struct {
+		ts int64
+		v  float64
+	}
+	cases := []struct {
+		name  string
+		adds  []add
+		want  []headPoint
+		added int
+	}{
+		{"in order", []add{{1, 1}, {2, 2}, {3, 3}}, []headPoint{{1, 1}, {2, 2}, {3, 3}}, 3},
+		{"late point inserted", []add{{1, 1}, {3, 3}, {2, 2}}, []headPoint{{1, 1}, {2, 2}, {3, 3}}, 3},
+		{"before all", []add{{5, 5}, {1, 1}}, []headPoint{{1, 1}, {5, 5}}, 2},
+		{"same timestamp: last wins", []add{{1, 1}, {2, 2}, {1, 9}, {2, 8}}, []headPoint{{1, 9}, {2, 8}}, 2},
+		{"extremes", []add{{math.MaxInt64, 1}, {math.MinInt64, 2}}, []headPoint{{math.MinInt64, 2}, {math.MaxInt64, 1}}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var hs headSeries
+			added := 0
+			for _, a := range tc.adds {
+				if hs.add(a.ts, a.v) {
+					added++
+				}
+			}
+			if fmt.Sprint(hs.pts) != fmt.Sprint(tc.want) || added != tc.added {
+				t.Errorf("points %v (%d added), want %v (%d)", hs.pts, added, tc.want, tc.added)
+			}
+		})
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	pts := []store.Point{
+		{Series: store.SeriesID{1}, TS: base, Value: 1.5},
+		{Series: store.SeriesID{2}, TS: base, Value: math.Inf(-1)},
+		{Series: store.SeriesID{1}, TS: math.MinInt64, Value: math.NaN()},
+		{Series: store.SeriesID{3}, TS: math.MaxInt64, Value: math.Copysign(0, -1)},
+	}
+	var got []store.Point
+	err := decodeRecord(appendRecord(nil, pts), func(id store.SeriesID, ts int64, v float64) {
+		got = append(got, store.Point{Series: id, TS: ts, Value: v})
+	})
+	if err != nil || !sameBits(got, pts) {
+		t.Fatalf("round trip: %v, %v; want %v", got, err, pts)
+	}
+	for _, bad := range [][]byte{nil, {9}, {walVersion, 5}, appendRecord(nil, pts)[:40]} {
+		if err := decodeRecord(bad, func(store.SeriesID, int64, float64) {}); err == nil {
+			t.Errorf("decodeRecord(%x) = nil, want an error", bad)
+		}
+	}
+}
+
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add(appendRecord(nil, []store.Point{{Series: store.SeriesID{1}, TS: base, Value: 2}}))
+	f.Add([]byte{walVersion, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var pts []store.Point
+		if err := decodeRecord(b, func(id store.SeriesID, ts int64, v float64) {
+			pts = append(pts, store.Point{Series: id, TS: ts, Value: v})
+		}); err != nil {
+			return
+		}
+		// What decodes round-trips (varints may have come overlong).
+		var again []store.Point
+		if err := decodeRecord(appendRecord(nil, pts), func(id store.SeriesID, ts int64, v float64) {
+			again = append(again, store.Point{Series: id, TS: ts, Value: v})
+		}); err != nil || !sameBits(again, pts) {
+			t.Fatalf("re-encoded record decodes to %v, %v; want %v", again, err, pts)
+		}
+	})
+}
+
+// TestHeadFlushBySize writes more points than the head holds: flushes
+// run while writes go on, and every point reads back, in the head, in
+// chunks and, after compaction, in blocks.
+func TestHeadFlushBySize(t *testing.T) {
+	opts := testOpts
+	opts.HeadPoints = 500
+	s, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	var series []store.Series
+	for i := range 10 {
+		series = append(series, storetest.NewSeries("acme", "a", "cpu", "m"+strconv.Itoa(i), store.Gauge, ""))
+	}
+	const n = 600 // per series: 6,000 points, 12 times the head
+	for i := range int64(n) {
+		w := &store.WriteRequest{Tenant: "acme", Series: series}
+		for j, sr := range series {
+			w.Points = append(w.Points, store.Point{Series: sr.ID, TS: base + i*10_000, Value: float64(i*100) + float64(j)})
+		}
+		if err := s.Write(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(stage string) {
+		t.Helper()
+		for j, sr := range series {
+			got, err := s.Points(ctx, sr.ID, base, base+n*10_000, 0)
+			if err != nil || len(got) != n {
+				t.Fatalf("%s: series %d: %d points, %v; want %d", stage, j, len(got), err, n)
+			}
+			for i, p := range got {
+				if p.TS != base+int64(i)*10_000 || p.Value != float64(i*100)+float64(j) {
+					t.Fatalf("%s: series %d point %d = %+v", stage, j, i, p)
+				}
+			}
+		}
+	}
+	check("written")
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	chunks := countKeys(t, s, chunkKeyLen)
+	if chunks < 2*len(series) {
+		t.Errorf("%d chunks after flushing 12 heads' worth, want several per series", chunks)
+	}
+	if recs := countPrefix(t, s, []byte{nsWAL}); recs != 0 {
+		t.Errorf("%d write-ahead records left after a flush, want 0", recs)
+	}
+	check("flushed")
+	if _, err := s.Compact(ctx, math.MaxInt64); err != nil {
+		t.Fatal(err)
+	}
+	if c := countKeys(t, s, chunkKeyLen); c != 0 {
+		t.Errorf("%d chunks after compaction, want 0", c)
+	}
+	check("compacted")
+}
+
+// TestHeadRetention: DeleteBefore drops the head's points too, and a flush
+// after it does not bring them back.
+func TestHeadRetention(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	sr := storetest.NewSeries("acme", "a", "cpu", "usage", store.Gauge, "")
+	pts := []store.Point{{Series: sr.ID, TS: base, Value: 1}, {Series: sr.ID, TS: base + 3*dayMS, Value: 2}}
+	if err := s.Write(ctx, &store.WriteRequest{Tenant: "acme", Series: []store.Series{sr}, Points: pts}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteBefore(ctx, Raw, base+2*dayMS); err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range []string{"deleted", "flushed"} {
+		got, err := s.Points(ctx, sr.ID, math.MinInt64, math.MaxInt64, 0)
+		if err != nil || !sameBits(got, pts[1:]) {
+			t.Fatalf("%s: Points = %v, %v; want %v", stage, got, err, pts[1:])
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func countKeys(t *testing.T, s *Store, keyLen int) int {
+	t.Helper()
+	n := 0
+	if err := s.scanPrefix(t.Context(), []byte{nsPoint, byte(Raw)}, func(k, _ []byte) error {
+		if len(k) == keyLen {
+			n++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func countPrefix(t *testing.T, s *Store, prefix []byte) int {
+	t.Helper()
+	n := 0
+	if err := s.scanPrefix(t.Context(), prefix, func(_, _ []byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestHeadSurvivesKill runs a child process that writes to a store and
+// prints each request's number once Write returned, kills it with
+// SIGKILL mid-stream (no Close, no flush), and checks that a new Open
+// replays every acknowledged point from the write-ahead records.
+func TestHeadSurvivesKill(t *testing.T) {
+	if dir := os.Getenv("VIGIL_HEAD_CHILD"); dir != "" {
+		headChild(dir)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHeadSurvivesKill$")
+	cmd.Env = append(os.Environ(), "VIGIL_HEAD_CHILD="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := -1
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if n, err := strconv.Atoi(sc.Text()); err == nil {
+			acked = n
+		}
+		if acked >= 300 {
+			break
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if acked < 300 {
+		t.Fatalf("child acknowledged %d requests before it stopped", acked)
+	}
+
+	s, err := Open(dir, testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for j, sr := range headChildSeries() {
+		got, err := s.Points(t.Context(), sr.ID, math.MinInt64, math.MaxInt64, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) < acked+1 {
+			t.Fatalf("series %d: %d points after the kill, want at least the %d acknowledged", j, len(got), acked+1)
+		}
+		for i, p := range got {
+			if p.TS != base+int64(i)*10_000 || p.Value != float64(i+j) {
+				t.Fatalf("series %d: point %d = %+v", j, i, p)
+			}
+		}
+	}
+}
+
+func headChildSeries() []store.Series {
+	var out []store.Series
+	for i := range 5 {
+		out = append(out, storetest.NewSeries("acme", "a", "c", "m"+strconv.Itoa(i), store.Counter, ""))
+	}
+	return out
+}
+
+// headChild writes until killed; a small head makes it flush on the way,
+// so the kill finds both chunks and records.
+func headChild(dir string) {
+	opts := testOpts
+	opts.HeadPoints = 700
+	s, err := Open(dir, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	series := headChildSeries()
+	for i := int64(0); i < 100_000; i++ {
+		w := &store.WriteRequest{Tenant: "acme", Series: series}
+		for j, sr := range series {
+			w.Points = append(w.Points, store.Point{Series: sr.ID, TS: base + i*10_000, Value: float64(i) + float64(j)})
+		}
+		if err := s.Write(context.Background(), w); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(i)
+	}
+}
