@@ -292,16 +292,14 @@ func (s *Store) stopHead() {
 	}
 }
 
-// apply adds a committed record's numeric points to the head and reports
-// how many points the head holds.
-func (h *head) apply(seq uint64, pts []store.Point, isNum func(*store.Point) bool) int {
+// apply adds a committed record's points to the head and reports how many
+// points the head holds.
+func (h *head) apply(seq uint64, pts []store.Point) int {
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range pts {
-		if p := &pts[i]; isNum(p) {
-			h.cur.add(p.Series, p.TS, p.Value)
-		}
+		h.cur.add(pts[i].Series, pts[i].TS, pts[i].Value)
 	}
 	h.cur.addRecord(seq, now)
 	return h.cur.points

@@ -51,6 +51,7 @@ import (
 	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable/block"
 
 	"github.com/vigilmon/vigil/collector/store"
 )
@@ -137,6 +138,16 @@ func Open(dir string, opts Options) (*Store, error) {
 			},
 		},
 	}
+	// The upper levels hold mostly write-ahead records (series ids and
+	// floats) and chunks (zstd-compressed): snappy on them cost 6 % of the
+	// live write path for nothing. The two lowest levels, where data
+	// settles, get zstd: their keys and the index compress (1.97 bytes per
+	// point in tables on tsdbgen's data; 2.00 without compression).
+	compression := pebbledb.DBCompressionGood
+	for i := range len(compression.Levels) - 2 {
+		compression.Levels[i] = block.NoCompression
+	}
+	po.ApplyCompressionSettings(func() pebbledb.DBCompressionSettings { return compression })
 	db, err := pebbledb.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
@@ -237,15 +248,25 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	b := s.db.NewBatchWithSize(batchSize(w))
 	defer b.Close()
 
+	// One read lock for the request's definitions: this is per batch.
+	sc.fresh = sc.fresh[:0]
+	s.known.RLock()
+	for i := range w.Series {
+		sr := &w.Series[i]
+		if m, ok := s.known.m[sr.ID]; !ok || m.typ != sr.Type || m.unit != sr.Unit {
+			sc.fresh = append(sc.fresh, i)
+		}
+	}
+	s.known.RUnlock()
 	for i := range w.Series {
 		sr := &w.Series[i]
 		if sr.Tenant != w.Tenant {
 			return fmt.Errorf("pebble: write: series %s belongs to tenant %q, request to %q", sr.ID, sr.Tenant, w.Tenant)
 		}
 		sc.types[sr.ID] = sr.Type
-		if s.isKnown(sr) {
-			continue
-		}
+	}
+	for _, i := range sc.fresh {
+		sr := &w.Series[i]
 		if err := checkSeries(sr); err != nil {
 			return fmt.Errorf("pebble: write: %w", err)
 		}
@@ -260,7 +281,6 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 		if err := b.Set(sc.key, sc.val, nil); err != nil {
 			return fmt.Errorf("pebble: write series %s: %w", sr.ID, err)
 		}
-		sc.fresh = append(sc.fresh, i)
 	}
 
 	// Numeric points: one write-ahead record, then the head. String points:
@@ -329,7 +349,11 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 		return fmt.Errorf("pebble: write batch of %d points: %w", len(w.Points), err)
 	}
 	if numeric > 0 {
-		held := s.head.apply(seq, w.Points, func(p *store.Point) bool { return sc.types[p.Series] != store.String })
+		pts := w.Points
+		if numeric < len(pts) {
+			pts = sc.num
+		}
+		held := s.head.apply(seq, pts)
 		if held >= s.head.limit {
 			select {
 			case s.head.kick <- struct{}{}:
