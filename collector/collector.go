@@ -67,6 +67,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	timed := metrics.Store(st, m)
 	tracked := rollup.Track(timed)
 	job := &rollup.Job{Store: timed, Log: log.With("component", "rollup"), Retention: cfg.Retention()}
+	m.RollupLag(job.Lag)
 
 	ing := &ingest.Server{
 		Store:         tracked,

@@ -13,6 +13,7 @@ import (
 	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/metrics"
+	"github.com/vigilmon/vigil/collector/rollup"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/collector/store/pebble"
 	"github.com/vigilmon/vigil/protocol"
@@ -25,6 +26,12 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	m := metrics.New()
 	f := &ingestFixture{store: st, now: time.UnixMilli(1_800_000_000_000)}
+	// The rollup job wired as collector.Run wires it; one step catches it up.
+	job := &rollup.Job{Store: st, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return f.now }}
+	m.RollupLag(job.Lag)
+	if err := job.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	a := &API{Store: metrics.Store(st, m), Log: slog.New(slog.DiscardHandler), Name: "coll-1", Metrics: m,
 		Now: func() time.Time { return f.now }, Validator: ingest.Validator{MaxAge: time.Hour}}
 	f.srv = httptest.NewServer(a.Handler())
@@ -71,6 +78,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		`vigil_collector_http_requests_total{code="404",route="GET /v1/agents/{id}/checks"} 1`,
 		`vigil_collector_http_requests_total{code="200",route="POST /v1/ingest"} 1`,
 		`vigil_collector_agents_connected 0`,
+		`vigil_collector_rollup_lag_seconds{resolution="5m"} 0`,
+		`vigil_collector_rollup_lag_seconds{resolution="1h"} 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

@@ -100,7 +100,14 @@ func Authenticate(ctx context.Context, s store.Store, token string) (store.Token
 	if !strings.HasPrefix(token, prefix) || len(token) > 128 {
 		return store.Token{}, ErrInvalidToken
 	}
-	t, err := s.TokenByHash(ctx, Hash(token))
+	return ByHash(ctx, s, Hash(token))
+}
+
+// ByHash is Authenticate for a token known by its hash: one authenticated
+// before, checked again so that its revocation takes effect (a connected
+// agent's next batch).
+func ByHash(ctx context.Context, s store.Store, h store.TokenHash) (store.Token, error) {
+	t, err := s.TokenByHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Token{}, ErrInvalidToken
 	}
@@ -125,11 +132,11 @@ func List(ctx context.Context, s store.Store, tenant string) ([]store.Token, err
 	return ts, nil
 }
 
-// Revoke marks the token id of tenant revoked at now; every request and
-// connection authenticated after it returns is refused. A token of another
-// tenant is as unknown as one that does not exist: both return an error
-// wrapping store.ErrNotFound. Revoking a revoked token keeps its first
-// revocation time.
+// Revoke marks the token id of tenant revoked at now; every request,
+// connection and agent batch authenticated after it returns is refused.
+// A token of another tenant is as unknown as one that does not exist:
+// both return an error wrapping store.ErrNotFound. Revoking a revoked
+// token keeps its first revocation time.
 func Revoke(ctx context.Context, s store.Store, tenant, id string, now time.Time) (store.Token, error) {
 	ts, err := List(ctx, s, tenant)
 	if err != nil {

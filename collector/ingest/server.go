@@ -1,6 +1,7 @@
 // Package ingest accepts agents over QUIC: it authenticates each agent's
-// Hello, validates its batches and acks each one only after the store has
-// durably written it.
+// Hello (and its token again before each batch, so a revocation reaches
+// open connections), validates its batches and acks each one only after
+// the store has durably written it.
 package ingest
 
 import (
@@ -29,8 +30,10 @@ const (
 	codeOK            quic.ApplicationErrorCode = 0
 	codeProtocol      quic.ApplicationErrorCode = 1
 	codeShutdown      quic.ApplicationErrorCode = 2
+	codeRevoked       quic.ApplicationErrorCode = 3
 	streamStoreFailed quic.StreamErrorCode      = 3
 	streamBadFrame    quic.StreamErrorCode      = 4
+	streamRevoked     quic.StreamErrorCode      = 5
 )
 
 // Server is the QUIC ingest endpoint.
@@ -96,6 +99,8 @@ func (s *Server) Listen(addr string, cert tls.Certificate) (*quic.Listener, erro
 // session is one welcomed agent connection.
 type session struct {
 	tenant, agent string
+	token         store.TokenHash // checked again before each batch
+	conn          *quic.Conn
 	log           *slog.Logger
 	rec           store.Agent
 }
@@ -207,7 +212,7 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, log *slog.Logger) (
 		return nil, nil, fmt.Errorf("send welcome: %w", err)
 	}
 	st.SetDeadline(time.Time{})
-	sess := &session{tenant: tok.Tenant, agent: hello.AgentId,
+	sess := &session{tenant: tok.Tenant, agent: hello.AgentId, token: tok.Hash, conn: conn,
 		log: s.Log.With("tenant", tok.Tenant, "agent", hello.AgentId, "remote", conn.RemoteAddr().String())}
 	sess.rec = store.Agent{Tenant: tok.Tenant, ID: hello.AgentId, Hostname: truncate(hello.Hostname, 255),
 		Version: truncate(hello.AgentVersion, 64), Labels: hello.Labels, Collector: s.Name}
@@ -237,21 +242,19 @@ func (s *Server) batch(sess *session, st *quic.Stream) {
 		return
 	}
 	read := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if !s.authorized(ctx, sess, st, b.Seq) {
+		return
+	}
 	res := s.Validator.Validate(sess.tenant, sess.agent, &b)
 	res.Observe(s.Metrics)
 	if res.Rejected > 0 {
 		sess.log.Warn("points refused", "seq", b.Seq, "rejected", res.Rejected, "first_errors", res.Errors)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	if err := s.Store.Write(ctx, &res.Write); err != nil {
-		if !s.storeFailed.Swap(true) {
-			sess.log.Error("store writes failing: batches are not acked and wait in the agents' spools", "err", err)
-		} else {
-			sess.log.Debug("store write failed; batch not acked", "seq", b.Seq, "points", len(res.Write.Points), "err", err)
-		}
-		st.CancelWrite(streamStoreFailed)
-		st.CancelRead(streamStoreFailed)
+		s.storeFailure(sess, st, "store writes failing: batches are not acked and wait in the agents' spools",
+			"store write failed; batch not acked", "seq", b.Seq, "points", len(res.Write.Points), "err", err)
 		return
 	}
 	if s.storeFailed.Swap(false) {
@@ -266,4 +269,42 @@ func (s *Server) batch(sess *session, st *quic.Stream) {
 	st.Close()
 	// Drain the agent's FIN so the stream is fully closed.
 	io.Copy(io.Discard, io.LimitReader(st, 1))
+}
+
+// authorized checks the session's token again before a batch is stored,
+// so that revoking it takes effect on the connection that is open, not
+// only on the next one: the batch is refused without an Ack (it stays in
+// the agent's spool) and the connection is closed with the reason; the
+// agent's reconnect is then refused at Hello. When the store cannot say,
+// the batch is not acked, as when its write fails.
+func (s *Server) authorized(ctx context.Context, sess *session, st *quic.Stream, seq uint64) bool {
+	_, err := auth.ByHash(ctx, s.Store, sess.token)
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, auth.ErrInvalidToken) {
+		sess.log.Warn("agent token revoked: batch refused, connection closed", "seq", seq)
+		st.CancelRead(streamRevoked)
+		st.CancelWrite(streamRevoked)
+		sess.conn.CloseWithError(codeRevoked, truncate(fmt.Sprintf(
+			"the agent token was revoked: create a new one with `vigil-collector token create --tenant %s --role agent` and put it in agent.token",
+			sess.tenant), 200))
+		return false
+	}
+	s.storeFailure(sess, st, "cannot check agent tokens: batches are not acked and wait in the agents' spools",
+		"token check failed; batch not acked", "seq", seq, "err", err)
+	return false
+}
+
+// storeFailure resets a batch's stream without an Ack after the store
+// failed, logging first at the first failure of an outage, then debug
+// at each one until a write succeeds again.
+func (s *Server) storeFailure(sess *session, st *quic.Stream, first, each string, args ...any) {
+	if !s.storeFailed.Swap(true) {
+		sess.log.Error(first, args...)
+	} else {
+		sess.log.Debug(each, args...)
+	}
+	st.CancelWrite(streamStoreFailed)
+	st.CancelRead(streamStoreFailed)
 }

@@ -232,3 +232,65 @@ func TestNoControlStream(t *testing.T) {
 		t.Fatalf("got %v, want the collector to close the connection", err)
 	}
 }
+
+// TestRevokedTokenRefused: revoking an agent's token refuses its next
+// batch on the connection that is open (no Ack, nothing stored) and
+// closes the connection with the reason; the agent's reconnect is refused
+// at Hello. Another agent's connection carries on.
+func TestRevokedTokenRefused(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tok, rec, err := auth.Create(ctx, f.store, "acme", store.RoleAgent, "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := &protocol.Hello{ProtocolVersion: 1, AgentId: "web-1", Token: tok}
+	conn, reply := f.dial(t, hello)
+	if reply.GetWelcome() == nil {
+		t.Fatalf("valid token: %v", reply)
+	}
+	other, _ := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: "web-2", Token: f.token(t, "acme", store.RoleAgent, "web-2")})
+	ts := time.Now().UnixMilli()
+	batch := func(seq uint64, ts int64) []byte {
+		raw, _ := protocol.AppendFrame(nil, &protocol.Batch{Seq: seq, Results: []*protocol.CheckResult{{Check: "cpu", TimestampMs: ts,
+			Metrics: []*protocol.Metric{gauge("usage_percent", float64(seq))}}}})
+		return raw
+	}
+	if ack, err := send(conn, batch(1, ts-2000)); err != nil || ack.Accepted != 1 {
+		t.Fatalf("before revocation: ack %v, err %v", ack, err)
+	}
+
+	if _, err := auth.Revoke(ctx, f.store, "acme", rec.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if ack, err := send(conn, batch(2, ts-1000)); err == nil {
+		t.Fatalf("batch after revocation acked: %v", ack)
+	}
+	select {
+	case <-conn.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection of a revoked token stayed open")
+	}
+	var appErr *quic.ApplicationError
+	if cause := context.Cause(conn.Context()); !errors.As(cause, &appErr) || appErr.ErrorCode != codeRevoked ||
+		!strings.Contains(appErr.ErrorMessage, "token was revoked") || !strings.Contains(appErr.ErrorMessage, "token create --tenant acme --role agent") {
+		t.Fatalf("connection closed with %v, want code %d and the reason", cause, codeRevoked)
+	}
+	series, err := f.store.Series(ctx, store.SeriesFilter{Tenant: "acme", Agent: "web-1", Check: "cpu"})
+	if err != nil || len(series) != 1 {
+		t.Fatalf("series %v, err %v", series, err)
+	}
+	if pts, err := f.store.Points(ctx, series[0].ID, ts-10_000, ts+1, 0); err != nil || len(pts) != 1 || pts[0].Value != 1 {
+		t.Fatalf("points %v, err %v: want only the batch sent before revocation", pts, err)
+	}
+
+	// The agent reconnects with the same token.
+	_, reply = f.dial(t, hello)
+	if rej := reply.GetReject(); rej == nil || rej.Code != protocol.Reject_CODE_UNAUTHENTICATED ||
+		!strings.Contains(rej.Message, "unknown or revoked") || !strings.Contains(rej.Message, "token create") {
+		t.Fatalf("reconnect with a revoked token: %v, want an UNAUTHENTICATED Reject saying what to do", reply)
+	}
+	if ack, err := send(other, batch(3, ts)); err != nil || ack.Accepted != 1 {
+		t.Fatalf("another agent after the revocation: ack %v, err %v", ack, err)
+	}
+}

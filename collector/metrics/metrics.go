@@ -1,7 +1,7 @@
 // Package metrics holds the collector's own Prometheus metrics (DESIGN §7,
-// GET /metrics): ingest, store latency and HTTP requests. Every method of
-// a nil *Metrics does nothing, so components built without metrics (tests)
-// need no special case.
+// GET /metrics): ingest, store latency, HTTP requests and rollup lag.
+// Every method of a nil *Metrics does nothing, so components built without
+// metrics (tests) need no special case.
 package metrics
 
 import (
@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigilmon/vigil/collector/store"
 )
 
 // Metrics is the collector's registry and the metrics in it.
@@ -74,6 +76,41 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// RollupLagName is the gauge RollupLag exposes.
+const RollupLagName = "vigil_collector_rollup_lag_seconds"
+
+// RollupLag exposes lag (the rollup job's Lag) at every scrape as the gauge
+// vigil_collector_rollup_lag_seconds, one series per rollup resolution
+// whose lag is known. Computed at scrape time, it keeps growing when the
+// job is stuck, not only when it runs.
+func (m *Metrics) RollupLag(lag func(store.Resolution) (time.Duration, bool)) {
+	if m != nil {
+		m.reg.MustRegister(&rollupLag{lag: lag, desc: prometheus.NewDesc(RollupLagName,
+			"Seconds since the oldest rollup work of this resolution not yet done fell due (its windows' end plus the grace period): "+
+				"0 when the rollup job is caught up, at most about its 15 s interval while it keeps up, "+
+				"growing a second per second while rollups are stopped or failing.",
+			[]string{"resolution"}, nil)})
+	}
+}
+
+type rollupLag struct {
+	desc *prometheus.Desc
+	lag  func(store.Resolution) (time.Duration, bool)
+}
+
+func (c *rollupLag) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *rollupLag) Collect(ch chan<- prometheus.Metric) {
+	for _, res := range store.Resolutions {
+		if res.Window() == 0 {
+			continue // raw points are not rolled up
+		}
+		if d, ok := c.lag(res); ok {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, d.Seconds(), res.String())
+		}
+	}
 }
 
 // AgentConnected adds delta (1 or -1) to the connected agents.

@@ -8,7 +8,8 @@
 // the slots that are due in order, recomputes each queued window from the
 // finer data (5m from raw points, 1h from 5m windows), upserts it, queues
 // the 1h window of every 5m window it computed, and clears the slot; it
-// keeps its place in a cursor in the store. A window is always computed
+// keeps its place in a cursor in the store, and Lag says how long the
+// oldest work it has not done yet has been due. A window is always computed
 // whole from what the store holds, so computing it twice, late, or on two
 // collectors at once writes the same row.
 package rollup

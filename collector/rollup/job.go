@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigilmon/vigil/collector/store"
@@ -31,6 +32,9 @@ type Job struct {
 	Backfill time.Duration
 
 	failing bool // last Step or Retain failed (logged once per change)
+	// due holds, per resolution, when (ms) the oldest slot not yet
+	// computed fell due; 0 until known. Read by Lag from other goroutines.
+	due [store.NumResolutions]atomic.Int64
 }
 
 func (j *Job) now() int64 {
@@ -57,8 +61,35 @@ func (j *Job) log() *slog.Logger {
 // CursorName is the store cursor holding the next slot of res to compute.
 func CursorName(res store.Resolution) string { return "rollup/" + res.String() }
 
+// Lag is how long the oldest due work of res has waited: the time since
+// the oldest queue slot the job has not computed fell due (the end of the
+// slot plus Grace), 0 when the job is caught up. A running job keeps it
+// under about its Interval; it grows by a second per second while the job is
+// stopped, stuck or failing, and while it works through a backlog it
+// falls slot by slot. Until the job has read its cursor it counts from
+// when Run started; ok is false before then, and for Raw.
+func (j *Job) Lag(res store.Resolution) (lag time.Duration, ok bool) {
+	if res == store.Raw || !res.Valid() {
+		return 0, false
+	}
+	due := j.due[res].Load()
+	if due == 0 {
+		return 0, false
+	}
+	return max(0, time.Duration(j.now()-due)*time.Millisecond), true
+}
+
+// setCursor records that the oldest slot of res not yet computed is slot.
+func (j *Job) setCursor(res store.Resolution, slot int64) {
+	j.due[res].Store(slot + store.QueueSlot + j.grace().Milliseconds())
+}
+
 // Run steps and applies retention until ctx is done; it returns nil then.
 func (j *Job) Run(ctx context.Context) error {
+	now := j.now()
+	for _, res := range []store.Resolution{store.Res5m, store.Res1h} {
+		j.due[res].CompareAndSwap(0, now) // lag counts from now until the cursor is read
+	}
 	interval := cmpOr(j.Interval, 15*time.Second)
 	retain := cmpOr(j.RetentionInterval, time.Hour)
 	tick := time.NewTicker(interval)
@@ -122,6 +153,7 @@ func (j *Job) stepRes(ctx context.Context, res store.Resolution) error {
 	} else if err != nil {
 		return fmt.Errorf("rollup: read %s cursor: %w", res, err)
 	}
+	j.setCursor(res, slot)
 	for ; slot+store.QueueSlot+j.grace().Milliseconds() <= now; slot += store.QueueSlot {
 		if err := j.slot(ctx, res, slot, now); err != nil {
 			return err
@@ -129,6 +161,7 @@ func (j *Job) stepRes(ctx context.Context, res store.Resolution) error {
 		if err := j.Store.SetCursor(ctx, CursorName(res), slot+store.QueueSlot); err != nil {
 			return fmt.Errorf("rollup: move %s cursor: %w", res, err)
 		}
+		j.setCursor(res, slot+store.QueueSlot)
 	}
 	return nil
 }

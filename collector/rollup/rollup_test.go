@@ -369,7 +369,7 @@ func TestRetain(t *testing.T) {
 	}
 }
 
-// failing fails every call of the queue while on is set.
+// failing fails the calls of the queue the tracker and the job make while on is set.
 type failing struct {
 	store.Store
 	mu sync.Mutex
@@ -390,6 +390,12 @@ func (f *failing) MarkPending(ctx context.Context, res store.Resolution, slot in
 		return err
 	}
 	return f.Store.MarkPending(ctx, res, slot, ws)
+}
+func (f *failing) Cursor(ctx context.Context, name string) (int64, error) {
+	if err := f.err(); err != nil {
+		return 0, err
+	}
+	return f.Store.Cursor(ctx, name)
 }
 func (f *failing) Pending(ctx context.Context, res store.Resolution, slot int64) ([]store.Window, error) {
 	if err := f.err(); err != nil {
