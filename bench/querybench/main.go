@@ -3,9 +3,10 @@
 // of /v1/query for one series over 24 h of raw points and over 30 days
 // (5-minute rollups), and of a PromQL rate() over 60 series for 6 h.
 //
-// The data: 60 agents each with a network rx_bytes counter every 10 s for
-// 24 h (then compressed into blocks, as the store does with closed days),
-// and one cpu usage_percent gauge with 24 h raw and 30 days of 5-minute and
+// The data: 60 agents each with a network rx_bytes counter every 30 s (the
+// agent's default interval; --interval) with 0-200 ms of jitter for 24 h
+// (then compressed into blocks, as the store does with closed days), and
+// one cpu usage_percent gauge with 24 h raw and 30 days of 5-minute and
 // 1-hour rollups.
 package main
 
@@ -31,15 +32,21 @@ import (
 )
 
 const (
-	tenant   = "bench"
-	interval = int64(10_000)
-	day      = 24 * 3600_000
+	tenant = "bench"
+	day    = 24 * 3600_000
 )
+
+var interval int64 // ms between an agent's points
 
 func main() {
 	runs := flag.Int("runs", 300, "measured runs per query (after 20 warm-up runs)")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the measured runs to this file")
+	every := flag.Duration("interval", 30*time.Second, "the agents' check interval")
 	flag.Parse()
+	interval = every.Milliseconds()
+	if interval < 1000 {
+		log.Fatal("--interval must be at least 1s")
+	}
 	dir, err := os.MkdirTemp("", "vigil-querybench")
 	if err != nil {
 		log.Fatal(err)
@@ -56,6 +63,9 @@ func main() {
 	if err := load(ctx, st, end); err != nil {
 		log.Fatal(err)
 	}
+	if err := st.Flush(ctx); err != nil {
+		log.Fatal(err)
+	}
 	if _, err := st.Compact(ctx, end+2*day); err != nil {
 		log.Fatal(err)
 	}
@@ -67,11 +77,11 @@ func main() {
 
 	secs := func(ms int64) string { return strconv.FormatInt(ms/1000, 10) }
 	queries := []struct{ name, path string }{
-		{"/v1/query, 1 series, 24 h raw (8,640 points → 500)",
+		{fmt.Sprintf("/v1/query, 1 series, 24 h raw (%d points → 500)", day/interval),
 			"/v1/query?agent=host-000&check=cpu&metric=usage_percent&from=-24h&resolution=raw"},
 		{"/v1/query, 1 series, 30 days (5 m rollups, 8,640 windows → 500)",
 			"/v1/query?agent=host-000&check=cpu&metric=usage_percent&from=-30d"},
-		{"PromQL rate(network_rx_bytes[5m]), 60 series, 6 h, step 60 s",
+		{fmt.Sprintf("PromQL rate(network_rx_bytes[5m]), 60 series × %d points, 6 h, step 60 s", 6*3600_000/interval),
 			"/prometheus/api/v1/query_range?" + url.Values{"query": {"rate(network_rx_bytes[5m])"},
 				"start": {secs(end - 6*3600_000)}, "end": {secs(end)}, "step": {"60"}}.Encode()},
 	}
@@ -138,7 +148,8 @@ func load(ctx context.Context, st store.Store, end int64) error {
 			w.Series = append(w.Series, cpu)
 		}
 		var counter float64
-		for ts := start; ts < end; ts += interval {
+		for slot := start; slot < end; slot += interval {
+			ts := slot + (slot/interval*7919+int64(a)*104729)%201 // jitter as agents have
 			counter += float64(1000 + (ts/interval)%777)
 			w.Points = append(w.Points, store.Point{Series: net.ID, TS: ts, Value: counter})
 			if a == 0 {

@@ -402,6 +402,16 @@ func decodeBlock(dst []store.Point, id store.SeriesID, v []byte, buf []byte) ([]
 // decodeBlockKind is decodeBlock that also reports whether the block holds
 // strings.
 func decodeBlockKind(dst []store.Point, id store.SeriesID, v []byte, buf []byte) (_ []store.Point, _ []byte, str bool, _ error) {
+	return decodeBlockRange(dst, id, v, buf, math.MinInt64, math.MaxInt64)
+}
+
+// decodeBlockRange is decodeBlockKind for the points with first <= ts <=
+// last only: a query of 6 hours reads a day's block. Every timestamp is
+// still computed and checked and the values are decoded up to the last
+// point in range, but only points in range are appended: writing a point
+// costs more than decoding it. Trailing bytes are checked when the block
+// was decoded to its end.
+func decodeBlockRange(dst []store.Point, id store.SeriesID, v []byte, buf []byte, first, last int64) (_ []store.Point, _ []byte, str bool, _ error) {
 	if len(v) < 2 || v[0] != blockVersion && v[0] != blockVersion2 {
 		return dst, buf, false, fmt.Errorf("block of %d bytes: %w", len(v), errCorrupt)
 	}
@@ -478,10 +488,16 @@ func decodeBlockKind(dst []store.Point, id store.SeriesID, v []byte, buf []byte)
 		ngaps--
 	}
 
+	// Points lo..hi-1 of the block are in range: dst[start:].
 	start := len(dst)
-	dst = slices.Grow(dst, int(n))
-	dst = append(dst, store.Point{Series: id, TS: t0})
+	lo, hi := uint64(0), uint64(0)
+	if t0 >= first && t0 <= last {
+		dst = slices.Grow(dst, int(n))
+		dst = append(dst, store.Point{Series: id, TS: t0})
+		hi = 1
+	}
 	slot := int64(0)
+	prev := t0
 	for i := uint64(1); i < n; i++ {
 		if i == nextGap {
 			slot += nextSkip
@@ -506,15 +522,28 @@ func decodeBlockKind(dst []store.Point, id store.SeriesID, v []byte, buf []byte)
 			}
 			tsb = tsb[w:]
 		}
-		dst = append(dst, store.Point{Series: id, TS: t0 + slot*d + minr + int64(u)})
-	}
-	pts := dst[start:]
-	for i := 1; i < len(pts); i++ {
-		if pts[i].TS <= pts[i-1].TS {
+		ts := t0 + slot*d + minr + int64(u)
+		if ts <= prev {
 			return dst[:start], buf, false, fmt.Errorf("block timestamps out of order: %w", errCorrupt)
 		}
+		prev = ts
+		if ts < first || ts > last {
+			continue
+		}
+		if hi == 0 {
+			lo = i
+			dst = slices.Grow(dst, int(n-i))
+		}
+		hi = i + 1
+		dst = append(dst, store.Point{Series: id, TS: ts})
+	}
+	pts := dst[start:]
+	if hi == 0 {
+		lo = n // nothing in range: no value is needed
 	}
 
+	// Values are decoded up to hi; those from lo on are kept.
+	stop := hi
 	switch r.byte() {
 	case valsDecimal:
 		dp := int(r.byte())
@@ -525,33 +554,46 @@ func decodeBlockKind(dst []store.Point, id store.SeriesID, v []byte, buf []byte)
 		}
 		m := r.varint()
 		p := pow10[dp]
-		pts[0].Value = float64(m) / p
+		if lo == 0 && hi > 0 {
+			pts[0].Value = float64(m) / p
+		}
 		var prevD int64
-		for i := 1; i < len(pts); i++ {
+		for i := uint64(1); i < stop; i++ {
 			d := r.varint()
 			if mode == modeDoD && i > 1 {
 				d += prevD
 			}
 			prevD = d
 			m += d * g
-			pts[i].Value = float64(m) / p
+			if i >= lo {
+				pts[i-lo].Value = float64(m) / p
+			}
 		}
 	case valsXOR:
 		var prev uint64
-		for i := range pts {
+		for i := uint64(0); i < stop; i++ {
 			prev ^= r.uvarint()
-			pts[i].Value = math.Float64frombits(prev)
+			if i >= lo {
+				pts[i-lo].Value = math.Float64frombits(prev)
+			}
 		}
 	case valsString:
 		str = true
-		for i := range pts {
-			pts[i].Str = r.str()
+		for i := uint64(0); i < stop; i++ {
+			s := r.str()
+			if i >= lo {
+				pts[i-lo].Str = s
+			}
 		}
 	default:
 		r.fail("values")
 	}
-	if err := r.done(); err != nil {
-		return dst[:start], buf, false, fmt.Errorf("block values: %w", err)
+	if stop == n {
+		if err := r.done(); err != nil {
+			return dst[:start], buf, false, fmt.Errorf("block values: %w", err)
+		}
+	} else if r.err != nil {
+		return dst[:start], buf, false, fmt.Errorf("block values: %w", r.err)
 	}
 	return dst, buf, str, nil
 }

@@ -277,7 +277,7 @@ func (s *Store) compactChunk(ctx context.Context, from, end []byte, cs *compactS
 		nseries++
 		cs.prefix = append(cs.prefix[:0], k[:blockKeyLen]...)
 		var err error
-		if valid, err = cs.run.read(it, cs.prefix, math.MaxInt64); err != nil {
+		if valid, err = cs.run.read(it, cs.prefix, math.MinInt64, math.MaxInt64); err != nil {
 			it.Close()
 			return nil, err
 		}
@@ -402,7 +402,7 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 		}
 		// The series has data in bucket kb.
 		putInt64(seek[2:10], kb)
-		if _, err := r.read(it, seek, to); err != nil {
+		if _, err := r.read(it, seek, from, to); err != nil {
 			return fail(fmt.Errorf("bucket %d: %w", kb, err))
 		}
 		out = r.merged(out, from, to)
@@ -463,17 +463,22 @@ type chunkRef struct {
 }
 
 // read consumes the iterator's entries under prefix (a block key), where
-// it is positioned, up to the first point or chunk at or after to, and
+// it is positioned, up to the first point or chunk at or after to, keeping
+// the points in [from, to) (blocks and chunks may hold others), and
 // reports whether the iterator is still valid.
-func (r *run) read(it *pebbledb.Iterator, prefix []byte, to int64) (bool, error) {
+func (r *run) read(it *pebbledb.Iterator, prefix []byte, from, to int64) (bool, error) {
 	var id store.SeriesID
 	copy(id[:], prefix[10:26])
+	last := to - 1
+	if to == math.MaxInt64 {
+		last = to // everything: compaction must not leave the last ms out
+	}
 	r.block, r.chunks, r.chunkPts, r.raw = r.block[:0], r.chunks[:0], r.chunkPts[:0], r.raw[:0]
 	r.hasBlock, r.bStr, r.rawStr = false, false, 0
 	valid := true
 	for ; valid && bytes.HasPrefix(it.Key(), prefix); valid = it.Next() {
 		k := it.Key()
-		if len(k) >= pointKeyLen && getInt64(k[26:34]) >= to {
+		if len(k) >= pointKeyLen && getInt64(k[26:34]) > last {
 			break
 		}
 		v, err := it.ValueAndErr()
@@ -483,11 +488,11 @@ func (r *run) read(it *pebbledb.Iterator, prefix []byte, to int64) (bool, error)
 		switch len(k) {
 		case blockKeyLen:
 			r.hasBlock = true
-			r.block, r.buf, r.bStr, err = decodeBlockKind(r.block, id, v, r.buf)
+			r.block, r.buf, r.bStr, err = decodeBlockRange(r.block, id, v, r.buf, from, last)
 		case chunkKeyLen:
 			start := len(r.chunkPts)
 			var str bool
-			r.chunkPts, r.buf, str, err = decodeBlockKind(r.chunkPts, id, v, r.buf)
+			r.chunkPts, r.buf, str, err = decodeBlockRange(r.chunkPts, id, v, r.buf, from, last)
 			if err == nil && str {
 				err = fmt.Errorf("chunk of strings: %w", errCorrupt)
 			}
@@ -523,6 +528,12 @@ func (r *run) onlyBlock() bool { return len(r.chunks) == 0 && len(r.raw) == 0 }
 // equal timestamps.
 func (r *run) merged(dst []store.Point, from, to int64) []store.Point {
 	if r.onlyBlock() {
+		if len(dst) == 0 {
+			// The common case, one bucket of one block: no copy.
+			out := r.block
+			r.block = nil
+			return out
+		}
 		return append(dst, between(r.block, from, to)...)
 	}
 	cur := between(r.block, from, to)

@@ -107,7 +107,24 @@ func TestBlockRoundTrip(t *testing.T) {
 		if gotStr != str || !sameBits(got, pts) {
 			t.Fatalf("case %d: %d points round-trip to %d (str %v)", i, len(pts), len(got), gotStr)
 		}
+		// A range: exactly the points in it.
+		a, b := pts[r.IntN(len(pts))].TS, pts[r.IntN(len(pts))].TS
+		first, last := min(a, b)+r.Int64N(3)-1, max(a, b)+r.Int64N(3)-1
+		part, _, _, err := decodeBlockRange(nil, id, blk, nil, first, last)
+		if want := inRange(pts, first, last); err != nil || !sameBits(part, want) {
+			t.Fatalf("case %d: range [%d, %d]: %d points, %v; want %d", i, first, last, len(part), err, len(want))
+		}
 	}
+}
+
+func inRange(pts []store.Point, first, last int64) []store.Point {
+	var out []store.Point
+	for _, p := range pts {
+		if p.TS >= first && p.TS <= last {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func TestBlockSize(t *testing.T) {
@@ -197,6 +214,12 @@ func FuzzDecodeBlock(f *testing.F) {
 			if pts[i].TS <= pts[i-1].TS {
 				t.Fatalf("decoded points out of order")
 			}
+		}
+		// A range of a valid block decodes to the points in it.
+		first, last := pts[len(pts)/3].TS, pts[len(pts)*2/3].TS
+		part, _, _, err := decodeBlockRange(nil, store.SeriesID{}, b, nil, first, last)
+		if want := inRange(pts, first, last); err != nil || !sameBits(part, want) {
+			t.Fatalf("range [%d, %d]: %d points, %v; want %d", first, last, len(part), err, len(want))
 		}
 	})
 }

@@ -134,7 +134,7 @@ func (s *Store) WriteBlocks(ctx context.Context, w *store.WriteRequest) error {
 		copy(key[10:26], g.id[:])
 		var hasOld, oldStr, oldNum bool
 		if it.SeekGE(key) && bytes.HasPrefix(it.Key(), key) {
-			if _, err := cs.run.read(it, key, math.MaxInt64); err != nil {
+			if _, err := cs.run.read(it, key, math.MinInt64, math.MaxInt64); err != nil {
 				it.Close()
 				return fmt.Errorf("pebble: write blocks: %w", err)
 			}
