@@ -5,7 +5,8 @@
 //
 // The data: 60 agents each with a network rx_bytes counter every 30 s (the
 // agent's default interval; --interval) with 0-200 ms of jitter for 24 h
-// (then compressed into blocks, as the store does with closed days), and
+// (then compressed into blocks, as the store does with closed days; with
+// --recent as chunks and the head, as the live path leaves the last day), and
 // one cpu usage_percent gauge with 24 h raw and 30 days of 5-minute and
 // 1-hour rollups.
 package main
@@ -42,6 +43,7 @@ func main() {
 	runs := flag.Int("runs", 300, "measured runs per query (after 20 warm-up runs)")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the measured runs to this file")
 	every := flag.Duration("interval", 30*time.Second, "the agents' check interval")
+	recent := flag.Bool("recent", false, "store the data as the live path has it: chunks of 30 minutes and the last 30 minutes in the head, instead of day blocks")
 	flag.Parse()
 	interval = every.Milliseconds()
 	if interval < 1000 {
@@ -60,13 +62,7 @@ func main() {
 	ctx := context.Background()
 	now := time.Now().Truncate(time.Hour)
 	end := now.UnixMilli()
-	if err := load(ctx, st, end); err != nil {
-		log.Fatal(err)
-	}
-	if err := st.Flush(ctx); err != nil {
-		log.Fatal(err)
-	}
-	if _, err := st.Compact(ctx, end+2*day); err != nil {
+	if err := load(ctx, st, end, *recent); err != nil {
 		log.Fatal(err)
 	}
 	tok, _, err := auth.Create(ctx, st, tenant, store.RoleRead, "")
@@ -133,9 +129,13 @@ func measure(h http.Handler, tok, path string, runs int) (med, p99 time.Duration
 	return ds[len(ds)/2], ds[len(ds)*99/100], nil
 }
 
-// load writes the data set described in the package comment.
-func load(ctx context.Context, st store.Store, end int64) error {
+// load writes the data set described in the package comment: agent by
+// agent, or, with recent, as the live path stores it: each 30 minutes of
+// all agents' points written, then the head flushed as chunks (the head's
+// default age), the last 30 minutes left in the head.
+func load(ctx context.Context, st *pebble.Store, end int64, recent bool) error {
 	start := end - day
+	var all []*store.WriteRequest
 	for a := range 60 {
 		agent := fmt.Sprintf("host-%03d", a)
 		net := store.Series{SeriesKey: store.SeriesKey{Tenant: tenant, Agent: agent, Check: "network", Metric: "rx_bytes",
@@ -155,16 +155,8 @@ func load(ctx context.Context, st store.Store, end int64) error {
 			if a == 0 {
 				w.Points = append(w.Points, store.Point{Series: cpu.ID, TS: ts, Value: float64((ts / interval) % 100)})
 			}
-			if len(w.Points) >= 5000 {
-				if err := st.Write(ctx, w); err != nil {
-					return err
-				}
-				w.Points = w.Points[:0]
-			}
 		}
-		if err := st.Write(ctx, w); err != nil {
-			return err
-		}
+		all = append(all, w)
 		if a == 0 {
 			for _, res := range []store.Resolution{store.Res5m, store.Res1h} {
 				win := res.Window()
@@ -180,5 +172,40 @@ func load(ctx context.Context, st store.Store, end int64) error {
 			}
 		}
 	}
-	return nil
+	if !recent {
+		for _, w := range all {
+			if err := st.Write(ctx, w); err != nil {
+				return err
+			}
+		}
+		// The closed day compressed, as the store does an hour after.
+		if err := st.Flush(ctx); err != nil {
+			return err
+		}
+		_, err := st.Compact(ctx, end+2*day)
+		return err
+	}
+	const slice = 30 * 60_000
+	for from := start; from < end; from += slice {
+		var w store.WriteRequest
+		w.Tenant = tenant
+		for _, aw := range all {
+			w.Series = append(w.Series, aw.Series...)
+			for _, p := range aw.Points {
+				if p.TS >= from && p.TS < from+slice {
+					w.Points = append(w.Points, p)
+				}
+			}
+		}
+		if err := st.Write(ctx, &w); err != nil {
+			return err
+		}
+		if from+slice < end {
+			if err := st.Flush(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := st.Compact(ctx, end)
+	return err
 }

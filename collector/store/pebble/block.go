@@ -87,6 +87,11 @@ var (
 // blockEncoder holds the buffers of encoding, reused from block to block:
 // encoding allocates nothing per point once they have grown.
 type blockEncoder struct {
+	// noZstd skips zstd: chunks (head.go) live until compaction, and a
+	// short zstd frame costs more to decode (its Huffman tables) than
+	// its bytes save.
+	noZstd bool
+
 	body  []byte
 	plain []byte // radix-packed timestamp residuals (version 2)
 	hist  []uint32
@@ -193,7 +198,7 @@ func (e *blockEncoder) encode(dst []byte, pts []store.Point, str bool) []byte {
 	} else {
 		dst = append(dst, blockVersion)
 	}
-	if len(b) > 32 {
+	if len(b) > 32 && !e.noZstd {
 		start := len(dst)
 		dst = append(dst, codecZstd)
 		dst = zenc.EncodeAll(b, dst)

@@ -366,10 +366,11 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 	}
 	var (
 		out  []store.Point
-		r    run
+		r    = s.runs.Get().(*run)
 		seek = make([]byte, blockKeyLen)
 		last = bucketOf(to-1, width)
 	)
+	defer s.putRun(r)
 	b := bucketOf(from, width)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -419,7 +420,12 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 	}
 	// The head, newest of all; a limit applies to the union.
 	if hp := s.head.appendRange(r.older[:0], id, from, to); len(hp) > 0 {
-		out = mergePoints(make([]store.Point, 0, len(out)+len(hp)), out, hp)
+		if len(out) == 0 || hp[0].TS > out[len(out)-1].TS {
+			out = append(out, hp...) // the usual case: the head follows the disk
+		} else {
+			out = mergePoints(make([]store.Point, 0, len(out)+len(hp)), out, hp)
+		}
+		r.older = hp[:0]
 	}
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
@@ -453,8 +459,21 @@ type run struct {
 	chunkPts       []store.Point
 	raw            []store.Point
 	rawStr         int
-	buf            []byte
+	buf, seek      []byte
 	older, newer   []store.Point
+}
+
+// putRun returns a read's scratch to the pool unless a large read grew it.
+func (s *Store) putRun(r *run) {
+	if cap(r.block)+cap(r.chunkPts)+cap(r.raw)+cap(r.older)+cap(r.newer) > 1<<18 || cap(r.buf) > 1<<20 {
+		return
+	}
+	// Strings would stay reachable from the pool.
+	clear(r.raw[:cap(r.raw)])
+	clear(r.block[:cap(r.block)])
+	clear(r.older[:cap(r.older)])
+	clear(r.newer[:cap(r.newer)])
+	s.runs.Put(r)
 }
 
 type chunkRef struct {
@@ -476,23 +495,50 @@ func (r *run) read(it *pebbledb.Iterator, prefix []byte, from, to int64) (bool, 
 	r.block, r.chunks, r.chunkPts, r.raw = r.block[:0], r.chunks[:0], r.chunkPts[:0], r.raw[:0]
 	r.hasBlock, r.bStr, r.rawStr = false, false, 0
 	valid := true
+	// The block's key is the prefix: it sorts first.
+	if k := it.Key(); len(k) == blockKeyLen {
+		v, err := it.ValueAndErr()
+		if err == nil {
+			r.hasBlock = true
+			r.block, r.buf, r.bStr, err = decodeBlockRange(r.block, id, v, r.buf, from, last)
+		}
+		if err != nil {
+			return false, fmt.Errorf("series %s: block: %w", id, err)
+		}
+		valid = it.Next()
+	}
+	// Points and chunks sort by their (last) timestamp: one seek passes
+	// those that end before from.
+	if valid && from > math.MinInt64 {
+		if k := it.Key(); len(k) >= pointKeyLen && bytes.HasPrefix(k, prefix) && getInt64(k[26:34]) < from {
+			seek := append(r.seek[:0], prefix...)
+			seek = append(seek, make([]byte, 8)...)
+			putInt64(seek[len(prefix):], from)
+			r.seek = seek
+			valid = it.SeekGE(seek)
+		}
+	}
 	for ; valid && bytes.HasPrefix(it.Key(), prefix); valid = it.Next() {
 		k := it.Key()
-		if len(k) >= pointKeyLen && getInt64(k[26:34]) > last {
-			break
+		if len(k) == pointKeyLen && getInt64(k[26:34]) > last {
+			continue // a chunk after it may still start in range
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return false, err
 		}
 		switch len(k) {
-		case blockKeyLen:
-			r.hasBlock = true
-			r.block, r.buf, r.bStr, err = decodeBlockRange(r.block, id, v, r.buf, from, last)
 		case chunkKeyLen:
+			if len(v) < 8 {
+				err = fmt.Errorf("chunk of %d bytes: %w", len(v), errCorrupt)
+				break
+			}
+			if getInt64(v[:8]) > last {
+				continue
+			}
 			start := len(r.chunkPts)
 			var str bool
-			r.chunkPts, r.buf, str, err = decodeBlockRange(r.chunkPts, id, v, r.buf, from, last)
+			r.chunkPts, r.buf, str, err = decodeBlockRange(r.chunkPts, id, v[8:], r.buf, from, last)
 			if err == nil && str {
 				err = fmt.Errorf("chunk of strings: %w", errCorrupt)
 			}
@@ -536,11 +582,28 @@ func (r *run) merged(dst []store.Point, from, to int64) []store.Point {
 		}
 		return append(dst, between(r.block, from, to)...)
 	}
-	cur := between(r.block, from, to)
+	// Usually the block and the chunks, in key order, follow each other
+	// without overlap: then they are simply concatenated.
+	if r.disjoint() {
+		if len(r.raw) == 0 {
+			dst = slices.Grow(dst, len(r.block)+len(r.chunkPts))
+			dst = append(dst, r.block...)
+			for _, c := range r.chunks {
+				dst = append(dst, r.chunkPts[c.start:c.end]...)
+			}
+			return dst
+		}
+		r.older = append(r.older[:0], r.block...)
+		for _, c := range r.chunks {
+			r.older = append(r.older, r.chunkPts[c.start:c.end]...)
+		}
+		return mergePoints(dst, r.older, between(r.raw, from, to))
+	}
+	cur := r.block
 	if len(r.chunks) > 0 {
 		slices.SortFunc(r.chunks, func(a, b chunkRef) int { return cmp.Compare(a.seq, b.seq) })
 		for _, c := range r.chunks {
-			r.newer = mergePoints(r.newer[:0], cur, between(r.chunkPts[c.start:c.end], from, to))
+			r.newer = mergePoints(r.newer[:0], cur, r.chunkPts[c.start:c.end])
 			r.older, r.newer = r.newer, r.older
 			cur = r.older
 		}
@@ -549,6 +612,26 @@ func (r *run) merged(dst []store.Point, from, to int64) []store.Point {
 		return mergePoints(dst, cur, between(r.raw, from, to))
 	}
 	return append(dst, cur...)
+}
+
+// disjoint reports whether the block and the chunks, in the order read,
+// hold increasing timestamps without overlap.
+func (r *run) disjoint() bool {
+	prev := int64(math.MinInt64)
+	started := false
+	if len(r.block) > 0 {
+		prev, started = r.block[len(r.block)-1].TS, true
+	}
+	for _, c := range r.chunks {
+		if c.start == c.end {
+			continue
+		}
+		if started && r.chunkPts[c.start].TS <= prev {
+			return false
+		}
+		prev, started = r.chunkPts[c.end-1].TS, true
+	}
+	return true
 }
 
 // between returns the points of pts (in time order) in [from, to).

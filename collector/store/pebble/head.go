@@ -28,7 +28,7 @@ import (
 // them in memory, by series, in time order. A flush, when the head holds
 // Options.HeadPoints points or its oldest record is Options.HeadAge old,
 // writes each series' head points of each raw bucket as one chunk — a block
-// (block.go) under p | Raw | bucket | series | first ts | seq — and deletes
+// (block.go) under p | Raw | bucket | series | last ts | seq — and deletes
 // the records it covers in the same synced batch; compaction later merges a
 // closed bucket's chunks into the series' block. A crash between a flush's
 // batches replays records whose points are in chunks already: chunks merge
@@ -50,16 +50,19 @@ func walKey(seq uint64) []byte {
 // numbers keep growing after every record has been deleted.
 var walSeqKey = []byte{nsMeta, 'w', 'a', 'l', 's', 'e', 'q'}
 
-// chunkKeyLen is a chunk's key: p | Raw | bucket | series | first ts (8) |
-// seq (8). Chunks sort among the series' point keys by their first point.
+// chunkKeyLen is a chunk's key: p | Raw | bucket | series | last ts (8) |
+// seq (8); its value is first ts (8) | block, zstd left out (block.go).
+// Chunks sort among the series' point keys by their last point, so a read
+// from ts seeks past every chunk that ends before ts, and skips without
+// decoding the chunks that start after its range.
 const chunkKeyLen = pointKeyLen + 8
 
-func putChunkKey(k []byte, b int64, id store.SeriesID, first int64, seq uint64) {
+func putChunkKey(k []byte, b int64, id store.SeriesID, last int64, seq uint64) {
 	_ = k[chunkKeyLen-1]
 	k[0], k[1] = nsPoint, byte(Raw)
 	putInt64(k[2:10], b)
 	copy(k[10:26], id[:])
-	putInt64(k[26:34], first)
+	putInt64(k[26:34], last)
 	binary.BigEndian.PutUint64(k[34:42], seq)
 }
 
@@ -398,7 +401,7 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 
 	width := Raw.BucketWidth()
 	var (
-		enc     blockEncoder
+		enc     = blockEncoder{noZstd: true}
 		pts     []store.Point
 		val     []byte
 		key     = make([]byte, chunkKeyLen)
@@ -435,8 +438,10 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 				}
 				continue
 			}
-			putChunkKey(key, b, id, pts[0].TS, seq)
-			val = enc.encode(val[:0], pts, false)
+			putChunkKey(key, b, id, pts[len(pts)-1].TS, seq)
+			val = append(val[:0], make([]byte, 8)...)
+			putInt64(val, pts[0].TS)
+			val = enc.encode(val, pts, false)
 			if err := batch.Set(key, val, nil); err != nil {
 				return err
 			}

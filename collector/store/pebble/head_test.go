@@ -126,6 +126,20 @@ func TestHeadFlushBySize(t *testing.T) {
 					t.Fatalf("%s: series %d point %d = %+v", stage, j, i, p)
 				}
 			}
+			// Ranges starting and ending inside chunks, with limits.
+			for k := range 20 {
+				from := base + int64(k*k*17)*1_000 - 1
+				to := from + int64(k*1117+1)*1_000
+				limit := k % 3 * 7
+				part, err := s.Points(ctx, sr.ID, from, to, limit)
+				want := inRange(got, from, to-1)
+				if limit > 0 && len(want) > limit {
+					want = want[:limit]
+				}
+				if err != nil || !sameBits(part, want) {
+					t.Fatalf("%s: series %d [%d, %d) limit %d: %d points, %v; want %d", stage, j, from, to, limit, len(part), err, len(want))
+				}
+			}
 		}
 	}
 	check("written")

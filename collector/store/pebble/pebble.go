@@ -101,6 +101,7 @@ type Store struct {
 	}
 
 	scratch sync.Pool // *writeScratch
+	runs    sync.Pool // *run: the scratch of reading raw points
 
 	blocks compactor // compression of closed raw buckets (compact.go)
 	head   head      // numeric points of the live path (head.go)
@@ -153,6 +154,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
 	s := &Store{db: db}
+	s.runs.New = func() any { return new(run) }
 	s.known.m = make(map[store.SeriesID]seriesMeta)
 	if err := s.checkVersion(); err != nil {
 		_ = db.Close()
