@@ -77,6 +77,11 @@ type Store struct {
 	RawRetention Duration `toml:"raw_retention"`
 	Retention5m  Duration `toml:"retention_5m"`
 	Retention1h  Duration `toml:"retention_1h"`
+	// HeadPoints is, for the embedded store, how many numeric points it
+	// keeps in memory (16 bytes each) before writing them to disk as
+	// compressed chunks; they are durable before that in its write-ahead
+	// records, which a restart replays. Default 4194304 (64 MiB).
+	HeadPoints int `toml:"head_points"`
 	// Cassandra is the cluster of backend "cassandra".
 	Cassandra StoreCassandra `toml:"cassandra"`
 }
@@ -236,6 +241,12 @@ func (c *Config) defaults() error {
 		if r.d.Duration < time.Hour {
 			return fmt.Errorf("store.%s %v: at least 1h", r.name, r.d.Duration)
 		}
+	}
+	if c.Store.HeadPoints == 0 {
+		c.Store.HeadPoints = 4 << 20
+	}
+	if c.Store.HeadPoints < 10_000 || c.Store.HeadPoints > 1<<28 {
+		return fmt.Errorf("store.head_points %d: want 10000 to 268435456", c.Store.HeadPoints)
 	}
 	switch c.Store.Backend {
 	case "":

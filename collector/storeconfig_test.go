@@ -13,8 +13,8 @@ func TestStoreConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Store.Backend != "embedded" || c.Retention() != store.DefaultRetention {
-		t.Errorf("defaults: backend %q, retention %v", c.Store.Backend, c.Retention())
+	if c.Store.Backend != "embedded" || c.Retention() != store.DefaultRetention || c.Store.HeadPoints != 4<<20 {
+		t.Errorf("defaults: backend %q, retention %v, head_points %d", c.Store.Backend, c.Retention(), c.Store.HeadPoints)
 	}
 	c, err = ParseConfig([]byte(`name = "c1"
 [store]
@@ -50,6 +50,7 @@ server_name = "cassandra.internal"
 		"[store]\nbackend = \"cassandra\"\n[store.cassandra]\nhosts = [\"a\"]": "store.cassandra.local_dc",
 		"[store]\nretention_5m = \"10m\"":                                      "store.retention_5m",
 		"[store.cassandra]\nhostz = [\"a\"]":                                   "store.cassandra.hostz",
+		"[store]\nhead_points = 100":                                           "store.head_points 100: want 10000",
 	} {
 		if _, err := ParseConfig([]byte("name = \"c1\"\n" + doc)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one naming %s", doc, err, want)
