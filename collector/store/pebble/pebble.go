@@ -960,7 +960,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return closer.Close()
 }
 
-// Close flushes the memtable and closes the database; it waits for
+// Close writes the head as chunks (so that the next Open has nothing to
+// replay), flushes the memtable and closes the database; it waits for
 // operations in flight. Calls after the first return ErrClosed.
 func (s *Store) Close() error {
 	s.stopCompactor()
