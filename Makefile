@@ -55,9 +55,10 @@ bench-store:
 
 # Query latency through the HTTP API on the embedded store: median and p99
 # of /v1/query (24 h raw, 30 days) and PromQL rate() over 60 series for 6 h
-# (bench/querybench).
+# (bench/querybench), on day blocks and on the live layout (chunks, head).
 bench-query:
 	$(GO) run ./bench/querybench
+	$(GO) run ./bench/querybench --recent
 
 # A short run of every fuzz target.
 fuzz:

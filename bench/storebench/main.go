@@ -1,6 +1,6 @@
 // Command storebench measures the embedded store on a data file (make
 // bench-store): it imports the file with collector/importer into a fresh
-// Pebble store (straight into compressed blocks; --live: parsed into memory
+// Pebble store (straight into compressed chunks; --live: parsed into memory
 // first, then written as the collector's live path writes, each agent's
 // points of one timestamp in one synced Write from concurrent connections,
 // then the head flushed and the closed days compressed), compacts the LSM
@@ -206,7 +206,7 @@ func main() {
 	}
 
 	fmt.Printf("points %d, series %d, files %s\n", sum.Points, len(series), flag.Args())
-	how := "parsing included; straight into blocks, requests of up to 1 M points, synced"
+	how := "parsing included; straight into chunks, requests of up to 1 M points, synced"
 	if *live {
 		how = fmt.Sprintf("parsing not included; live path: %d synced writes of %.0f points on average from %d connections, head flushed at the end",
 			requests, float64(sum.Points)/float64(max(requests, 1)), *conns)

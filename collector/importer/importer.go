@@ -31,8 +31,8 @@ type Options struct {
 	// sample without it gets the metric name's first _-separated word.
 	CheckLabel string
 	// Batch is the number of points per store write (default 5000) when
-	// the store writes points one by one. A store that writes blocks
-	// (BlockWriter) gets each series' points of a day together instead:
+	// the store writes points one by one. A store that writes chunks
+	// (ChunkWriter) gets each series' points of a day together instead:
 	// the import buffers up to Buffer points (default 4 M, 16 bytes each)
 	// and writes them in requests of up to BlockBatch points (default
 	// 1 M), each synced.
@@ -67,18 +67,18 @@ type seriesEntry struct {
 	s     store.Series
 	batch int64 // the batch that last defined it
 
-	// Buffered points of one raw bucket (BlockWriter stores).
+	// Buffered points of one raw bucket (ChunkWriter stores).
 	bucket int64
 	ts     []int64
 	vals   []float64
 }
 
-// BlockWriter is a store that writes points straight into compressed
-// blocks of (series, day) (the Pebble store): the import hands it each
-// series' points of a day together, in large synced requests. Points are
-// durable when WriteBlocks returns.
-type BlockWriter interface {
-	WriteBlocks(ctx context.Context, w *store.WriteRequest) error
+// ChunkWriter is a store that writes points straight to disk as
+// compressed chunks of (series, day) (the Pebble store): the import hands
+// it each series' points of a day together, in large synced requests.
+// Points are durable when WriteChunks returns.
+type ChunkWriter interface {
+	WriteChunks(ctx context.Context, w *store.WriteRequest) error
 }
 
 type importer struct {
@@ -96,7 +96,7 @@ type importer struct {
 	vm      vmLine
 	lblBuf  []store.Label
 
-	blocks   BlockWriter // nil: write points with st.Write
+	chunks   ChunkWriter // nil: write points with st.Write
 	buffered int         // points held in seriesEntry buffers
 	pending  int         // points of im.req not yet counted
 }
@@ -134,7 +134,7 @@ func Import(ctx context.Context, st store.Store, opts Options, files []string) (
 	}
 	im := &importer{opts: opts, st: st, series: make(map[string]*seriesEntry)}
 	im.req.Tenant = opts.Tenant
-	im.blocks, _ = st.(BlockWriter)
+	im.chunks, _ = st.(ChunkWriter)
 	for _, f := range files {
 		fi, err := os.Stat(f)
 		if err != nil {
@@ -159,7 +159,7 @@ func (im *importer) run(ctx context.Context, files []string) error {
 		}
 		im.sum.Files++
 	}
-	if im.blocks != nil {
+	if im.chunks != nil {
 		if err := im.flushBuffers(ctx, true); err != nil {
 			return err
 		}
@@ -339,7 +339,7 @@ func (im *importer) define(name string, labels func(func(k, v string))) (store.S
 }
 
 func (im *importer) add(ctx context.Context, e *seriesEntry, ts int64, v float64) error {
-	if im.blocks != nil {
+	if im.chunks != nil {
 		return im.buffer(ctx, e, ts, v)
 	}
 	if e.batch != im.batchNo {
@@ -353,7 +353,7 @@ func (im *importer) add(ctx context.Context, e *seriesEntry, ts int64, v float64
 	return nil
 }
 
-// buffer holds a point of a BlockWriter store in its series' buffer; the
+// buffer holds a point of a ChunkWriter store in its series' buffer; the
 // buffer goes to the request when the point's day differs from the
 // buffered ones', and every buffer when they hold opts.Buffer points.
 func (im *importer) buffer(ctx context.Context, e *seriesEntry, ts int64, v float64) error {
@@ -420,8 +420,8 @@ func (im *importer) flush(ctx context.Context) error {
 		return nil
 	}
 	write := im.st.Write
-	if im.blocks != nil {
-		write = im.blocks.WriteBlocks
+	if im.chunks != nil {
+		write = im.chunks.WriteChunks
 	}
 	if err := write(ctx, &im.req); err != nil {
 		return storeError{fmt.Errorf("import: write %d points: %w", len(im.req.Points), err)}

@@ -114,7 +114,7 @@ func FuzzParseVM(f *testing.F) {
 	})
 }
 
-// pointWriter hides the Pebble store's WriteBlocks: the import writes
+// pointWriter hides the Pebble store's WriteChunks: the import writes
 // point by point.
 type pointWriter struct{ store.Store }
 

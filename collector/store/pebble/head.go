@@ -46,8 +46,9 @@ func walKey(seq uint64) []byte {
 	return k
 }
 
-// walSeqKey holds the highest sequence number a flush has used, so that
-// numbers keep growing after every record has been deleted.
+// walSeqKey holds the highest sequence number handed out when a flush (or
+// WriteChunks) committed, so that numbers keep growing after every record
+// has been deleted.
 var walSeqKey = []byte{nsMeta, 'w', 'a', 'l', 's', 'e', 'q'}
 
 // chunkKeyLen is a chunk's key: p | Raw | bucket | series | last ts (8) |
@@ -390,9 +391,12 @@ func (s *Store) flush(ctx context.Context) error {
 }
 
 // writeChunks writes part's chunks in batches, then, in a last synced batch,
-// their dirty marks, the deletion of part's records and the sequence number.
+// their dirty marks, the deletion of part's records and the sequence
+// number's high mark; flushMu must be held.
 func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
-	seq := slices.Max(part.seqs)
+	// A fresh number: these chunks are newer than every chunk on disk,
+	// WriteChunks' included, as the head's points were.
+	seq := s.head.seq.Add(1)
 	ids := make([]store.SeriesID, 0, len(part.series))
 	for id := range part.series {
 		ids = append(ids, id)
@@ -401,10 +405,8 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 
 	width := Raw.BucketWidth()
 	var (
-		enc     = blockEncoder{noZstd: true}
+		c       chunkWriter
 		pts     []store.Point
-		val     []byte
-		key     = make([]byte, chunkKeyLen)
 		buckets = map[int64]struct{}{}
 		batch   = s.db.NewBatch()
 	)
@@ -429,20 +431,7 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 			}
 			all = all[n:]
 			buckets[b] = struct{}{}
-			if lastBucket(b, width) {
-				// Compaction leaves the last bucket alone; as Write would.
-				for i := range pts {
-					if err := setPoint(batch, &pts[i], false); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			putChunkKey(key, b, id, pts[len(pts)-1].TS, seq)
-			val = append(val[:0], make([]byte, 8)...)
-			putInt64(val, pts[0].TS)
-			val = enc.encode(val, pts, false)
-			if err := batch.Set(key, val, nil); err != nil {
+			if err := c.add(batch, b, pts, false, seq); err != nil {
 				return err
 			}
 		}
@@ -457,19 +446,12 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 			batch = s.db.NewBatch()
 		}
 	}
-	for b := range buckets {
-		if err := batch.Set(dirtyKey(b), nil, nil); err != nil {
-			return err
-		}
-	}
 	for _, q := range part.seqs {
 		if err := batch.Delete(walKey(q), nil); err != nil {
 			return err
 		}
 	}
-	var sv [8]byte
-	binary.BigEndian.PutUint64(sv[:], seq)
-	if err := batch.Set(walSeqKey, sv[:], nil); err != nil {
+	if err := s.finishChunks(batch, buckets); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -478,6 +460,49 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 	// Pebble's log is sequential: syncing this batch makes the earlier
 	// ones durable too.
 	return commit(pebbledb.Sync)
+}
+
+// chunkWriter adds chunks to batches, reusing its buffers.
+type chunkWriter struct {
+	enc blockEncoder
+	key []byte
+	val []byte
+}
+
+// add writes pts (one series, bucket b, strictly increasing timestamps)
+// as a chunk with sequence number seq; strings, and the last bucket that
+// compaction leaves alone, as point keys.
+func (c *chunkWriter) add(batch *pebbledb.Batch, b int64, pts []store.Point, str bool, seq uint64) error {
+	if str || lastBucket(b, Raw.BucketWidth()) {
+		for i := range pts {
+			if err := setPoint(batch, &pts[i], str); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if c.key == nil {
+		c.key = make([]byte, chunkKeyLen)
+		c.enc.noZstd = true
+	}
+	putChunkKey(c.key, b, pts[0].Series, pts[len(pts)-1].TS, seq)
+	c.val = append(c.val[:0], make([]byte, 8)...)
+	putInt64(c.val, pts[0].TS)
+	c.val = c.enc.encode(c.val, pts, false)
+	return batch.Set(c.key, c.val, nil)
+}
+
+// finishChunks adds the buckets' dirty marks, for compaction, and the
+// sequence number's high mark; flushMu must be held.
+func (s *Store) finishChunks(batch *pebbledb.Batch, buckets map[int64]struct{}) error {
+	for b := range buckets {
+		if err := batch.Set(dirtyKey(b), nil, nil); err != nil {
+			return err
+		}
+	}
+	var sv [8]byte
+	binary.BigEndian.PutUint64(sv[:], s.head.seq.Load())
+	return batch.Set(walSeqKey, sv[:], nil)
 }
 
 // trimHead drops the head's points before cutoff (retention).

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"slices"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
@@ -12,43 +11,38 @@ import (
 	"github.com/vigilmon/vigil/collector/store"
 )
 
-// WriteBlocks stores w like Write, as one synced batch for its points, but
-// writes the points straight into the compressed blocks (block.go) of
-// their series and raw bucket instead of one key per point: for each
-// (series, bucket) of the request it merges the block already there and
-// the bucket's chunks and point keys with the request's points, exactly
-// as compaction does (later writes win on equal timestamps, the request's
-// points being the latest), then range-deletes the chunks and point keys
-// and sets the new block. Points still in the head (head.go), written by
-// Write and not yet flushed, stay newer than the request's. Import uses it: writing a point costs a few dozen
-// nanoseconds instead of a key that LSM compactions rewrite several times.
+// WriteChunks stores w like Write, durable when it returns, but writes
+// each series' numeric points of each raw bucket straight to disk as one
+// chunk (head.go) instead of through the head and its write-ahead records:
+// no record, no memory, and no reading of what is stored, so a point costs
+// the few dozen nanoseconds of encoding it. A request's chunks are newer
+// than every chunk before them, so its points win over what is on disk on
+// equal timestamps, though not over points still in the head. Compaction
+// merges the chunks into each closed day's block (vigil-collector import
+// runs it when done). Import uses it.
 //
-// A (series, bucket) whose stored points have another type than the
-// request's (a series that changed type), and the last bucket int64
-// timestamps reach, are written as point keys, as Write does.
-//
-// The request's points may come in any order; of two points of a series
-// with the same timestamp, the later in the request wins. WriteBlocks
-// holds off compaction and Write's commits while it reads and rewrites, so
-// it suits large batches (import), not the collector's live path.
-func (s *Store) WriteBlocks(ctx context.Context, w *store.WriteRequest) error {
+// String points, and points of the last bucket int64 timestamps reach,
+// are written as point keys, as Write does. The request's points may come
+// in any order; of two points of a series with the same timestamp, the
+// later in the request wins.
+func (s *Store) WriteChunks(ctx context.Context, w *store.WriteRequest) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pebble: write blocks: %w", err)
+		return fmt.Errorf("pebble: write chunks: %w", err)
 	}
 	types := make(map[store.SeriesID]store.MetricType, len(w.Series))
 	for i := range w.Series {
 		sr := &w.Series[i]
 		if sr.Tenant != w.Tenant {
-			return fmt.Errorf("pebble: write blocks: series %s belongs to tenant %q, request to %q", sr.ID, sr.Tenant, w.Tenant)
+			return fmt.Errorf("pebble: write chunks: series %s belongs to tenant %q, request to %q", sr.ID, sr.Tenant, w.Tenant)
 		}
 		if err := checkSeries(sr); err != nil {
-			return fmt.Errorf("pebble: write blocks: %w", err)
+			return fmt.Errorf("pebble: write chunks: %w", err)
 		}
 		types[sr.ID] = sr.Type
 	}
 	for i := range w.Points {
 		if _, ok := types[w.Points[i].Series]; !ok {
-			return fmt.Errorf("pebble: write blocks: point %d: series %s is not defined in the request", i, w.Points[i].Series)
+			return fmt.Errorf("pebble: write chunks: point %d: series %s is not defined in the request", i, w.Points[i].Series)
 		}
 	}
 	// Definitions (and results) first: harmless without their points.
@@ -80,10 +74,7 @@ func (s *Store) WriteBlocks(ctx context.Context, w *store.WriteRequest) error {
 	}
 	slices.SortStableFunc(groups, func(x, y group) int {
 		if x.bucket != y.bucket {
-			if x.bucket < y.bucket {
-				return -1
-			}
-			return 1
+			return cmpInt64(x.bucket, y.bucket)
 		}
 		return bytes.Compare(x.id[:], y.id[:])
 	})
@@ -92,23 +83,17 @@ func (s *Store) WriteBlocks(ctx context.Context, w *store.WriteRequest) error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	s.blocks.mu.Lock()
-	defer s.blocks.mu.Unlock()
-
-	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{
-		LowerBound: []byte{nsPoint, byte(Raw)},
-		UpperBound: []byte{nsPoint, byte(Raw) + 1},
-	})
-	if err != nil {
-		return fmt.Errorf("pebble: write blocks: %w", err)
-	}
+	// The sequence number orders this request's chunks after every chunk
+	// written before; flushMu orders the writes of its high mark.
+	s.head.flushMu.Lock()
+	defer s.head.flushMu.Unlock()
+	seq := s.head.seq.Add(1)
 	batch := s.db.NewBatch()
 	defer batch.Close()
 	var (
-		cs                compactScratch
-		fresh, older, mix []store.Point
-		dirty             []store.Point // points written as keys, for their dirty marks
-		key               = make([]byte, blockKeyLen)
+		c       chunkWriter
+		fresh   []store.Point
+		buckets = map[int64]struct{}{}
 	)
 	for gi := 0; gi < len(groups); {
 		g := groups[gi]
@@ -127,59 +112,22 @@ func (s *Store) WriteBlocks(ctx context.Context, w *store.WriteRequest) error {
 			slices.SortStableFunc(fresh, func(a, b store.Point) int { return cmpInt64(a.TS, b.TS) })
 			fresh = dedupeLast(fresh)
 		}
-		str := types[g.id] == store.String
-
-		key[0], key[1] = nsPoint, byte(Raw)
-		putInt64(key[2:10], g.bucket)
-		copy(key[10:26], g.id[:])
-		var hasOld, oldStr, oldNum bool
-		if it.SeekGE(key) && bytes.HasPrefix(it.Key(), key) {
-			if _, err := cs.run.read(it, key, math.MinInt64, math.MaxInt64); err != nil {
-				it.Close()
-				return fmt.Errorf("pebble: write blocks: %w", err)
-			}
-			hasOld = true
-			oldStr, oldNum = cs.run.kinds()
-		}
-		if oldStr && !str || oldNum && str || lastBucket(g.bucket, width) {
-			for i := range fresh {
-				if err := setPoint(batch, &fresh[i], str); err != nil {
-					it.Close()
-					return fmt.Errorf("pebble: write blocks: %w", err)
-				}
-			}
-			dirty = append(dirty, fresh[0])
-			continue
-		}
-		merged := fresh
-		if hasOld {
-			older = cs.run.merged(older[:0], math.MinInt64, math.MaxInt64)
-			mix = mergePoints(mix[:0], older, fresh)
-			merged = mix
-			if !cs.run.onlyBlock() {
-				if err := batch.DeleteRange(key, prefixEnd(key), nil); err != nil {
-					it.Close()
-					return fmt.Errorf("pebble: write blocks: %w", err)
-				}
-			}
-		}
-		cs.blocks = cs.enc.encode(cs.blocks[:0], merged, str)
-		if err := batch.Set(key, cs.blocks, nil); err != nil {
-			it.Close()
-			return fmt.Errorf("pebble: write blocks: %w", err)
+		buckets[g.bucket] = struct{}{}
+		if err := c.add(batch, g.bucket, fresh, types[g.id] == store.String, seq); err != nil {
+			return fmt.Errorf("pebble: write chunks: %w", err)
 		}
 	}
-	if err := closeIter(it, nil); err != nil {
-		return fmt.Errorf("pebble: write blocks: %w", err)
-	}
-	if err := markDirty(batch, dirty); err != nil {
-		return fmt.Errorf("pebble: write blocks: %w", err)
+	if err := s.finishChunks(batch, buckets); err != nil {
+		return fmt.Errorf("pebble: write chunks: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pebble: write blocks: %w", err)
+		return fmt.Errorf("pebble: write chunks: %w", err)
 	}
-	if err := batch.Commit(pebbledb.Sync); err != nil {
-		return fmt.Errorf("pebble: write blocks of %d points: %w", len(w.Points), err)
+	s.blocks.mu.RLock()
+	err := batch.Commit(pebbledb.Sync)
+	s.blocks.mu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("pebble: write chunks of %d points: %w", len(w.Points), err)
 	}
 	return nil
 }

@@ -10,23 +10,23 @@ import (
 	"github.com/vigilmon/vigil/collector/store/storetest"
 )
 
-// blockWriting writes every request with WriteBlocks, so the contract
-// suite runs against points written straight into blocks.
-type blockWriting struct{ *Store }
+// chunkWriting writes every request with WriteChunks, so the contract
+// suite runs against points written straight into chunks.
+type chunkWriting struct{ *Store }
 
-func (b blockWriting) Write(ctx context.Context, w *store.WriteRequest) error {
-	return b.WriteBlocks(ctx, w)
+func (b chunkWriting) Write(ctx context.Context, w *store.WriteRequest) error {
+	return b.WriteChunks(ctx, w)
 }
 
-func TestContractWriteBlocks(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return blockWriting{openTest(t, t.TempDir())} })
+func TestContractWriteChunks(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return chunkWriting{openTest(t, t.TempDir())} })
 }
 
-// TestWriteBlocksMerge writes one series with Write, compacts part of
-// it, then writes overlapping points with WriteBlocks in shuffled order:
+// TestWriteChunksMerge writes one series with Write, compacts part of
+// it, then writes overlapping points with WriteChunks in shuffled order:
 // the result is the union, the latest write winning, and writing the same
 // request again changes nothing.
-func TestWriteBlocksMerge(t *testing.T) {
+func TestWriteChunksMerge(t *testing.T) {
 	ctx := t.Context()
 	s := openTemp(t)
 	r := rand.New(rand.NewPCG(3, 4))
@@ -46,9 +46,9 @@ func TestWriteBlocksMerge(t *testing.T) {
 			w := &store.WriteRequest{Tenant: "acme", Series: []store.Series{sr}, Points: pts}
 			var err error
 			if blocks {
-				err = s.WriteBlocks(ctx, w)
+				err = s.WriteChunks(ctx, w)
 			} else if err = s.Write(ctx, w); err == nil {
-				// Points in the head stay newer than WriteBlocks'.
+				// Points in the head stay newer than WriteChunks'.
 				err = s.Flush(ctx)
 			}
 			if err != nil {
