@@ -290,7 +290,7 @@ func (s *Store) compactChunk(ctx context.Context, from, end []byte, cs *compactS
 			}
 			continue
 		}
-		cs.merged = cs.run.merged(cs.merged[:0], math.MinInt64, math.MaxInt64)
+		cs.merged = cs.run.merged(cs.merged[:0])
 		if len(cs.runFrom) == 0 {
 			cs.runFrom = append(cs.runFrom, cs.prefix...)
 		}
@@ -406,7 +406,7 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 		if _, err := r.read(it, seek, from, to); err != nil {
 			return fail(fmt.Errorf("bucket %d: %w", kb, err))
 		}
-		out = r.merged(out, from, to)
+		out = r.merged(out)
 		if limit > 0 && len(out) >= limit {
 			break
 		}
@@ -566,13 +566,13 @@ func (r *run) kinds() (str, num bool) {
 	return str, num
 }
 
-// empty reports whether the run has nothing but its block.
+// onlyBlock reports whether the run has nothing but its block.
 func (r *run) onlyBlock() bool { return len(r.chunks) == 0 && len(r.raw) == 0 }
 
-// merged appends the run's points in [from, to) to dst: the block, then
-// the chunks in flush order, then the point keys, a later one winning on
-// equal timestamps.
-func (r *run) merged(dst []store.Point, from, to int64) []store.Point {
+// merged appends the run's points (read keeps those in range only) to dst:
+// the block, then the chunks in flush order, then the point keys, a later
+// one winning on equal timestamps.
+func (r *run) merged(dst []store.Point) []store.Point {
 	if r.onlyBlock() {
 		if len(dst) == 0 {
 			// The common case, one bucket of one block: no copy.
@@ -580,7 +580,7 @@ func (r *run) merged(dst []store.Point, from, to int64) []store.Point {
 			r.block = nil
 			return out
 		}
-		return append(dst, between(r.block, from, to)...)
+		return append(dst, r.block...)
 	}
 	// Usually the block and the chunks, in key order, follow each other
 	// without overlap: then they are simply concatenated.
@@ -597,7 +597,7 @@ func (r *run) merged(dst []store.Point, from, to int64) []store.Point {
 		for _, c := range r.chunks {
 			r.older = append(r.older, r.chunkPts[c.start:c.end]...)
 		}
-		return mergePoints(dst, r.older, between(r.raw, from, to))
+		return mergePoints(dst, r.older, r.raw)
 	}
 	cur := r.block
 	if len(r.chunks) > 0 {
@@ -609,7 +609,7 @@ func (r *run) merged(dst []store.Point, from, to int64) []store.Point {
 		}
 	}
 	if len(r.raw) > 0 {
-		return mergePoints(dst, cur, between(r.raw, from, to))
+		return mergePoints(dst, cur, r.raw)
 	}
 	return append(dst, cur...)
 }
@@ -632,12 +632,4 @@ func (r *run) disjoint() bool {
 		prev, started = r.chunkPts[c.end-1].TS, true
 	}
 	return true
-}
-
-// between returns the points of pts (in time order) in [from, to).
-func between(pts []store.Point, from, to int64) []store.Point {
-	byTS := func(p store.Point, t int64) int { return cmp.Compare(p.TS, t) }
-	lo, _ := slices.BinarySearchFunc(pts, from, byTS)
-	hi, _ := slices.BinarySearchFunc(pts, to, byTS)
-	return pts[lo:max(lo, hi)]
 }
