@@ -42,8 +42,9 @@ func (c *capture) Write(_ context.Context, w *store.WriteRequest) error {
 }
 
 // request is one agent's batch: consecutive points of one agent (tsdbgen
-// and storegen write time-major) within a second of the first, as an
-// agent gathers one slot's results.
+// and storegen write time-major, an agent's checks of one interval
+// together, each check with its own 0-200 ms of jitter) within a second of
+// the first, as the agent sends the results of one slot.
 type request struct{ start, end int }
 
 // replay writes the captured points as the collector does: one synced
@@ -55,8 +56,8 @@ func (c *capture) replay(ctx context.Context, st store.Store, tenant string, con
 	for i := 0; i < len(c.points); {
 		sr := &c.series[c.points[i].series]
 		j := i + 1
-		for j < len(c.points) && c.points[j].ts-c.points[i].ts < 1000 && c.points[j].ts >= c.points[i].ts &&
-			c.series[c.points[j].series].Agent == sr.Agent {
+		for j < len(c.points) && c.series[c.points[j].series].Agent == sr.Agent &&
+			c.points[j].ts-c.points[i].ts < 1000 && c.points[i].ts-c.points[j].ts < 1000 {
 			j++
 		}
 		conn, ok := agentConn[sr.Agent]
