@@ -126,8 +126,16 @@ type headPoint struct {
 	v  float64
 }
 
-// headSeries holds a series' points in time order, one per timestamp.
-type headSeries struct{ pts []headPoint }
+// headSeries is what the store keeps in memory of a series written since
+// Open: its index entry as last written, so that Write rewrites it only
+// when new or changed, and its points not yet flushed, in time order, one
+// per timestamp.
+type headSeries struct {
+	typ     store.MetricType
+	unit    string
+	defined bool // the index entries with typ and unit are on disk
+	pts     []headPoint
+}
 
 // add inserts (ts, v), replacing a point with the same timestamp; it
 // reports whether the series has one point more.
@@ -146,45 +154,30 @@ func (hs *headSeries) add(ts int64, v float64) bool {
 	return true
 }
 
-// between returns the points in [from, to).
-func (hs *headSeries) between(from, to int64) []headPoint {
-	lo, _ := slices.BinarySearchFunc(hs.pts, from, func(p headPoint, t int64) int { return cmp.Compare(p.ts, t) })
-	hi, _ := slices.BinarySearchFunc(hs.pts, to, func(p headPoint, t int64) int { return cmp.Compare(p.ts, t) })
-	return hs.pts[lo:max(lo, hi)]
+// headBetween returns the points of pts (in time order) in [from, to).
+func headBetween(pts []headPoint, from, to int64) []headPoint {
+	lo, _ := slices.BinarySearchFunc(pts, from, func(p headPoint, t int64) int { return cmp.Compare(p.ts, t) })
+	hi, _ := slices.BinarySearchFunc(pts, to, func(p headPoint, t int64) int { return cmp.Compare(p.ts, t) })
+	return pts[lo:max(lo, hi)]
 }
 
 // headPart is what one flush writes: the points of the records seqs.
 type headPart struct {
-	series map[store.SeriesID]*headSeries
+	series map[store.SeriesID][]headPoint
 	points int
 	seqs   []uint64
-	since  time.Time // when its first record arrived
-}
-
-func newHeadPart() *headPart { return &headPart{series: make(map[store.SeriesID]*headSeries)} }
-
-func (hp *headPart) add(id store.SeriesID, ts int64, v float64) {
-	hs := hp.series[id]
-	if hs == nil {
-		hs = &headSeries{}
-		hp.series[id] = hs
-	}
-	if hs.add(ts, v) {
-		hp.points++
-	}
-}
-
-func (hp *headPart) addRecord(seq uint64, now time.Time) {
-	if len(hp.seqs) == 0 {
-		hp.since = now
-	}
-	hp.seqs = append(hp.seqs, seq)
 }
 
 type head struct {
-	mu       sync.RWMutex
-	cur      *headPart // written by Write
-	flushing *headPart // being flushed: still read until its chunks are on disk
+	mu sync.RWMutex
+	// series holds every series written since Open; one map lookup per
+	// series serves both Write's index check and its points.
+	series map[store.SeriesID]*headSeries
+	points int       // in series' pts
+	seqs   []uint64  // the records of those points
+	since  time.Time // when the first of them arrived
+	// flushing is being flushed: still read until its chunks are on disk.
+	flushing *headPart
 
 	seq     atomic.Uint64 // last record sequence number handed out
 	flushMu sync.Mutex    // one flush (or raw retention) at a time
@@ -198,6 +191,24 @@ type head struct {
 	done   chan struct{}
 }
 
+// entry returns id's series, added if new; mu must be held for writing.
+func (h *head) entry(id store.SeriesID) *headSeries {
+	hs := h.series[id]
+	if hs == nil {
+		hs = &headSeries{}
+		h.series[id] = hs
+	}
+	return hs
+}
+
+// addRecord counts a committed record; mu must be held for writing.
+func (h *head) addRecord(seq uint64, now time.Time) {
+	if len(h.seqs) == 0 {
+		h.since = now
+	}
+	h.seqs = append(h.seqs, seq)
+}
+
 const (
 	defaultHeadPoints = 4 << 20 // 64 MiB of points
 	defaultHeadAge    = 30 * time.Minute
@@ -208,7 +219,7 @@ const (
 // openHead replays the write-ahead records and starts the flush loop.
 func (s *Store) openHead(opts Options, log *slog.Logger) error {
 	h := &s.head
-	h.cur = newHeadPart()
+	h.series = make(map[store.SeriesID]*headSeries)
 	h.log = log
 	h.limit = opts.HeadPoints
 	if h.limit <= 0 {
@@ -237,10 +248,14 @@ func (s *Store) openHead(opts Options, log *slog.Logger) error {
 			return fmt.Errorf("write-ahead key of %d bytes: %w", len(k), errCorrupt)
 		}
 		seq := binary.BigEndian.Uint64(k[1:])
-		if err := decodeRecord(v, h.cur.add); err != nil {
+		if err := decodeRecord(v, func(id store.SeriesID, ts int64, v float64) {
+			if h.entry(id).add(ts, v) {
+				h.points++
+			}
+		}); err != nil {
 			return fmt.Errorf("replay write-ahead record %d: %w", seq, err)
 		}
-		h.cur.addRecord(seq, start)
+		h.addRecord(seq, start)
 		if seq > h.seq.Load() {
 			h.seq.Store(seq)
 		}
@@ -251,8 +266,8 @@ func (s *Store) openHead(opts Options, log *slog.Logger) error {
 		return err
 	}
 	if records > 0 {
-		log.Info("replayed write-ahead records", "records", records, "points", h.cur.points,
-			"series", len(h.cur.series), "took", time.Since(start).Round(time.Millisecond))
+		log.Info("replayed write-ahead records", "records", records, "points", h.points,
+			"series", len(h.series), "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	h.kick = make(chan struct{}, 1)
@@ -277,7 +292,7 @@ func (s *Store) flushLoop(ctx context.Context) {
 		case <-h.kick:
 		case <-t.C:
 			h.mu.RLock()
-			due := len(h.cur.seqs) > 0 && time.Since(h.cur.since) >= h.age
+			due := len(h.seqs) > 0 && time.Since(h.since) >= h.age
 			h.mu.RUnlock()
 			if !due {
 				continue
@@ -296,19 +311,6 @@ func (s *Store) stopHead() {
 	}
 }
 
-// apply adds a committed record's points to the head and reports how many
-// points the head holds.
-func (h *head) apply(seq uint64, pts []store.Point) int {
-	now := time.Now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i := range pts {
-		h.cur.add(pts[i].Series, pts[i].TS, pts[i].Value)
-	}
-	h.cur.addRecord(seq, now)
-	return h.cur.points
-}
-
 // appendRange appends the head's points of id in [from, to) to dst, in
 // time order, the newer part winning on equal timestamps.
 func (h *head) appendRange(dst []store.Point, id store.SeriesID, from, to int64) []store.Point {
@@ -316,12 +318,10 @@ func (h *head) appendRange(dst []store.Point, id store.SeriesID, from, to int64)
 	defer h.mu.RUnlock()
 	var older, newer []headPoint
 	if h.flushing != nil {
-		if hs := h.flushing.series[id]; hs != nil {
-			older = hs.between(from, to)
-		}
+		older = headBetween(h.flushing.series[id], from, to)
 	}
-	if hs := h.cur.series[id]; hs != nil {
-		newer = hs.between(from, to)
+	if hs := h.series[id]; hs != nil {
+		newer = headBetween(hs.pts, from, to)
 	}
 	i, j := 0, 0
 	for i < len(older) || j < len(newer) {
@@ -359,12 +359,18 @@ func (s *Store) flush(ctx context.Context) error {
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
 	h.mu.Lock()
-	part := h.cur
-	if len(part.seqs) == 0 {
+	if len(h.seqs) == 0 {
 		h.mu.Unlock()
 		return nil
 	}
-	h.cur, h.flushing = newHeadPart(), part
+	part := &headPart{series: make(map[store.SeriesID][]headPoint, len(h.series)), points: h.points, seqs: h.seqs}
+	for id, hs := range h.series {
+		if len(hs.pts) > 0 {
+			part.series[id] = hs.pts
+			hs.pts = nil
+		}
+	}
+	h.points, h.seqs, h.flushing = 0, nil, part
 	h.mu.Unlock()
 
 	start := time.Now()
@@ -373,13 +379,17 @@ func (s *Store) flush(ctx context.Context) error {
 	h.flushing = nil
 	if err != nil {
 		// Back into the head, under what came since (newer wins).
-		for id, hs := range h.cur.series {
-			for _, p := range hs.pts {
-				part.add(id, p.ts, p.v)
+		for id, pts := range part.series {
+			hs := h.entry(id)
+			newer := hs.pts
+			hs.pts = pts
+			for _, p := range newer {
+				hs.add(p.ts, p.v)
 			}
+			h.points += len(hs.pts) - len(newer)
 		}
-		part.seqs = append(part.seqs, h.cur.seqs...)
-		h.cur = part
+		h.seqs = append(part.seqs, h.seqs...)
+		h.since = time.Now()
 	}
 	h.mu.Unlock()
 	if err != nil {
@@ -418,7 +428,7 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 		return err
 	}
 	for _, id := range ids {
-		all := part.series[id].pts
+		all := part.series[id]
 		for len(all) > 0 {
 			b := bucketOf(all[0].ts, width)
 			n := 1
@@ -505,20 +515,14 @@ func (s *Store) finishChunks(batch *pebbledb.Batch, buckets map[int64]struct{}) 
 	return batch.Set(walSeqKey, sv[:], nil)
 }
 
-// trimHead drops the head's points before cutoff (retention).
+// trim drops the head's points before cutoff (retention); no flush may
+// be running.
 func (h *head) trim(cutoff int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for id, hs := range h.cur.series {
+	for _, hs := range h.series {
 		i, _ := slices.BinarySearchFunc(hs.pts, cutoff, func(p headPoint, t int64) int { return cmp.Compare(p.ts, t) })
-		if i == 0 {
-			continue
-		}
-		h.cur.points -= i
-		if i == len(hs.pts) {
-			delete(h.cur.series, id)
-			continue
-		}
+		h.points -= i
 		hs.pts = slices.Delete(hs.pts, 0, i)
 	}
 }

@@ -91,25 +91,11 @@ type Store struct {
 	mu     sync.RWMutex
 	closed bool
 
-	// known holds the series whose index entries are on disk, with the type
-	// and unit written, so Write rewrites a definition only when new or
-	// changed. Lost on restart; the first write of each series after a
-	// restart rewrites its (idempotent) index entries.
-	known struct {
-		sync.RWMutex
-		m map[store.SeriesID]seriesMeta
-	}
-
 	scratch sync.Pool // *writeScratch
 	runs    sync.Pool // *run: the scratch of reading raw points
 
 	blocks compactor // compression of closed raw buckets (compact.go)
 	head   head      // numeric points of the live path (head.go)
-}
-
-type seriesMeta struct {
-	typ  store.MetricType
-	unit string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -156,7 +142,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db}
 	s.runs.New = func() any { return new(run) }
-	s.known.m = make(map[store.SeriesID]seriesMeta)
 	if err := s.checkVersion(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
@@ -207,24 +192,27 @@ func (s *Store) acquire() error {
 // writeScratch holds the buffers of one Write, reused across calls.
 type writeScratch struct {
 	key, val []byte
-	strs     []store.Point // string points, written as keys
-	num      []store.Point // numeric points of a mixed request
-	types    map[store.SeriesID]store.MetricType
-	fresh    []int // indexes into WriteRequest.Series of definitions written
+	index    map[store.SeriesID]int32 // of w.Series, built when points are not in its order
+	entries  []*headSeries            // of w.Series, nil if not yet in the head
+	defs     []int32                  // of w.Points: index in w.Series
+	strs     []store.Point            // string points, written as keys
+	num      []store.Point            // numeric points of a mixed request
+	fresh    []int                    // indexes into w.Series of definitions written
 }
 
 func (s *Store) getScratch() *writeScratch {
 	if sc, ok := s.scratch.Get().(*writeScratch); ok {
 		return sc
 	}
-	return &writeScratch{types: make(map[store.SeriesID]store.MetricType)}
+	return &writeScratch{index: make(map[store.SeriesID]int32)}
 }
 
 func (s *Store) putScratch(sc *writeScratch) {
-	if len(sc.types) > 1<<14 || cap(sc.key) > 1<<16 || cap(sc.val) > 1<<20 || cap(sc.num) > 1<<14 {
+	if len(sc.index) > 1<<14 || cap(sc.key) > 1<<16 || cap(sc.val) > 1<<20 || cap(sc.num) > 1<<14 || cap(sc.entries) > 1<<14 {
 		return // let an outsized request's buffers go
 	}
-	clear(sc.types)
+	clear(sc.index)
+	clear(sc.entries)
 	sc.fresh = sc.fresh[:0]
 	clear(sc.strs)
 	sc.strs = sc.strs[:0]
@@ -251,22 +239,24 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	b := s.db.NewBatchWithSize(batchSize(w))
 	defer b.Close()
 
-	// One read lock for the request's definitions: this is per batch.
-	sc.fresh = sc.fresh[:0]
-	s.known.RLock()
+	// One map lookup per definition, under one read lock, finds both the
+	// definitions to write and the series the points go to.
+	sc.fresh, sc.entries = sc.fresh[:0], sc.entries[:0]
+	s.head.mu.RLock()
 	for i := range w.Series {
 		sr := &w.Series[i]
-		if m, ok := s.known.m[sr.ID]; !ok || m.typ != sr.Type || m.unit != sr.Unit {
+		hs := s.head.series[sr.ID]
+		sc.entries = append(sc.entries, hs)
+		if hs == nil || !hs.defined || hs.typ != sr.Type || hs.unit != sr.Unit {
 			sc.fresh = append(sc.fresh, i)
 		}
 	}
-	s.known.RUnlock()
+	s.head.mu.RUnlock()
 	for i := range w.Series {
 		sr := &w.Series[i]
 		if sr.Tenant != w.Tenant {
 			return fmt.Errorf("pebble: write: series %s belongs to tenant %q, request to %q", sr.ID, sr.Tenant, w.Tenant)
 		}
-		sc.types[sr.ID] = sr.Type
 	}
 	for _, i := range sc.fresh {
 		sr := &w.Series[i]
@@ -290,13 +280,23 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	// a key each, as they are few.
 	numeric := 0
 	sc.strs = sc.strs[:0]
+	sc.defs = sc.defs[:0]
 	for i := range w.Points {
 		p := &w.Points[i]
-		typ, ok := sc.types[p.Series]
+		j, ok := int32(i), i < len(w.Series) && w.Series[i].ID == p.Series // as ingest builds requests
+		if !ok {
+			if len(sc.index) == 0 {
+				for k := range w.Series {
+					sc.index[w.Series[k].ID] = int32(k)
+				}
+			}
+			j, ok = sc.index[p.Series]
+		}
 		if !ok {
 			return fmt.Errorf("pebble: write: point %d: series %s is not defined in the request", i, p.Series)
 		}
-		if typ != store.String {
+		sc.defs = append(sc.defs, j)
+		if w.Series[j].Type != store.String {
 			numeric++
 			continue
 		}
@@ -313,7 +313,7 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 		} else {
 			sc.num = sc.num[:0]
 			for i := range w.Points {
-				if sc.types[w.Points[i].Series] != store.String {
+				if w.Series[sc.defs[i]].Type != store.String {
 					sc.num = append(sc.num, w.Points[i])
 				}
 			}
@@ -351,36 +351,59 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	if err != nil {
 		return fmt.Errorf("pebble: write batch of %d points: %w", len(w.Points), err)
 	}
-	if numeric > 0 {
-		pts := w.Points
-		if numeric < len(pts) {
-			pts = sc.num
-		}
-		held := s.head.apply(seq, pts)
-		if held >= s.head.limit {
-			select {
-			case s.head.kick <- struct{}{}:
-			default:
-			}
-		}
-		if held >= 2*s.head.limit {
-			// The flush loop is behind: flushing here slows the writers
-			// down instead of letting memory grow.
-			if err := s.flush(ctx); err != nil {
-				s.head.log.Error("flush full head", "err", err)
-			}
+	held := s.apply(w, sc, seq, numeric > 0)
+	if held >= s.head.limit {
+		select {
+		case s.head.kick <- struct{}{}:
+		default:
 		}
 	}
-
-	if len(sc.fresh) > 0 {
-		s.known.Lock()
-		for _, i := range sc.fresh {
-			sr := &w.Series[i]
-			s.known.m[sr.ID] = seriesMeta{typ: sr.Type, unit: sr.Unit}
+	if held >= 2*s.head.limit {
+		// The flush loop is behind: flushing here slows the writers down
+		// instead of letting memory grow.
+		if err := s.flush(ctx); err != nil {
+			s.head.log.Error("flush full head", "err", err)
 		}
-		s.known.Unlock()
 	}
 	return nil
+}
+
+// apply records in the head what a committed Write wrote: the definitions
+// and, with record, its numeric points. It returns the points the head
+// holds.
+func (s *Store) apply(w *store.WriteRequest, sc *writeScratch, seq uint64, record bool) int {
+	h := &s.head
+	if len(sc.fresh) == 0 && !record {
+		return 0
+	}
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, i := range sc.fresh {
+		sr := &w.Series[i]
+		hs := h.entry(sr.ID)
+		hs.typ, hs.unit, hs.defined = sr.Type, sr.Unit, true
+		sc.entries[i] = hs
+	}
+	if !record {
+		return h.points
+	}
+	for i := range w.Points {
+		j := sc.defs[i]
+		if w.Series[j].Type == store.String {
+			continue
+		}
+		hs := sc.entries[j]
+		if hs == nil {
+			hs = h.entry(w.Series[j].ID)
+			sc.entries[j] = hs
+		}
+		if hs.add(w.Points[i].TS, w.Points[i].Value) {
+			h.points++
+		}
+	}
+	h.addRecord(seq, now)
+	return h.points
 }
 
 // batchSize estimates the batch representation of w, so the batch buffer is
@@ -398,11 +421,13 @@ func batchSize(w *store.WriteRequest) int {
 	return n
 }
 
+// isKnown reports whether Write would leave sr's index entries alone; for
+// tests.
 func (s *Store) isKnown(sr *store.Series) bool {
-	s.known.RLock()
-	m, ok := s.known.m[sr.ID]
-	s.known.RUnlock()
-	return ok && m.typ == sr.Type && m.unit == sr.Unit
+	s.head.mu.RLock()
+	defer s.head.mu.RUnlock()
+	hs := s.head.series[sr.ID]
+	return hs != nil && hs.defined && hs.typ == sr.Type && hs.unit == sr.Unit
 }
 
 // checkSeries guards the index against definitions that would corrupt it:
@@ -991,11 +1016,13 @@ func (s *Store) Close() error {
 
 // knownSeries reports the ids Write will not redefine; for tests.
 func (s *Store) knownSeries() []store.SeriesID {
-	s.known.RLock()
-	defer s.known.RUnlock()
-	ids := make([]store.SeriesID, 0, len(s.known.m))
-	for id := range s.known.m {
-		ids = append(ids, id)
+	s.head.mu.RLock()
+	defer s.head.mu.RUnlock()
+	var ids []store.SeriesID
+	for id, hs := range s.head.series {
+		if hs.defined {
+			ids = append(ids, id)
+		}
 	}
 	slices.SortFunc(ids, func(a, b store.SeriesID) int { return bytes.Compare(a[:], b[:]) })
 	return ids
