@@ -81,8 +81,12 @@ func BenchmarkWriteParallel(b *testing.B) {
 }
 
 // BenchmarkPoints reads one series over 24 h at a 10 s interval (8640
-// points, across two day buckets) from sstables, among 100 other series.
-func BenchmarkPoints(b *testing.B) {
+// points, across two day buckets) from chunks in sstables, among 100 other
+// series; BenchmarkPointsHead from the in-memory head.
+func BenchmarkPoints(b *testing.B)     { benchPoints(b, true) }
+func BenchmarkPointsHead(b *testing.B) { benchPoints(b, false) }
+
+func benchPoints(b *testing.B, flush bool) {
 	s := openTemp(b)
 	ctx := context.Background()
 	ss := benchFleet("acme", "web1")
@@ -95,8 +99,13 @@ func BenchmarkPoints(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if err := s.db.Flush(); err != nil {
-		b.Fatal(err)
+	if flush {
+		if err := s.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.db.Flush(); err != nil {
+			b.Fatal(err)
+		}
 	}
 	id := ss[42].ID
 	ps, err := s.Points(ctx, id, from, to, 0)

@@ -410,9 +410,13 @@ func (s *Store) apply(w *store.WriteRequest, sc *writeScratch, seq uint64, recor
 // allocated once.
 func batchSize(w *store.WriteRequest) int {
 	const overhead = 8 // kind byte and two length varints
-	n := 12 + len(w.Points)*(overhead+pointKeyLen+floatValueLen())
+	// A numeric point takes about 26 bytes of the write-ahead record; a
+	// string point a key of its own.
+	n := 12 + overhead + 9 + len(w.Points)*26
 	for i := range w.Points {
-		n += len(w.Points[i].Str)
+		if w.Points[i].Str != "" {
+			n += overhead + pointKeyLen + 1 + len(w.Points[i].Str)
+		}
 	}
 	n += len(w.Series) * 2 * (overhead + 200)
 	for i := range w.Results {
