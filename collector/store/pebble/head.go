@@ -166,6 +166,7 @@ type headPart struct {
 	series map[store.SeriesID][]headPoint
 	points int
 	seqs   []uint64
+	since  time.Time
 }
 
 type head struct {
@@ -363,7 +364,7 @@ func (s *Store) flush(ctx context.Context) error {
 		h.mu.Unlock()
 		return nil
 	}
-	part := &headPart{series: make(map[store.SeriesID][]headPoint, len(h.series)), points: h.points, seqs: h.seqs}
+	part := &headPart{series: make(map[store.SeriesID][]headPoint, len(h.series)), points: h.points, seqs: h.seqs, since: h.since}
 	for id, hs := range h.series {
 		if len(hs.pts) > 0 {
 			part.series[id] = hs.pts
@@ -389,7 +390,7 @@ func (s *Store) flush(ctx context.Context) error {
 			h.points += len(hs.pts) - len(newer)
 		}
 		h.seqs = append(part.seqs, h.seqs...)
-		h.since = time.Now()
+		h.since = part.since // due again: the loop retries within a minute
 	}
 	h.mu.Unlock()
 	if err != nil {
