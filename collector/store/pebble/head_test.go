@@ -300,3 +300,42 @@ func headChild(dir string) {
 		fmt.Println(i)
 	}
 }
+
+// TestHeadFlushFailure: a flush that fails (here: its context is
+// cancelled before the last batch) leaves every point in the head and
+// every record on disk; the next flush writes them.
+func TestHeadFlushFailure(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	sr := storetest.NewSeries("acme", "a", "cpu", "usage", store.Gauge, "")
+	var pts []store.Point
+	for i := range int64(50) {
+		p := store.Point{Series: sr.ID, TS: base + i*30_000, Value: float64(i)}
+		pts = append(pts, p)
+		if err := s.Write(ctx, &store.WriteRequest{Tenant: "acme", Series: []store.Series{sr}, Points: []store.Point{p}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Flush(cancelled); err == nil {
+		t.Fatal("Flush with a cancelled context succeeded")
+	}
+	got, err := s.Points(ctx, sr.ID, math.MinInt64, math.MaxInt64, 0)
+	if err != nil || !sameBits(got, pts) {
+		t.Fatalf("after the failed flush: %d points, %v; want %d", len(got), err, len(pts))
+	}
+	if n := countPrefix(t, s, []byte{nsWAL}); n != 50 {
+		t.Fatalf("%d write-ahead records after the failed flush, want 50", n)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := countPrefix(t, s, []byte{nsWAL}); n != 0 {
+		t.Errorf("%d write-ahead records after the flush, want 0", n)
+	}
+	got, err = s.Points(ctx, sr.ID, math.MinInt64, math.MaxInt64, 0)
+	if err != nil || !sameBits(got, pts) {
+		t.Fatalf("after the flush: %d points, %v; want %d", len(got), err, len(pts))
+	}
+}
