@@ -68,6 +68,9 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	tracked := rollup.Track(timed)
 	job := &rollup.Job{Store: timed, Log: log.With("component", "rollup"), Retention: cfg.Retention()}
 	m.RollupLag(job.Lag)
+	if h, ok := st.(interface{ HeadPoints() int }); ok {
+		m.StoreHead(h.HeadPoints, cfg.Store.HeadPoints)
+	}
 
 	ing := &ingest.Server{
 		Store:         tracked,

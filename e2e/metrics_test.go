@@ -12,18 +12,20 @@ import (
 
 // TestCollectorMetrics scrapes the running collector's own metrics without
 // a token: its rollup job reports a lag per rollup resolution, near 0 once
-// it has worked through its first backlog.
+// it has worked through its first backlog, and its embedded store the
+// points in its head.
 func TestCollectorMetrics(t *testing.T) {
 	e := setup(t, "2s")
 	start(t, e.coll, "run", "--config", filepath.Join(e.dir, "collector.toml"))
 	lagRe := regexp.MustCompile(`(?m)^vigil_collector_rollup_lag_seconds\{resolution="(5m|1h)"\} (\S+)$`)
+	headRe := regexp.MustCompile(`(?m)^vigil_collector_store_head_points \d+$`)
 	var last string
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("last /metrics answer:\n%s", last)
 		}
 	})
-	waitFor(t, 20*time.Second, "rollup lag of 5m and 1h under a minute in /metrics", func() bool {
+	waitFor(t, 20*time.Second, "rollup lag of 5m and 1h under a minute and the store's head in /metrics", func() bool {
 		resp, err := http.Get("http://" + e.http + "/metrics")
 		if err != nil {
 			return false
@@ -40,6 +42,6 @@ func TestCollectorMetrics(t *testing.T) {
 				caughtUp++
 			}
 		}
-		return caughtUp == 2
+		return caughtUp == 2 && headRe.MatchString(last)
 	})
 }

@@ -78,6 +78,18 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
+// StoreHead exposes how many points the embedded store holds in memory
+// (points returns it), against its head_points limit.
+func (m *Metrics) StoreHead(points func() int, limit int) {
+	if m != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vigil_collector_store_head_points",
+			Help: "Numeric points the embedded store holds in memory, durable in its write-ahead records, not yet written as chunks: " +
+				"flushed at store.head_points (" + strconv.Itoa(limit) + ") or after 30 minutes.",
+		}, func() float64 { return float64(points()) }))
+	}
+}
+
 // RollupLagName is the gauge RollupLag exposes.
 const RollupLagName = "vigil_collector_rollup_lag_seconds"
 

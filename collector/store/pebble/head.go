@@ -344,6 +344,19 @@ func (h *head) appendRange(dst []store.Point, id store.SeriesID, from, to int64)
 	return dst
 }
 
+// HeadPoints reports the numeric points held in memory: the head's and
+// those of a flush in progress.
+func (s *Store) HeadPoints() int {
+	h := &s.head
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := h.points
+	if h.flushing != nil {
+		n += h.flushing.points
+	}
+	return n
+}
+
 // Flush writes the head's points to disk as chunks and deletes the
 // write-ahead records they came from. The flush loop calls it; Close does
 // too, so that a restart has little to replay.
