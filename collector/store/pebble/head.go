@@ -435,12 +435,6 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 		batch   = s.db.NewBatch()
 	)
 	defer func() { batch.Close() }()
-	commit := func(opts *pebbledb.WriteOptions) error {
-		s.blocks.mu.RLock()
-		err := batch.Commit(opts)
-		s.blocks.mu.RUnlock()
-		return err
-	}
 	for _, id := range ids {
 		all := part.series[id]
 		for len(all) > 0 {
@@ -463,7 +457,7 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := commit(pebbledb.NoSync); err != nil {
+			if err := s.commit(batch, pebbledb.NoSync); err != nil {
 				return err
 			}
 			batch.Close()
@@ -483,7 +477,7 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 	}
 	// Pebble's log is sequential: syncing this batch makes the earlier
 	// ones durable too.
-	return commit(pebbledb.Sync)
+	return s.commit(batch, pebbledb.Sync)
 }
 
 // chunkWriter adds chunks to batches, reusing its buffers.

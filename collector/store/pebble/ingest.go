@@ -123,10 +123,7 @@ func (s *Store) WriteChunks(ctx context.Context, w *store.WriteRequest) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pebble: write chunks: %w", err)
 	}
-	s.blocks.mu.RLock()
-	err := batch.Commit(pebbledb.Sync)
-	s.blocks.mu.RUnlock()
-	if err != nil {
+	if err := s.commit(batch, pebbledb.Sync); err != nil {
 		return fmt.Errorf("pebble: write chunks of %d points: %w", len(w.Points), err)
 	}
 	return nil

@@ -345,10 +345,7 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	if err := markDirty(b, sc.strs); err != nil {
 		return fmt.Errorf("pebble: write: %w", err)
 	}
-	s.blocks.mu.RLock()
-	err := b.Commit(pebbledb.Sync)
-	s.blocks.mu.RUnlock()
-	if err != nil {
+	if err := s.commit(b, pebbledb.Sync); err != nil {
 		return fmt.Errorf("pebble: write batch of %d points: %w", len(w.Points), err)
 	}
 	held := s.apply(w, sc, seq, numeric > 0)
@@ -404,6 +401,14 @@ func (s *Store) apply(w *store.WriteRequest, sc *writeScratch, seq uint64, recor
 	}
 	h.addRecord(seq, now)
 	return h.points
+}
+
+// commit commits b, but not while compaction is between reading a run of
+// a series and rewriting it (compact.go): b may add to that run.
+func (s *Store) commit(b *pebbledb.Batch, opts *pebbledb.WriteOptions) error {
+	s.blocks.mu.RLock()
+	defer s.blocks.mu.RUnlock()
+	return b.Commit(opts)
 }
 
 // batchSize estimates the batch representation of w, so the batch buffer is
