@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -122,8 +123,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, reload <-cha
 	sched.start(checkCtx, jobs)
 	log.Info("agent started", "checks", len(jobs), "collectors", cfg.Transport.Collectors, "version", Version)
 	// Once start-up is over and every check has run, give back the pages
-	// of the binary that only start-up needed.
-	release := time.AfterFunc(max(maxInterval(jobs), 30*time.Second)+5*time.Second, releaseText)
+	// of the binary that only start-up needed, and the heap that only
+	// start-up used (TLS and QUIC set-up, config parsing), which would
+	// otherwise stay resident until the next collection and the
+	// scavenger's slow return of free pages.
+	release := time.AfterFunc(max(maxInterval(jobs), 30*time.Second)+5*time.Second, func() {
+		debug.FreeOSMemory()
+		releaseText()
+	})
 	defer release.Stop()
 
 	for done := false; !done; {
