@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -97,8 +98,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, reload <-cha
 	}
 
 	results := make(chan *protocol.CheckResult, 256)
-	sched := &scheduler{log: log, out: results}
-	b := &batcher{in: results, sp: sp, log: log}
+	due := &dueSlots{}
+	sched := &scheduler{log: log, out: results, due: due}
+	b := &batcher{in: results, due: due, gather: batchGather, sp: sp, log: log}
 	s := &sender{collectors: cfg.Transport.Collectors, tls: tc, hello: hello, sp: sp, log: log,
 		ackTimeout: cfg.Transport.AckTimeout.Duration, probeEvery: cfg.Transport.ProbeInterval.Duration,
 		backoffMin: cfg.Transport.ReconnectMin.Duration, backoffMax: cfg.Transport.ReconnectMax.Duration}
@@ -121,8 +123,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, reload <-cha
 	sched.start(checkCtx, jobs)
 	log.Info("agent started", "checks", len(jobs), "collectors", cfg.Transport.Collectors, "version", Version)
 	// Once start-up is over and every check has run, give back the pages
-	// of the binary that only start-up needed.
-	release := time.AfterFunc(max(maxInterval(jobs), 30*time.Second)+5*time.Second, releaseText)
+	// of the binary that only start-up needed, and the heap that only
+	// start-up used (TLS and QUIC set-up, config parsing), which would
+	// otherwise stay resident until the next collection and the
+	// scavenger's slow return of free pages.
+	release := time.AfterFunc(max(maxInterval(jobs), 30*time.Second)+5*time.Second, func() {
+		debug.FreeOSMemory()
+		releaseText()
+	})
 	defer release.Stop()
 
 	for done := false; !done; {
@@ -142,7 +150,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, reload <-cha
 			sched.wait()
 			newJobs = append(newJobs, selfJob(next))
 			checkCtx, stopChecks = context.WithCancel(context.Background())
-			sched = &scheduler{log: log, out: results}
+			sched = &scheduler{log: log, out: results, due: due}
 			sched.start(checkCtx, newJobs)
 			log.Info("config reloaded", "checks", len(newJobs))
 		}
@@ -204,13 +212,17 @@ func buildJobs(cfg *config.Config, log *slog.Logger) ([]*job, error) {
 
 // batcher spools results as they come. The results of one slot (an
 // agent's checks of one interval run together) arrive within milliseconds
-// of each other: it gathers them for up to batchGather into one batch, so
-// one slot costs one spool append and one stream. Under load batches grow
-// up to batchMaxResults.
+// of each other: it gathers them into one batch, so one slot costs one
+// spool append and one stream. It spools the batch as soon as the slot's
+// last result is in and nothing else waits in the channel, or else after
+// gather (a slow check's result then goes in a later batch). Under load
+// batches grow up to batchMaxResults.
 type batcher struct {
-	in  <-chan *protocol.CheckResult
-	sp  *spool.Spool
-	log *slog.Logger
+	in     <-chan *protocol.CheckResult
+	due    *dueSlots
+	gather time.Duration // batchGather
+	sp     *spool.Spool
+	log    *slog.Logger
 }
 
 func (b *batcher) run() {
@@ -219,19 +231,22 @@ func (b *batcher) run() {
 	<-timer.C
 	for r := range b.in {
 		pending = append(pending[:0], r)
-		timer.Reset(batchGather)
+		complete := b.due.done(r.TimestampMs)
+		timer.Reset(b.gather)
 	gather:
-		for len(pending) < batchMaxResults {
+		for len(pending) < batchMaxResults && !(complete && len(b.in) == 0) {
 			select {
 			case r, ok := <-b.in:
 				if !ok {
 					break gather
 				}
 				pending = append(pending, r)
+				complete = b.due.done(r.TimestampMs)
 			case <-timer.C:
 				break gather
 			}
 		}
+		// Stopped before it fires, the timer costs no wake-up.
 		timer.Stop()
 		// The spool encodes the batch at once and keeps no reference to
 		// it, so pending is reused. It logs and counts what it drops to

@@ -57,11 +57,57 @@ func (j *job) nextSlot(t time.Time) time.Time {
 	return time.Unix(0, n*iv+int64(j.offset))
 }
 
+// dueSlots counts, for each slot (unix ms), the results still to come:
+// the jobs whose timer is armed for it, less the results of it the batcher
+// has taken. It lets the batcher spool a slot's batch as soon as its last
+// result is in, instead of waking again when its gather timer runs out.
+// A nil *dueSlots counts nothing.
+type dueSlots struct {
+	mu sync.Mutex
+	n  map[int64]int
+}
+
+// arm counts one more result to come for the slot.
+func (d *dueSlots) arm(slotMs int64) {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.n == nil {
+		d.n = make(map[int64]int)
+	}
+	d.n[slotMs]++
+}
+
+// done counts one result of the slot as in (or as never coming) and
+// reports whether the slot has none left to come.
+func (d *dueSlots) done(slotMs int64) bool {
+	if d == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, ok := d.n[slotMs]
+	if !ok {
+		return false // not armed here (a test's scheduler): the batcher's timer decides
+	}
+	if n <= 1 {
+		delete(d.n, slotMs)
+		return true
+	}
+	d.n[slotMs] = n - 1
+	return false
+}
+
 // scheduler runs every job on its own grid. A slow or hung check delays
-// nothing else; a check never overlaps itself.
+// nothing else; a check never overlaps itself. Each slot a job's timer
+// fires for yields exactly one result (the run's, or a skip or timeout
+// notice), which due counts.
 type scheduler struct {
 	log  *slog.Logger
 	out  chan<- *protocol.CheckResult
+	due  *dueSlots
 	wg   sync.WaitGroup
 	runs sync.WaitGroup
 }
@@ -85,11 +131,13 @@ func (s *scheduler) wait() {
 
 func (s *scheduler) loop(ctx context.Context, j *job) {
 	slot := j.nextSlot(time.Now())
+	s.due.arm(slot.UnixMilli())
 	timer := time.NewTimer(time.Until(slot))
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			s.due.done(slot.UnixMilli()) // its result will not come
 			return
 		case <-timer.C:
 		}
@@ -114,6 +162,7 @@ func (s *scheduler) loop(ctx context.Context, j *job) {
 			slot = now
 		}
 		slot = j.nextSlot(slot)
+		s.due.arm(slot.UnixMilli())
 		timer.Reset(time.Until(slot))
 	}
 }
@@ -168,6 +217,7 @@ func (s *scheduler) emit(ctx context.Context, r *protocol.CheckResult) {
 		select {
 		case s.out <- r:
 		case <-time.After(time.Second):
+			s.due.done(r.TimestampMs) // dropped: not to be waited for
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigilmon/vigil/agent/check"
+	"github.com/vigilmon/vigil/agent/spool"
 	"github.com/vigilmon/vigil/protocol"
 )
 
@@ -158,5 +159,55 @@ func TestClip(t *testing.T) {
 		if got := clip(tt.in, tt.n); got != tt.want {
 			t.Errorf("clip(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}
+	}
+}
+
+// The batcher spools a slot's results as soon as the last of them is in:
+// with a gather timer that never runs out in the test, every batch is
+// spooled by the slot's completion alone.
+func TestBatcherSpoolsCompleteSlot(t *testing.T) {
+	sp, err := spool.Open(t.TempDir(), spool.Options{Sync: spool.SyncNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	var jobs []*job
+	for _, name := range []string{"one", "two", "three"} {
+		jobs = append(jobs, newJob("a", name, time.Second, time.Second, checkFunc(func(ctx context.Context, r *check.Result) error {
+			r.Gauge("v", 1)
+			return nil
+		})))
+	}
+	results := make(chan *protocol.CheckResult, 16)
+	due := &dueSlots{}
+	b := &batcher{in: results, due: due, gather: time.Hour, sp: sp, log: slog.New(slog.DiscardHandler)}
+	done := make(chan struct{})
+	go func() { b.run(); close(done) }()
+	s := &scheduler{log: slog.New(slog.DiscardHandler), out: results, due: due}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.start(ctx, jobs)
+
+	nctx, ncancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ncancel()
+	for i := range 2 {
+		batch, err := sp.Next(nctx)
+		if err != nil {
+			t.Fatalf("batch %d not spooled: %v", i, err)
+		}
+		if len(batch.Results) != len(jobs) {
+			t.Fatalf("batch %d holds %d results, want the slot's %d", i, len(batch.Results), len(jobs))
+		}
+		for _, r := range batch.Results {
+			if r.TimestampMs != batch.Results[0].TimestampMs {
+				t.Fatalf("batch %d mixes slots: %v", i, batch.Results)
+			}
+		}
+	}
+	cancel()
+	s.wait()
+	close(results)
+	<-done
+	if len(due.n) != 0 {
+		t.Fatalf("slots still counted after stopping: %v", due.n)
 	}
 }

@@ -33,8 +33,14 @@
 // (power loss, kernel panic) may lose:
 //
 //   - SyncAlways: nothing that Append returned; Append and Ack fsync.
-//   - SyncInterval (default): at most the last SyncInterval of appends; a
-//     goroutine owned by the Spool fsyncs what changed every SyncInterval.
+//   - SyncInterval (default): at most the last SyncInterval of appends.
+//     The spool fsyncs what changed (group commit) SyncInterval after the
+//     first write since its last commit, or earlier, at the Ack that leaves
+//     no batch unacked, if its last commit is at least SyncInterval old. An
+//     agent whose batches are acked within milliseconds so commits each
+//     batch with its ack, in the same wake-up, instead of waking again a
+//     second later; a busy or disconnected one still commits at most once
+//     per SyncInterval.
 //   - SyncNever: whatever the OS had not written back (on Linux, about 30 s).
 //
 // An ack lost in a crash makes its batch be sent again: delivery is at least
@@ -87,8 +93,8 @@ type SyncPolicy string
 const (
 	// SyncAlways fsyncs in every Append and Ack before it returns.
 	SyncAlways SyncPolicy = "always"
-	// SyncInterval fsyncs in the background every Options.SyncInterval
-	// (group commit). The default.
+	// SyncInterval fsyncs at most Options.SyncInterval after a write
+	// (group commit; see the package doc). The default.
 	SyncInterval SyncPolicy = "interval"
 	// SyncNever leaves writing back to the OS.
 	SyncNever SyncPolicy = "never"
@@ -258,10 +264,15 @@ type Spool struct {
 	scratch    protocol.Batch
 	st         Stats // counters only
 
+	// The group commit of SyncInterval: commitTimer is armed
+	// (commitArmed) by the first write after a commit and fires
+	// SyncInterval later, unless an Ack commits first and stops it, so a
+	// spool whose batches are acked promptly never wakes its goroutine.
+	commitTimer *time.Timer
+	commitArmed bool
+	lastCommit  time.Time
+
 	stop chan struct{}
-	// kick wakes the group-commit loop after a write, so an idle spool
-	// costs no wake-ups.
-	kick chan struct{}
 	wg   sync.WaitGroup
 }
 
@@ -292,7 +303,6 @@ func Open(dir string, opts Options) (*Spool, error) {
 		nextSeq:    1,
 		wake:       make(chan struct{}),
 		stop:       make(chan struct{}),
-		kick:       make(chan struct{}, 1),
 		buf:        make([]byte, 0, 64<<10),
 	}
 	if err := s.recover(); err != nil {
@@ -305,6 +315,8 @@ func Open(dir string, opts Options) (*Spool, error) {
 			"batches", s.batches, "bytes", s.bytes, "first_seq", s.hint)
 	}
 	if opts.Sync == SyncInterval {
+		s.commitTimer = time.NewTimer(time.Hour)
+		s.commitTimer.Stop()
 		s.wg.Go(s.syncLoop)
 	}
 	return s, nil
@@ -386,17 +398,9 @@ func (s *Spool) Append(results []*protocol.CheckResult) (seq uint64, droppedPoin
 		}
 	case SyncInterval:
 		seg.dirty = true
-		s.kickSync()
+		s.armCommit()
 	}
 	return seq, int(dropped), nil
-}
-
-// kickSync tells the group-commit loop there is something to sync.
-func (s *Spool) kickSync() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
 }
 
 // makeRoom drops the oldest records not in flight until a record of n
@@ -526,7 +530,12 @@ func (s *Spool) Ack(seq uint64) error {
 	s.st.Acked++
 	err := s.finish(seg, &seg.entries[i])
 	if s.opts.Sync == SyncInterval {
-		s.kickSync()
+		s.armCommit()
+		// Everything appended has been delivered: commit now, while the
+		// process is awake anyway, rather than from a timer later.
+		if s.batches == 0 && time.Since(s.lastCommit) >= s.opts.SyncInterval {
+			s.commit()
+		}
 	}
 	return err
 }
@@ -590,6 +599,9 @@ func (s *Spool) Close() error {
 	}
 	s.closed = true
 	close(s.stop)
+	if s.commitTimer != nil {
+		s.commitTimer.Stop()
+	}
 	s.signal() // Next returns ErrClosed
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -906,29 +918,37 @@ func (s *Spool) flushMarks(seg *segment) error {
 	return nil
 }
 
-// syncLoop is the group commit of SyncInterval.
-// syncLoop fsyncs at most SyncInterval after a write: it sleeps until a
-// write kicks it, lets further writes gather for one interval, then syncs
-// them together.
+// armCommit makes sure what was just written is committed within
+// SyncInterval. It runs under s.mu.
+func (s *Spool) armCommit() {
+	if !s.commitArmed {
+		s.commitArmed = true
+		s.commitTimer.Reset(s.opts.SyncInterval)
+	}
+}
+
+// commit is the group commit of SyncInterval. It runs under s.mu.
+func (s *Spool) commit() {
+	s.syncDirty()
+	s.lastCommit = time.Now()
+	if s.commitArmed {
+		s.commitArmed = false
+		s.commitTimer.Stop()
+	}
+}
+
+// syncLoop commits when the commit timer fires. A commit by Ack stops the
+// timer first; one that fires meanwhile finds commitArmed false.
 func (s *Spool) syncLoop() {
-	t := time.NewTimer(0)
-	<-t.C
-	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-s.kick:
-		}
-		t.Reset(s.opts.SyncInterval)
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
+		case <-s.commitTimer.C:
 		}
 		s.mu.Lock()
-		if !s.closed {
-			s.syncDirty()
+		if !s.closed && s.commitArmed {
+			s.commit()
 		}
 		s.mu.Unlock()
 	}

@@ -645,6 +645,64 @@ func TestIntervalSyncsInBackground(t *testing.T) {
 	}
 }
 
+// dirty reports whether anything written waits for a commit.
+func dirty(s *Spool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dirDirty
+	for _, seg := range s.segs {
+		d = d || seg.dirty || seg.ackDirty
+	}
+	return d
+}
+
+func TestIntervalCommitsAtLastAck(t *testing.T) {
+	// With a commit timer that never fires in the test, only the Ack that
+	// leaves nothing unacked can commit.
+	s := openT(t, t.TempDir(), Options{SyncInterval: time.Hour})
+	appendT(t, s, results(0, 1, 1))
+	appendT(t, s, results(1, 1, 1))
+	b1, b2 := nextT(t, s), nextT(t, s)
+	if err := s.Ack(b1.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if !dirty(s) {
+		t.Fatal("committed while a batch was still unacked")
+	}
+	if err := s.Ack(b2.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if dirty(s) {
+		t.Fatal("the last ack did not commit")
+	}
+	// The next commit waits for the timer: the last one is under an hour old.
+	appendT(t, s, results(2, 1, 1))
+	if err := s.Ack(nextT(t, s).Seq); err != nil {
+		t.Fatal(err)
+	}
+	if !dirty(s) {
+		t.Fatal("committed twice within the sync interval")
+	}
+	s.mu.Lock()
+	armed := s.commitArmed
+	s.mu.Unlock()
+	if !armed {
+		t.Fatal("uncommitted writes without an armed commit timer")
+	}
+}
+
+func TestIntervalCommitTimer(t *testing.T) {
+	// Unacked batches are committed by the timer.
+	s := openT(t, t.TempDir(), Options{SyncInterval: 5 * time.Millisecond})
+	appendT(t, s, results(0, 1, 1))
+	nextT(t, s) // in flight, never acked
+	for deadline := time.Now().Add(5 * time.Second); dirty(s); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the commit timer did not commit")
+		}
+	}
+}
+
 func TestConcurrentUse(t *testing.T) {
 	s := openT(t, t.TempDir(), Options{MaxBytes: 64 << 10, SegmentBytes: 4 << 10, SyncInterval: time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -5,7 +5,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -13,7 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,30 +59,36 @@ func run(bin string, duration, warmup, interval time.Duration) error {
 
 	fmt.Printf("agent pid %d, checks every %v; warming up for %v, then measuring for %v\n", pid, interval, warmup, duration)
 	time.Sleep(warmup)
-	cpu0, err := cpuTicks(pid)
+	cpu0, err := readCPU(pid)
 	if err != nil {
 		return err
 	}
 	t0 := time.Now()
-	var rss []int
+	var rss, anon, file []int
 	for end := t0.Add(duration); time.Now().Before(end); {
 		time.Sleep(5 * time.Second)
-		kb, err := rssKB(pid)
+		m, err := readMem(pid)
 		if err != nil {
 			return fmt.Errorf("agent exited? %w\n%s", err, agentLog.String())
 		}
-		rss = append(rss, kb)
+		rss, anon, file = append(rss, m.rss), append(anon, m.anon), append(file, m.file)
 	}
-	cpu1, err := cpuTicks(pid)
+	cpu1, err := readCPU(pid)
 	if err != nil {
 		return err
 	}
 	elapsed := time.Since(t0)
-	sort.Ints(rss)
+	fmt.Printf("RSS: median %.1f MB, max %.1f MB (%d samples)\n", median(rss), maxMB(rss), len(rss))
+	fmt.Printf("     anon median %.1f MB (max %.1f), file median %.1f MB (max %.1f)\n", median(anon), maxMB(anon), median(file), maxMB(file))
+	ns := cpu1.ns - cpu0.ns
+	fmt.Printf("CPU: %.3f s over %v = %.4f %% of one core (on-CPU time, schedstat, %d threads)\n",
+		float64(ns)/1e9, elapsed.Round(time.Second), 100*float64(ns)/float64(elapsed), cpu1.threads)
 	const ticksPerSec = 100 // USER_HZ on Linux
-	cpuSec := float64(cpu1-cpu0) / ticksPerSec
-	fmt.Printf("RSS: median %.1f MB, max %.1f MB (%d samples)\n", float64(rss[len(rss)/2])/1024, float64(rss[len(rss)-1])/1024, len(rss))
-	fmt.Printf("CPU: %.2f s over %v = %.3f %% of one core\n", cpuSec, elapsed.Round(time.Second), 100*cpuSec/elapsed.Seconds())
+	ticks := cpu1.ticks - cpu0.ticks
+	fmt.Printf("     cross-check: %d clock ticks (utime+stime) = %.3f %%\n", ticks, 100*float64(ticks)/ticksPerSec/elapsed.Seconds())
+	if cpu1.threads != cpu0.threads {
+		fmt.Printf("     threads went from %d to %d: the on-CPU time of threads that ended is missing\n", cpu0.threads, cpu1.threads)
+	}
 	if strings.Contains(agentLog.String(), "level=ERROR") {
 		fmt.Printf("agent logged errors:\n%s", agentLog.String())
 	}
@@ -118,32 +123,95 @@ func stop(c *exec.Cmd) {
 	}
 }
 
-// rssKB reads VmRSS from /proc/PID/status.
-func rssKB(pid int) (int, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+// median and maxMB take samples in kB and return MB.
+func median(kb []int) float64 {
+	s := slices.Sorted(slices.Values(kb))
+	return float64(s[len(s)/2]) / 1024
 }
 
-// cpuTicks is utime+stime from /proc/PID/stat, in clock ticks.
-func cpuTicks(pid int) (int64, error) {
+func maxMB(kb []int) float64 { return float64(slices.Max(kb)) / 1024 }
+
+type mem struct{ rss, anon, file int } // kB
+
+// readMem reads VmRSS, RssAnon and RssFile (shared memory, RssShmem, is
+// left out: the agent has none) from /proc/PID/status.
+func readMem(pid int) (mem, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return mem{}, err
+	}
+	var m mem
+	found := 0
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var dst *int
+		switch k {
+		case "VmRSS":
+			dst = &m.rss
+		case "RssAnon":
+			dst = &m.anon
+		case "RssFile":
+			dst = &m.file
+		default:
+			continue
+		}
+		if *dst, err = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB")); err != nil {
+			return mem{}, fmt.Errorf("/proc/%d/status: %s: %w", pid, k, err)
+		}
+		found++
+	}
+	if found != 3 {
+		return mem{}, fmt.Errorf("/proc/%d/status lacks VmRSS, RssAnon or RssFile", pid)
+	}
+	return m, nil
+}
+
+type cpu struct {
+	ns      int64 // on-CPU time of the live threads
+	threads int
+	ticks   int64 // utime+stime of the process, threads that ended included
+}
+
+// readCPU reads the process's CPU time two ways. The first field of
+// /proc/PID/task/TID/schedstat is the thread's on-CPU time in ns; summed
+// over the threads it resolves a cycle's work, where utime+stime from
+// /proc/PID/stat counts whole 10 ms ticks (about 20 in a 10 minute run of
+// the agent). The Go runtime keeps its threads, so the sum misses nothing
+// unless the thread count changes, which the caller reports.
+func readCPU(pid int) (cpu, error) {
+	var c cpu
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return c, err
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return c, fmt.Errorf("/proc/%d/task/%s/schedstat is empty", pid, t.Name())
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return c, fmt.Errorf("/proc/%d/task/%s/schedstat: %w", pid, t.Name(), err)
+		}
+		c.ns += ns
+		c.threads++
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return c, err
 	}
 	// The command name may hold spaces; fields after its closing paren are fixed.
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return utime + stime, nil
+	c.ticks = utime + stime
+	return c, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -103,6 +104,17 @@ func run(args []string) error {
 	// (BENCHMARKS.md). GOMAXPROCS in the environment still wins.
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
+	}
+	// The agent's live heap is under 1 MB and its garbage comes slowly
+	// (some 35 KB a cycle), so at the default GOGC of 100 the heap grows
+	// for a quarter of an hour to the runtime's minimum goal of 4 MB and
+	// stays resident at that size. At GOGC 25 the goal is 1 MB (the
+	// minimum scales with GOGC) and RSS stays flat. It costs little CPU:
+	// a collection (about 1 ms) every two minutes or so, where the runtime
+	// forces one every two minutes anyway. GOGC in the environment still
+	// wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(25)
 	}
 	var level slog.LevelVar
 	level.UnmarshalText([]byte(cfg.Log.Level))
