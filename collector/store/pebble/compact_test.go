@@ -127,16 +127,21 @@ func inRange(pts []store.Point, first, last int64) []store.Point {
 	return out
 }
 
-func TestBlockSize(t *testing.T) {
-	// A day of a regular gauge with one decimal and 0-200 ms jitter.
-	r := rand.New(rand.NewPCG(3, 4))
-	id := store.SeriesID{9}
+// gaugeDay is a day of a regular gauge every 30 s with one decimal and
+// 0-200 ms of jitter.
+func gaugeDay(seed1, seed2 uint64) []store.Point {
+	r := rand.New(rand.NewPCG(seed1, seed2))
 	var pts []store.Point
 	v := 50.0
 	for i := range int64(2880) {
 		v = math.Max(0, math.Min(100, v+r.NormFloat64()))
-		pts = append(pts, store.Point{Series: id, TS: base + i*30_000 + r.Int64N(201), Value: math.Round(v*10) / 10})
+		pts = append(pts, store.Point{Series: store.SeriesID{9}, TS: base + i*30_000 + r.Int64N(201), Value: math.Round(v*10) / 10})
 	}
+	return pts
+}
+
+func TestBlockSize(t *testing.T) {
+	pts := gaugeDay(3, 4)
 	var e blockEncoder
 	n := len(e.encode(nil, pts, false))
 	if per := float64(n) / float64(len(pts)); per > 2.5 {
@@ -225,14 +230,7 @@ func FuzzDecodeBlock(f *testing.F) {
 }
 
 func BenchmarkBlockEncode(b *testing.B) {
-	r := rand.New(rand.NewPCG(7, 8))
-	id := store.SeriesID{9}
-	var pts []store.Point
-	v := 50.0
-	for i := range int64(2880) {
-		v = math.Max(0, math.Min(100, v+r.NormFloat64()))
-		pts = append(pts, store.Point{Series: id, TS: base + i*30_000 + r.Int64N(201), Value: math.Round(v*10) / 10})
-	}
+	pts := gaugeDay(7, 8)
 	var e blockEncoder
 	dst := e.encode(nil, pts, false)
 	b.ReportAllocs()
