@@ -154,6 +154,15 @@ func parseForm(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // parseTime reads Unix seconds (with a fraction) or RFC 3339.
+// requiredTime parses the form's time parameter name, which must be there.
+func requiredTime(r *http.Request, name string) (time.Time, *apiErr) {
+	v := r.Form.Get(name)
+	if v == "" {
+		return time.Time{}, badData("invalid parameter %q: missing", name)
+	}
+	return parseTime(name, v, time.Time{})
+}
+
 func parseTime(name, s string, def time.Time) (time.Time, *apiErr) {
 	if s == "" {
 		return def, nil
@@ -267,18 +276,12 @@ func (a *API) queryRange(w http.ResponseWriter, r *http.Request, tenant string) 
 		fail(w, badData("invalid parameter \"query\": empty"))
 		return
 	}
-	start, e := parseTime("start", r.Form.Get("start"), time.Time{})
-	if e == nil && r.Form.Get("start") == "" {
-		e = badData("invalid parameter \"start\": missing")
-	}
+	start, e := requiredTime(r, "start")
 	if e != nil {
 		fail(w, e)
 		return
 	}
-	end, e := parseTime("end", r.Form.Get("end"), time.Time{})
-	if e == nil && r.Form.Get("end") == "" {
-		e = badData("invalid parameter \"end\": missing")
-	}
+	end, e := requiredTime(r, "end")
 	if e != nil {
 		fail(w, e)
 		return
