@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -135,7 +136,7 @@ func (s *sender) serve(ctx context.Context, sess *transport.Session, idx int) (*
 	wg.Go(func() {
 		select {
 		case <-sess.Done():
-			cancel(errors.New("connection closed"))
+			cancel(fmt.Errorf("connection closed: %w", sess.Err()))
 		case <-ctx.Done():
 		}
 	})

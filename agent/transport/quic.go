@@ -157,6 +157,10 @@ func (s *Session) MaxInflight() int {
 // Done is closed when the connection ends.
 func (s *Session) Done() <-chan struct{} { return s.conn.Context().Done() }
 
+// Err is why the connection ended (the collector's close reason, such as
+// a revoked token, or a timeout), once Done is closed.
+func (s *Session) Err() error { return context.Cause(s.conn.Context()) }
+
 // Send delivers one batch on its own stream and waits for its Ack.
 func (s *Session) Send(ctx context.Context, b *protocol.Batch) (*protocol.Ack, error) {
 	payload, err := proto.Marshal(b)
