@@ -154,6 +154,20 @@ func parseForm(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // parseTime reads Unix seconds (with a fraction) or RFC 3339.
+// queryParam parses the form and returns its PromQL expression; it
+// answers the request itself when there is none.
+func queryParam(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if !parseForm(w, r) {
+		return "", false
+	}
+	qs := r.Form.Get("query")
+	if qs == "" {
+		fail(w, badData("invalid parameter \"query\": empty"))
+		return "", false
+	}
+	return qs, true
+}
+
 // requiredTime parses the form's time parameter name, which must be there.
 func requiredTime(r *http.Request, name string) (time.Time, *apiErr) {
 	v := r.Form.Get(name)
@@ -238,12 +252,8 @@ func opts(res store.Resolution) promql.QueryOpts {
 }
 
 func (a *API) query(w http.ResponseWriter, r *http.Request, tenant string) {
-	if !parseForm(w, r) {
-		return
-	}
-	qs := r.Form.Get("query")
-	if qs == "" {
-		fail(w, badData("invalid parameter \"query\": empty"))
+	qs, ok := queryParam(w, r)
+	if !ok {
 		return
 	}
 	ts, e := parseTime("time", r.Form.Get("time"), a.now())
@@ -268,12 +278,8 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, tenant string) {
 }
 
 func (a *API) queryRange(w http.ResponseWriter, r *http.Request, tenant string) {
-	if !parseForm(w, r) {
-		return
-	}
-	qs := r.Form.Get("query")
-	if qs == "" {
-		fail(w, badData("invalid parameter \"query\": empty"))
+	qs, ok := queryParam(w, r)
+	if !ok {
 		return
 	}
 	start, e := requiredTime(r, "start")
