@@ -191,6 +191,58 @@ func (Reject_Code) EnumDescriptor() ([]byte, []int) {
 	return file_protocol_vigil_proto_rawDescGZIP(), []int{2, 0}
 }
 
+type Refusal_Code int32
+
+const (
+	Refusal_CODE_UNSPECIFIED Refusal_Code = 0
+	Refusal_CODE_BAD_FRAME   Refusal_Code = 1 // oversized, truncated, empty, undecodable, or a second frame on the stream
+	Refusal_CODE_RETRY_LATER Refusal_Code = 2 // the store is slow, full or unavailable: resend after retry_after_ms
+	Refusal_CODE_REVOKED     Refusal_Code = 3 // the agent's token was revoked
+)
+
+// Enum value maps for Refusal_Code.
+var (
+	Refusal_Code_name = map[int32]string{
+		0: "CODE_UNSPECIFIED",
+		1: "CODE_BAD_FRAME",
+		2: "CODE_RETRY_LATER",
+		3: "CODE_REVOKED",
+	}
+	Refusal_Code_value = map[string]int32{
+		"CODE_UNSPECIFIED": 0,
+		"CODE_BAD_FRAME":   1,
+		"CODE_RETRY_LATER": 2,
+		"CODE_REVOKED":     3,
+	}
+)
+
+func (x Refusal_Code) Enum() *Refusal_Code {
+	p := new(Refusal_Code)
+	*p = x
+	return p
+}
+
+func (x Refusal_Code) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Refusal_Code) Descriptor() protoreflect.EnumDescriptor {
+	return file_protocol_vigil_proto_enumTypes[3].Descriptor()
+}
+
+func (Refusal_Code) Type() protoreflect.EnumType {
+	return &file_protocol_vigil_proto_enumTypes[3]
+}
+
+func (x Refusal_Code) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Refusal_Code.Descriptor instead.
+func (Refusal_Code) EnumDescriptor() ([]byte, []int) {
+	return file_protocol_vigil_proto_rawDescGZIP(), []int{9, 0}
+}
+
 // Hello is the first frame the agent sends, on the control stream.
 type Hello struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -767,12 +819,18 @@ func (x *Metric) GetUnit() string {
 // Ack answers a Batch once the collector has stored it durably. A point that
 // failed validation is counted in rejected, with the first few reasons in
 // errors; the rest of the batch is stored.
+//
+// A batch the collector did not store is answered by an Ack whose refusal
+// is set and whose seq is 0: the agent keeps the batch spooled. Seqs start
+// at 1, so an agent that predates refusals reads such a reply as an Ack of
+// another batch and keeps the batch too.
 type Ack struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	Accepted      uint32                 `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	Rejected      uint32                 `protobuf:"varint,3,opt,name=rejected,proto3" json:"rejected,omitempty"`
 	Errors        []string               `protobuf:"bytes,4,rep,name=errors,proto3" json:"errors,omitempty"`
+	Refusal       *Refusal               `protobuf:"bytes,5,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -835,6 +893,74 @@ func (x *Ack) GetErrors() []string {
 	return nil
 }
 
+func (x *Ack) GetRefusal() *Refusal {
+	if x != nil {
+		return x.Refusal
+	}
+	return nil
+}
+
+// Refusal says why a batch stream was not stored, in words a person can act on.
+type Refusal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          Refusal_Code           `protobuf:"varint,1,opt,name=code,proto3,enum=vigil.v1.Refusal_Code" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	RetryAfterMs  uint32                 `protobuf:"varint,3,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Refusal) Reset() {
+	*x = Refusal{}
+	mi := &file_protocol_vigil_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Refusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Refusal) ProtoMessage() {}
+
+func (x *Refusal) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_vigil_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
+func (*Refusal) Descriptor() ([]byte, []int) {
+	return file_protocol_vigil_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Refusal) GetCode() Refusal_Code {
+	if x != nil {
+		return x.Code
+	}
+	return Refusal_CODE_UNSPECIFIED
+}
+
+func (x *Refusal) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Refusal) GetRetryAfterMs() uint32 {
+	if x != nil {
+		return x.RetryAfterMs
+	}
+	return 0
+}
+
 var File_protocol_vigil_proto protoreflect.FileDescriptor
 
 const file_protocol_vigil_proto_rawDesc = "" +
@@ -892,12 +1018,22 @@ const file_protocol_vigil_proto_rawDesc = "" +
 	"\x04type\x18\x03 \x01(\x0e2\x14.vigil.v1.MetricTypeR\x04type\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\x01R\x05value\x12!\n" +
 	"\fstring_value\x18\x05 \x01(\tR\vstringValue\x12\x12\n" +
-	"\x04unit\x18\x06 \x01(\tR\x04unit\"g\n" +
+	"\x04unit\x18\x06 \x01(\tR\x04unit\"\x94\x01\n" +
 	"\x03Ack\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1a\n" +
 	"\baccepted\x18\x02 \x01(\rR\baccepted\x12\x1a\n" +
 	"\brejected\x18\x03 \x01(\rR\brejected\x12\x16\n" +
-	"\x06errors\x18\x04 \x03(\tR\x06errors*e\n" +
+	"\x06errors\x18\x04 \x03(\tR\x06errors\x12+\n" +
+	"\arefusal\x18\x05 \x01(\v2\x11.vigil.v1.RefusalR\arefusal\"\xcf\x01\n" +
+	"\aRefusal\x12*\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x16.vigil.v1.Refusal.CodeR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12$\n" +
+	"\x0eretry_after_ms\x18\x03 \x01(\rR\fretryAfterMs\"X\n" +
+	"\x04Code\x12\x14\n" +
+	"\x10CODE_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eCODE_BAD_FRAME\x10\x01\x12\x14\n" +
+	"\x10CODE_RETRY_LATER\x10\x02\x12\x10\n" +
+	"\fCODE_REVOKED\x10\x03*e\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tSTATUS_OK\x10\x01\x12\x0f\n" +
@@ -923,38 +1059,42 @@ func file_protocol_vigil_proto_rawDescGZIP() []byte {
 	return file_protocol_vigil_proto_rawDescData
 }
 
-var file_protocol_vigil_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_protocol_vigil_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_protocol_vigil_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_protocol_vigil_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_protocol_vigil_proto_goTypes = []any{
 	(Status)(0),         // 0: vigil.v1.Status
 	(MetricType)(0),     // 1: vigil.v1.MetricType
 	(Reject_Code)(0),    // 2: vigil.v1.Reject.Code
-	(*Hello)(nil),       // 3: vigil.v1.Hello
-	(*Welcome)(nil),     // 4: vigil.v1.Welcome
-	(*Reject)(nil),      // 5: vigil.v1.Reject
-	(*HelloReply)(nil),  // 6: vigil.v1.HelloReply
-	(*Batch)(nil),       // 7: vigil.v1.Batch
-	(*CheckResult)(nil), // 8: vigil.v1.CheckResult
-	(*Label)(nil),       // 9: vigil.v1.Label
-	(*Metric)(nil),      // 10: vigil.v1.Metric
-	(*Ack)(nil),         // 11: vigil.v1.Ack
-	nil,                 // 12: vigil.v1.Hello.LabelsEntry
+	(Refusal_Code)(0),   // 3: vigil.v1.Refusal.Code
+	(*Hello)(nil),       // 4: vigil.v1.Hello
+	(*Welcome)(nil),     // 5: vigil.v1.Welcome
+	(*Reject)(nil),      // 6: vigil.v1.Reject
+	(*HelloReply)(nil),  // 7: vigil.v1.HelloReply
+	(*Batch)(nil),       // 8: vigil.v1.Batch
+	(*CheckResult)(nil), // 9: vigil.v1.CheckResult
+	(*Label)(nil),       // 10: vigil.v1.Label
+	(*Metric)(nil),      // 11: vigil.v1.Metric
+	(*Ack)(nil),         // 12: vigil.v1.Ack
+	(*Refusal)(nil),     // 13: vigil.v1.Refusal
+	nil,                 // 14: vigil.v1.Hello.LabelsEntry
 }
 var file_protocol_vigil_proto_depIdxs = []int32{
-	12, // 0: vigil.v1.Hello.labels:type_name -> vigil.v1.Hello.LabelsEntry
+	14, // 0: vigil.v1.Hello.labels:type_name -> vigil.v1.Hello.LabelsEntry
 	2,  // 1: vigil.v1.Reject.code:type_name -> vigil.v1.Reject.Code
-	4,  // 2: vigil.v1.HelloReply.welcome:type_name -> vigil.v1.Welcome
-	5,  // 3: vigil.v1.HelloReply.reject:type_name -> vigil.v1.Reject
-	8,  // 4: vigil.v1.Batch.results:type_name -> vigil.v1.CheckResult
+	5,  // 2: vigil.v1.HelloReply.welcome:type_name -> vigil.v1.Welcome
+	6,  // 3: vigil.v1.HelloReply.reject:type_name -> vigil.v1.Reject
+	9,  // 4: vigil.v1.Batch.results:type_name -> vigil.v1.CheckResult
 	0,  // 5: vigil.v1.CheckResult.status:type_name -> vigil.v1.Status
-	10, // 6: vigil.v1.CheckResult.metrics:type_name -> vigil.v1.Metric
-	9,  // 7: vigil.v1.Metric.labels:type_name -> vigil.v1.Label
+	11, // 6: vigil.v1.CheckResult.metrics:type_name -> vigil.v1.Metric
+	10, // 7: vigil.v1.Metric.labels:type_name -> vigil.v1.Label
 	1,  // 8: vigil.v1.Metric.type:type_name -> vigil.v1.MetricType
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	13, // 9: vigil.v1.Ack.refusal:type_name -> vigil.v1.Refusal
+	3,  // 10: vigil.v1.Refusal.code:type_name -> vigil.v1.Refusal.Code
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_protocol_vigil_proto_init() }
@@ -971,8 +1111,8 @@ func file_protocol_vigil_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protocol_vigil_proto_rawDesc), len(file_protocol_vigil_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   10,
+			NumEnums:      4,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
