@@ -17,6 +17,7 @@ import (
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/metrics"
 	"github.com/vigilmon/vigil/collector/promapi"
+	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
@@ -40,6 +41,10 @@ type API struct {
 	// Version is the collector's, reported by the Prometheus API's
 	// status/buildinfo.
 	Version string
+	// Query bounds the cost of /v1/query and the Prometheus API's query
+	// and query_range, with one queue for all of them; nil means
+	// querylimit.Defaults.
+	Query *querylimit.Guard
 
 	promOnce sync.Once
 	prom     *promapi.API
@@ -78,7 +83,10 @@ func (a *API) routes() []route {
 	// The Prometheus HTTP API, for Grafana and promtool: the tenant is the
 	// token's, as everywhere.
 	a.promOnce.Do(func() {
-		a.prom = &promapi.API{Store: a.Store, Retention: a.Retention, Version: a.Version, Now: a.Now}
+		if a.Query == nil {
+			a.Query = &querylimit.Guard{Log: a.Log, Counter: a.Metrics}
+		}
+		a.prom = &promapi.API{Store: a.Store, Retention: a.Retention, Version: a.Version, Now: a.Now, Guard: a.Query}
 	})
 	for _, ep := range a.prom.Endpoints() {
 		h := a.read(func(w http.ResponseWriter, r *http.Request, tok store.Token) { ep.Serve(w, r, tok.Tenant) })

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/rollup"
 	"github.com/vigilmon/vigil/collector/store"
 )
@@ -219,9 +221,19 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, tok store.Token) {
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	list, err := a.Store.Series(r.Context(), p.filter)
+	// The query limits: a slot in the queue shared with PromQL, a
+	// timeout from the request's arrival, and a budget of points read.
+	ctx, cancel := a.Query.Context(r.Context(), 0)
+	defer cancel()
+	release, err := a.Query.Enter(ctx)
 	if err != nil {
-		a.storeError(w, "query series", tok, err)
+		a.queryRefused(w, tok, r, err)
+		return
+	}
+	defer release()
+	list, err := a.Store.Series(ctx, p.filter)
+	if err != nil {
+		a.queryStoreError(w, "query series", tok, r, err)
 		return
 	}
 	if len(list) > maxSeries {
@@ -237,21 +249,52 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, tok store.Token) {
 			}
 		}
 	}
+	budget := querylimit.NewBudget(a.Query.L().MaxSamples)
 	out := make([]queryJSON, 0, len(list))
 	for _, s := range list {
 		res := p.res
 		if s.Type == store.String {
 			res = store.Raw // strings have no rollups
 		}
-		pts, err := a.seriesPoints(r, &s, res, &p)
+		pts, err := a.seriesPoints(ctx, &s, res, &p, budget)
 		if err != nil {
-			a.storeError(w, "read points", tok, err)
+			a.queryStoreError(w, "read points", tok, r, err)
 			return
 		}
 		out = append(out, queryJSON{Agent: s.Agent, Check: s.Check, Metric: s.Metric, Labels: labelMap(s.Labels),
 			Resolution: res.String(), Points: pts})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"series": out})
+}
+
+// queryStoreError answers a failed read of /v1/query: a refusal by a
+// query limit, the query's deadline, or the store's failure.
+func (a *API) queryStoreError(w http.ResponseWriter, what string, tok store.Token, r *http.Request, err error) {
+	if err = a.Query.Err(err); !a.queryRefused(w, tok, r, err) {
+		a.storeError(w, what, tok, err)
+	}
+}
+
+// queryRefused answers err when it is a refusal by a query limit, counted
+// and logged, and reports whether it was.
+func (a *API) queryRefused(w http.ResponseWriter, tok store.Token, r *http.Request, err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return true // the client went away: nobody to answer
+	}
+	if !a.Query.Refused(err, tok.Tenant, r.URL.RawQuery) {
+		return false
+	}
+	ref, _ := querylimit.AsRefusal(err)
+	switch ref.Reason {
+	case querylimit.ReasonConcurrency:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "busy", err.Error())
+	case querylimit.ReasonTimeout:
+		writeError(w, http.StatusServiceUnavailable, "timeout", err.Error())
+	default:
+		writeError(w, http.StatusUnprocessableEntity, "too_large", err.Error())
+	}
+	return true
 }
 
 // cell is one output point before it is rendered: a raw point, a rollup
@@ -266,12 +309,18 @@ type cell struct {
 // points. When there are more, they are grouped into intervals of equal
 // width (a multiple of the resolution's window), each stamped with its
 // start and aggregated with p.agg (strings: the last value).
-func (a *API) seriesPoints(r *http.Request, s *store.Series, res store.Resolution, p *queryParams) ([][2]any, error) {
+func (a *API) seriesPoints(ctx context.Context, s *store.Series, res store.Resolution, p *queryParams, budget *querylimit.Budget) ([][2]any, error) {
 	var cells []cell
 	origin, unit := p.from, int64(1000)
+	// One more than the budget allows: a read over it is refused without
+	// materialising the rest.
+	limit := budget.Left() + 1
 	if res == store.Raw {
-		pts, err := a.Store.Points(r.Context(), s.ID, p.from, p.to, 0)
+		pts, err := a.Store.Points(ctx, s.ID, p.from, p.to, limit)
 		if err != nil {
+			return nil, err
+		}
+		if err := budget.Spend(len(pts)); err != nil {
 			return nil, err
 		}
 		cells = make([]cell, 0, len(pts))
@@ -288,8 +337,11 @@ func (a *API) seriesPoints(r *http.Request, s *store.Series, res store.Resolutio
 	} else {
 		unit = res.Window()
 		origin = store.Floor(p.from, unit)
-		rs, err := a.Store.ReadRollups(r.Context(), res, s.ID, origin, p.to, 0)
+		rs, err := a.Store.ReadRollups(ctx, res, s.ID, origin, p.to, limit)
 		if err != nil {
+			return nil, err
+		}
+		if err := budget.Spend(len(rs)); err != nil {
 			return nil, err
 		}
 		cells = make([]cell, 0, len(rs))

@@ -7,12 +7,14 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
@@ -30,6 +32,7 @@ type Metrics struct {
 	storeErrors     *prometheus.CounterVec   // op
 	httpRequests    *prometheus.CounterVec   // route, code
 	httpDuration    *prometheus.HistogramVec // route
+	queryRefused    *prometheus.CounterVec   // reason
 }
 
 // latencyBuckets span 0.5 ms to 10 s.
@@ -67,6 +70,7 @@ func New() *Metrics {
 		m.storeWrite, m.storeQuery, m.storeErrors, m.httpRequests, m.httpDuration} {
 		f(c)
 	}
+	m.initQuery()
 	return m
 }
 
@@ -189,3 +193,26 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// QueryRefusedName counts queries refused by a query limit.
+const QueryRefusedName = "vigil_collector_query_refused_total"
+
+// initQuery registers the query limits' refusal counter with each reason
+// at 0, so a rate() over it works from the first refusal.
+func (m *Metrics) initQuery() {
+	m.queryRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: QueryRefusedName,
+		Help: "Queries refused by a query limit ([query] in the config), by reason: " + strings.Join(querylimit.Reasons, ", ") + "."},
+		[]string{"reason"})
+	for _, r := range querylimit.Reasons {
+		m.queryRefused.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.queryRefused)
+}
+
+// QueryRefused counts one query refused by a query limit, by reason
+// (querylimit.Reasons).
+func (m *Metrics) QueryRefused(reason string) {
+	if m != nil {
+		m.queryRefused.WithLabelValues(reason).Inc()
+	}
+}

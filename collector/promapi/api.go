@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
@@ -28,8 +29,6 @@ const (
 	defaultLookback = 5 * time.Minute
 	// maxPoints bounds the steps of a range query, as Prometheus does.
 	maxPoints = 11000
-	// queryTimeout bounds one PromQL evaluation.
-	queryTimeout = 2 * time.Minute
 	// rawSpan is the widest range a query reads raw points for; wider
 	// ones read rollups at the coarsest window not above the step.
 	rawSpan = 26 * time.Hour
@@ -50,6 +49,10 @@ type API struct {
 	Version string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Guard bounds query and query_range (length, depth, subquery steps,
+	// samples, concurrency, time); nil means querylimit.Defaults, not
+	// shared with other endpoints.
+	Guard *querylimit.Guard
 
 	once   sync.Once
 	engine *promql.Engine
@@ -64,12 +67,18 @@ func (a *API) now() time.Time {
 
 func (a *API) eng() *promql.Engine {
 	a.once.Do(func() {
+		if a.Guard == nil {
+			a.Guard = &querylimit.Guard{}
+		}
+		l := a.Guard.L()
 		a.engine = promql.NewEngine(promql.EngineOpts{
-			MaxSamples:           50_000_000,
-			Timeout:              queryTimeout,
+			MaxSamples:           l.MaxSamples,
+			Timeout:              l.Timeout,
 			LookbackDelta:        defaultLookback,
 			EnableAtModifier:     true,
 			EnableNegativeOffset: true,
+			// Without it a subquery with no step ([1h:]) calls a nil func.
+			NoStepSubqueryIntervalFn: func(int64) int64 { return querylimit.DefaultSubqueryStep.Milliseconds() },
 		})
 	})
 	return a.engine
@@ -261,20 +270,10 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, tenant string) {
 		fail(w, e)
 		return
 	}
-	ctx, cancel, e := timeout(r)
-	if e != nil {
-		fail(w, e)
-		return
-	}
-	defer cancel()
 	res := a.resolution(ts, ts, 0)
-	q, err := a.eng().NewInstantQuery(ctx, &queryable{st: a.Store, tenant: tenant, res: res}, opts(res), qs, ts)
-	if err != nil {
-		fail(w, badData("invalid parameter \"query\": %v", err))
-		return
-	}
-	defer q.Close()
-	a.result(w, q.Exec(ctx))
+	a.run(w, r, tenant, qs, 0, res, func(ctx context.Context, qy storage.Queryable) (promql.Query, error) {
+		return a.eng().NewInstantQuery(ctx, qy, opts(res), qs, ts)
+	})
 }
 
 func (a *API) queryRange(w http.ResponseWriter, r *http.Request, tenant string) {
@@ -309,33 +308,94 @@ func (a *API) queryRange(w http.ResponseWriter, r *http.Request, tenant string) 
 		fail(w, badData("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", maxPoints))
 		return
 	}
-	ctx, cancel, e := timeout(r)
-	if e != nil {
-		fail(w, e)
+	res := a.resolution(start, end, step)
+	a.run(w, r, tenant, qs, end.Sub(start), res, func(ctx context.Context, qy storage.Queryable) (promql.Query, error) {
+		return a.eng().NewRangeQuery(ctx, qy, opts(res), qs, start, end, step)
+	})
+}
+
+// run evaluates the expression qs within the query limits and answers
+// the request: the text is checked before it is parsed, the tree before
+// it is evaluated, and the store reads and the engine share one samples
+// budget. span is a range query's end minus start (0: instant query);
+// newQuery parses qs over the queryable.
+func (a *API) run(w http.ResponseWriter, r *http.Request, tenant, qs string, span time.Duration, res store.Resolution,
+	newQuery func(context.Context, storage.Queryable) (promql.Query, error)) {
+	a.eng() // sets a.Guard
+	l := a.Guard.L()
+	if err := l.CheckText(qs); err != nil {
+		fail(w, a.queryErr(err, tenant, qs, 0))
 		return
 	}
+	d := l.Timeout
+	if s := r.Form.Get("timeout"); s != "" {
+		t, e := parseDuration("timeout", s)
+		if e != nil {
+			fail(w, e)
+			return
+		}
+		d = min(d, t)
+	}
+	// From the request's arrival: the queue counts towards the timeout,
+	// which must leave time to write the answer before the HTTP server's
+	// write timeout cuts the connection.
+	ctx, cancel := context.WithTimeout(r.Context(), d)
 	defer cancel()
-	res := a.resolution(start, end, step)
-	q, err := a.eng().NewRangeQuery(ctx, &queryable{st: a.Store, tenant: tenant, res: res}, opts(res), qs, start, end, step)
+	release, err := a.Guard.Enter(ctx)
+	if err != nil {
+		if r, ok := querylimit.AsRefusal(err); ok && r.Reason == querylimit.ReasonConcurrency {
+			w.Header().Set("Retry-After", "1")
+		}
+		fail(w, a.queryErr(err, tenant, qs, d))
+		return
+	}
+	defer release()
+	q, err := newQuery(ctx, &queryable{st: a.Store, tenant: tenant, res: res, budget: querylimit.NewBudget(l.MaxSamples)})
 	if err != nil {
 		fail(w, badData("invalid parameter \"query\": %v", err))
 		return
 	}
 	defer q.Close()
-	a.result(w, q.Exec(ctx))
+	if st, ok := q.Statement().(*parser.EvalStmt); ok {
+		if err := l.CheckExpr(st.Expr, span); err != nil {
+			fail(w, a.queryErr(err, tenant, qs, d))
+			return
+		}
+	}
+	rs := q.Exec(ctx)
+	if rs.Err != nil {
+		fail(w, a.queryErr(rs.Err, tenant, qs, d))
+		return
+	}
+	a.result(w, rs)
 }
 
-func timeout(r *http.Request) (context.Context, context.CancelFunc, *apiErr) {
-	d := queryTimeout
-	if s := r.Form.Get("timeout"); s != "" {
-		t, e := parseDuration("timeout", s)
-		if e != nil {
-			return nil, nil, e
-		}
-		d = min(d, t)
+// queryErr maps an error of evaluating qs, counting and logging the
+// refusals by a query limit; d is the query's timeout.
+func (a *API) queryErr(err error, tenant, qs string, d time.Duration) *apiErr {
+	var (
+		samples promql.ErrTooManySamples
+		timeout promql.ErrQueryTimeout
+	)
+	switch {
+	case errors.As(err, &samples):
+		err = querylimit.TooManySamples(a.Guard.L().MaxSamples)
+	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
+		err = querylimit.TimedOut(d)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), d)
-	return ctx, cancel, nil
+	if !a.Guard.Refused(err, tenant, qs) {
+		return engineErr(err)
+	}
+	r, _ := querylimit.AsRefusal(err)
+	switch r.Reason {
+	case querylimit.ReasonSamples:
+		return &apiErr{"execution", http.StatusUnprocessableEntity, err}
+	case querylimit.ReasonConcurrency:
+		return &apiErr{"unavailable", http.StatusServiceUnavailable, err}
+	case querylimit.ReasonTimeout:
+		return &apiErr{"timeout", http.StatusServiceUnavailable, err}
+	}
+	return badData("invalid parameter \"query\": %v", err)
 }
 
 // result renders a query result in Prometheus' JSON. Vectors and

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
 
+	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
@@ -67,6 +68,9 @@ type queryable struct {
 	st     store.Store
 	tenant string
 	res    store.Resolution
+	// budget is the samples the query may still load; nil: no bound
+	// (series and label lookups load none).
+	budget *querylimit.Budget
 }
 
 func (q *queryable) Querier(mint, maxt int64) (storage.Querier, error) {
@@ -189,9 +193,18 @@ func (q *querier) readAll(ctx context.Context, list []store.Series, lsets []labe
 // (so rate() sees the cumulative count), its mean for gauges.
 func (q *querier) read(ctx context.Context, s *store.Series, ls labels.Labels, from, to int64) (promql.Series, error) {
 	out := promql.Series{Metric: ls}
+	// Ask the store for one more than the budget allows, so a read over
+	// it is refused without materialising the rest.
+	limit := 0
+	if q.q.budget != nil {
+		limit = q.q.budget.Left() + 1
+	}
 	if q.q.res == store.Raw {
-		pts, err := q.q.st.Points(ctx, s.ID, from, to+1, 0)
+		pts, err := q.q.st.Points(ctx, s.ID, from, to+1, limit)
 		if err != nil {
+			return out, err
+		}
+		if err := q.spend(len(pts)); err != nil {
 			return out, err
 		}
 		out.Floats = make([]promql.FPoint, len(pts))
@@ -201,8 +214,11 @@ func (q *querier) read(ctx context.Context, s *store.Series, ls labels.Labels, f
 		return out, nil
 	}
 	w := q.q.res.Window()
-	rs, err := q.q.st.ReadRollups(ctx, q.q.res, s.ID, store.Floor(from-w, w), to-w+1, 0)
+	rs, err := q.q.st.ReadRollups(ctx, q.q.res, s.ID, store.Floor(from-w, w), to-w+1, limit)
 	if err != nil {
+		return out, err
+	}
+	if err := q.spend(len(rs)); err != nil {
 		return out, err
 	}
 	out.Floats = make([]promql.FPoint, 0, len(rs))
@@ -217,6 +233,13 @@ func (q *querier) read(ctx context.Context, s *store.Series, ls labels.Labels, f
 		out.Floats = append(out.Floats, promql.FPoint{T: r.TS + w, F: v})
 	}
 	return out, nil
+}
+
+func (q *querier) spend(n int) error {
+	if q.q.budget == nil {
+		return nil
+	}
+	return q.q.budget.Spend(n)
 }
 
 func (q *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
