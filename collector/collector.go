@@ -17,6 +17,7 @@ import (
 	"github.com/vigilmon/vigil/collector/api"
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/metrics"
+	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/rollup"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/collector/store/cassandra"
@@ -91,11 +92,14 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
+	// One queue and one set of limits for every query endpoint.
+	queries := &querylimit.Guard{Limits: cfg.Query.Limits(), Log: log.With("component", "query"), Counter: m}
 	srv := &http.Server{
-		Handler:           (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version}).Handler(),
+		Handler: (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m,
+			Version: Version, Query: queries}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      httpWriteTimeout, // above query.timeout (config.go)
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/collector/store/cassandra"
 )
@@ -42,6 +43,8 @@ type Config struct {
 	HTTP    HTTP   `toml:"http"`
 	Store   Store  `toml:"store"`
 	Log     Log    `toml:"log"`
+	// Query bounds what one query may cost (DESIGN §9).
+	Query Query `toml:"query"`
 }
 
 // QUIC is the agent ingest listener.
@@ -260,6 +263,9 @@ func (c *Config) defaults() error {
 	default:
 		return fmt.Errorf("store.backend %q: want embedded or cassandra", c.Store.Backend)
 	}
+	if err := c.Query.defaults(); err != nil {
+		return err
+	}
 	switch c.Log.Level {
 	case "":
 		c.Log.Level = "info"
@@ -287,4 +293,80 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// httpWriteTimeout bounds writing an API answer (http.Server.WriteTimeout):
+// past it the client gets an empty reply, so a query's timeout stays
+// below it by maxQueryTimeoutMargin, the time to write its error.
+const (
+	httpWriteTimeout      = 60 * time.Second
+	maxQueryTimeoutMargin = 10 * time.Second
+)
+
+// Query is [query]: the limits of /v1/query and the Prometheus API's query
+// and query_range (see querylimit.Limits).
+type Query struct {
+	// MaxLength bounds a PromQL expression's bytes (default 65536).
+	MaxLength int `toml:"max_length"`
+	// MaxDepth bounds its nesting, of brackets before it is parsed and of
+	// its expression tree after (default 100).
+	MaxDepth int `toml:"max_depth"`
+	// MaxSubquerySteps bounds a subquery's range (plus a range query's
+	// span) over its step, nested subqueries multiplied (default 11000).
+	MaxSubquerySteps int `toml:"max_subquery_steps"`
+	// MaxSamples bounds the samples one query loads, Prometheus'
+	// query.max-samples (default 50000000); for /v1/query, the points.
+	MaxSamples int `toml:"max_samples"`
+	// MaxConcurrent queries run at once (default 20); others wait up to
+	// QueueWait (default 10s), then get 503.
+	MaxConcurrent int      `toml:"max_concurrent"`
+	QueueWait     Duration `toml:"queue_wait"`
+	// Timeout bounds a query from its arrival, queue included (default
+	// 30s, at most 50s: the HTTP write timeout of 60s less time to write
+	// the error).
+	Timeout Duration `toml:"timeout"`
+}
+
+// Limits is the [query] table as querylimit.Limits.
+func (q *Query) Limits() querylimit.Limits {
+	return querylimit.Limits{MaxLength: q.MaxLength, MaxDepth: q.MaxDepth, MaxSubquerySteps: q.MaxSubquerySteps,
+		MaxSamples: q.MaxSamples, MaxConcurrent: q.MaxConcurrent, QueueWait: q.QueueWait.Duration, Timeout: q.Timeout.Duration}
+}
+
+func (q *Query) defaults() error {
+	d := querylimit.Defaults
+	for _, v := range []struct {
+		key      string
+		p        *int
+		def      int
+		min, max int
+	}{
+		// The request body is at most 1 MiB.
+		{"max_length", &q.MaxLength, d.MaxLength, 16, 1 << 20},
+		{"max_depth", &q.MaxDepth, d.MaxDepth, 2, 1000},
+		{"max_subquery_steps", &q.MaxSubquerySteps, d.MaxSubquerySteps, 1, 10_000_000},
+		{"max_samples", &q.MaxSamples, d.MaxSamples, 1000, 1_000_000_000},
+		{"max_concurrent", &q.MaxConcurrent, d.MaxConcurrent, 1, 1000},
+	} {
+		if *v.p == 0 {
+			*v.p = v.def
+		}
+		if *v.p < v.min || *v.p > v.max {
+			return fmt.Errorf("query.%s %d: want %d to %d", v.key, *v.p, v.min, v.max)
+		}
+	}
+	if q.Timeout.Duration == 0 {
+		q.Timeout.Duration = d.Timeout
+	}
+	if maxT := httpWriteTimeout - maxQueryTimeoutMargin; q.Timeout.Duration < time.Second || q.Timeout.Duration > maxT {
+		return fmt.Errorf("query.timeout %v: want 1s to %v (the HTTP write timeout, %v, less %v to write the answer)",
+			q.Timeout.Duration, maxT, httpWriteTimeout, maxQueryTimeoutMargin)
+	}
+	if q.QueueWait.Duration == 0 {
+		q.QueueWait.Duration = d.QueueWait
+	}
+	if q.QueueWait.Duration < time.Millisecond || q.QueueWait.Duration > q.Timeout.Duration {
+		return fmt.Errorf("query.queue_wait %v: want 1ms to query.timeout (%v)", q.QueueWait.Duration, q.Timeout.Duration)
+	}
+	return nil
 }
