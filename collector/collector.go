@@ -73,10 +73,11 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 
 	ing := &ingest.Server{
-		Store:         tracked,
-		Log:           log,
-		Name:          cfg.Name,
-		Validator:     ingest.Validator{MaxAge: cfg.Store.RawRetention.Duration},
+		Store: tracked,
+		Log:   log,
+		Name:  cfg.Name,
+		Validator: ingest.Validator{MaxAge: cfg.Store.RawRetention.Duration,
+			Series: ingest.NewSeriesLimiter(cfg.SeriesLimits(), log.With("component", "limits"))},
 		MaxInflight:   cfg.QUIC.MaxInflight,
 		MaxFrameBytes: protocol.DefaultMaxFrameBytes,
 		Metrics:       m,
