@@ -37,7 +37,7 @@ func OpenStore(cfg *Config, log *slog.Logger) (store.Store, error) {
 		return s, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "store")
-	s, err := pebble.Open(dir, pebble.Options{Logger: log, HeadPoints: cfg.Store.HeadPoints})
+	s, err := pebble.Open(dir, pebble.Options{Logger: log, HeadPoints: cfg.Store.HeadPoints, HeadSeries: cfg.Store.HeadSeries})
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}

@@ -141,6 +141,10 @@ type Store struct {
 	// compressed chunks; they are durable before that in its write-ahead
 	// records, which a restart replays. Default 4194304 (64 MiB).
 	HeadPoints int `toml:"head_points"`
+	// HeadSeries bounds the series the embedded store keeps in memory
+	// (about 150 bytes each): each flush forgets those not written since
+	// the flush before, and all of them past this. Default 1048576.
+	HeadSeries int `toml:"head_series"`
 	// Cassandra is the cluster of backend "cassandra".
 	Cassandra StoreCassandra `toml:"cassandra"`
 }
@@ -306,6 +310,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Store.HeadPoints < 10_000 || c.Store.HeadPoints > 1<<28 {
 		return fmt.Errorf("store.head_points %d: want 10000 to 268435456", c.Store.HeadPoints)
+	}
+	if c.Store.HeadSeries == 0 {
+		c.Store.HeadSeries = 1 << 20
+	}
+	if c.Store.HeadSeries < 1000 || c.Store.HeadSeries > 1<<26 {
+		return fmt.Errorf("store.head_series %d: want 1000 to 67108864", c.Store.HeadSeries)
 	}
 	switch c.Store.Backend {
 	case "":
