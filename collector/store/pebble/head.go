@@ -180,10 +180,10 @@ type head struct {
 	// rewritten by its next write: the same bytes.
 	series    map[store.SeriesID]*headSeries
 	maxSeries int
-	gen       uint64 // counts flushes that forgot series
-	points int       // in series' pts
-	seqs   []uint64  // the records of those points
-	since  time.Time // when the first of them arrived
+	gen       uint64    // counts flushes that forgot series
+	points    int       // in series' pts
+	seqs      []uint64  // the records of those points
+	since     time.Time // when the first of them arrived
 	// flushing is being flushed: still read until its chunks are on disk.
 	flushing *headPart
 
