@@ -38,7 +38,7 @@ func OpenStore(cfg *Config, log *slog.Logger) (store.Store, error) {
 		return s, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "store")
-	s, err := pebble.Open(dir, pebble.Options{Logger: log, HeadPoints: cfg.Store.HeadPoints})
+	s, err := pebble.Open(dir, pebble.Options{Logger: log, HeadPoints: cfg.Store.HeadPoints, HeadSeries: cfg.Store.HeadSeries})
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
@@ -74,10 +74,11 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 
 	ing := &ingest.Server{
-		Store:         tracked,
-		Log:           log,
-		Name:          cfg.Name,
-		Validator:     ingest.Validator{MaxAge: cfg.Store.RawRetention.Duration},
+		Store: tracked,
+		Log:   log,
+		Name:  cfg.Name,
+		Validator: ingest.Validator{MaxAge: cfg.Store.RawRetention.Duration,
+			Series: ingest.NewSeriesLimiter(cfg.SeriesLimits(), log.With("component", "limits"))},
 		MaxInflight:   cfg.QUIC.MaxInflight,
 		MaxFrameBytes: protocol.DefaultMaxFrameBytes,
 		Metrics:       m,

@@ -13,6 +13,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/vigilmon/vigil/collector/querylimit"
+	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/collector/store/cassandra"
 )
@@ -45,6 +46,64 @@ type Config struct {
 	Log     Log    `toml:"log"`
 	// Query bounds what one query may cost (DESIGN §9).
 	Query Query `toml:"query"`
+	Limits  Limits `toml:"limits"`
+}
+
+// Limits bounds what agents may make the collector keep (DESIGN §9). A
+// series is active from its first accepted point until series_active_for
+// passes without one; counts are per collector, in memory, and start at
+// zero when it starts. A new series past a limit is refused per point
+// with reason series_limit in the Ack; series already active always pass.
+type Limits struct {
+	// MaxSeriesPerAgent is the most series one agent may have active
+	// (default 5000).
+	MaxSeriesPerAgent int `toml:"max_series_per_agent"`
+	// MaxSeriesPerTenant is the most series a tenant's agents may have
+	// active together (default 100000).
+	MaxSeriesPerTenant int `toml:"max_series_per_tenant"`
+	// MaxNewSeriesPerAgentPerHour is how many new series one agent may
+	// start per hour (default 10000, at least max_series_per_agent so an
+	// agent's series fit again after a restart).
+	MaxNewSeriesPerAgentPerHour int `toml:"max_new_series_per_agent_per_hour"`
+	// SeriesActiveFor is how long a series counts after its last point
+	// (default 1h).
+	SeriesActiveFor Duration `toml:"series_active_for"`
+}
+
+// SeriesLimits is [limits] for ingest.
+func (c *Config) SeriesLimits() ingest.SeriesLimits {
+	return ingest.SeriesLimits{PerAgent: c.Limits.MaxSeriesPerAgent, PerTenant: c.Limits.MaxSeriesPerTenant,
+		NewPerAgentHour: c.Limits.MaxNewSeriesPerAgentPerHour, Active: c.Limits.SeriesActiveFor.Duration}
+}
+
+func (l *Limits) defaults() error {
+	for _, k := range []struct {
+		name     string
+		v        *int
+		def, max int
+	}{
+		{"max_series_per_agent", &l.MaxSeriesPerAgent, 5000, 1 << 24},
+		{"max_series_per_tenant", &l.MaxSeriesPerTenant, 100000, 1 << 26},
+		{"max_new_series_per_agent_per_hour", &l.MaxNewSeriesPerAgentPerHour, 10000, 1 << 24},
+	} {
+		if *k.v == 0 {
+			*k.v = k.def
+		}
+		if *k.v < 1 || *k.v > k.max {
+			return fmt.Errorf("limits.%s %d: want 1 to %d", k.name, *k.v, k.max)
+		}
+	}
+	if l.MaxNewSeriesPerAgentPerHour < l.MaxSeriesPerAgent {
+		return fmt.Errorf("limits.max_new_series_per_agent_per_hour %d: want at least limits.max_series_per_agent (%d), or agents cannot start their series again after a restart",
+			l.MaxNewSeriesPerAgentPerHour, l.MaxSeriesPerAgent)
+	}
+	if l.SeriesActiveFor.Duration == 0 {
+		l.SeriesActiveFor.Duration = time.Hour
+	}
+	if l.SeriesActiveFor.Duration < time.Minute || l.SeriesActiveFor.Duration > 7*24*time.Hour {
+		return fmt.Errorf("limits.series_active_for %v: want 1m to 168h", l.SeriesActiveFor.Duration)
+	}
+	return nil
 }
 
 // QUIC is the agent ingest listener.
@@ -85,6 +144,10 @@ type Store struct {
 	// compressed chunks; they are durable before that in its write-ahead
 	// records, which a restart replays. Default 4194304 (64 MiB).
 	HeadPoints int `toml:"head_points"`
+	// HeadSeries bounds the series the embedded store keeps in memory
+	// (about 150 bytes each): each flush forgets those not written since
+	// the flush before, and all of them past this. Default 1048576.
+	HeadSeries int `toml:"head_series"`
 	// Cassandra is the cluster of backend "cassandra".
 	Cassandra StoreCassandra `toml:"cassandra"`
 }
@@ -251,6 +314,12 @@ func (c *Config) defaults() error {
 	if c.Store.HeadPoints < 10_000 || c.Store.HeadPoints > 1<<28 {
 		return fmt.Errorf("store.head_points %d: want 10000 to 268435456", c.Store.HeadPoints)
 	}
+	if c.Store.HeadSeries == 0 {
+		c.Store.HeadSeries = 1 << 20
+	}
+	if c.Store.HeadSeries < 1000 || c.Store.HeadSeries > 1<<26 {
+		return fmt.Errorf("store.head_series %d: want 1000 to 67108864", c.Store.HeadSeries)
+	}
 	switch c.Store.Backend {
 	case "":
 		c.Store.Backend = "embedded"
@@ -264,6 +333,9 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("store.backend %q: want embedded or cassandra", c.Store.Backend)
 	}
 	if err := c.Query.defaults(); err != nil {
+		return err
+	}
+	if err := c.Limits.defaults(); err != nil {
 		return err
 	}
 	switch c.Log.Level {

@@ -47,12 +47,16 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
+	return newFixtureWith(t, Validator{MaxAge: time.Hour})
+}
+
+func newFixtureWith(t *testing.T, v Validator) *fixture {
 	st, err := pebble.Open(t.TempDir(), pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &Server{Store: st, Log: slog.New(slog.DiscardHandler), Name: "test",
-		Validator: Validator{MaxAge: time.Hour}, MaxInflight: 4, MaxFrameBytes: 64 << 10, HelloTimeout: time.Second}
+		Validator: v, MaxInflight: 4, MaxFrameBytes: 64 << 10, HelloTimeout: time.Second}
 	ln, err := srv.Listen("127.0.0.1:0", selfSigned(t))
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigilmon/vigil/collector/metrics"
+	"github.com/vigilmon/vigil/collector/promapi"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/protocol"
 )
@@ -33,6 +35,10 @@ type Validator struct {
 	MaxAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Series bounds the active series per agent and tenant; nil: no
+	// bound. Shared by the QUIC and HTTPS ingest, which each hold a copy
+	// of the Validator.
+	Series *SeriesLimiter
 }
 
 // Reasons a point is refused, counted by the collector's metrics.
@@ -43,11 +49,14 @@ const (
 	ReasonTooOld
 	ReasonTooManyPoints
 	ReasonBadMetric
+	ReasonReservedLabel // a label key the Prometheus mapping adds itself
+	ReasonSeriesLimit   // a new series past a SeriesLimits bound
 	numReasons
 )
 
 // ReasonNames are the reasons' label values.
-var ReasonNames = [numReasons]string{"too_many_results", "bad_check_name", "in_future", "too_old", "too_many_points", "bad_metric"}
+var ReasonNames = [numReasons]string{"too_many_results", "bad_check_name", "in_future", "too_old", "too_many_points", "bad_metric",
+	"reserved_label", "series_limit"}
 
 // Result is a batch's outcome, ready to become an Ack.
 type Result struct {
@@ -84,7 +93,13 @@ func (v *Validator) Validate(tenant, agent string, b *protocol.Batch) *Result {
 	oldest := now.Add(-v.MaxAge).UnixMilli()
 	res := &Result{Write: store.WriteRequest{Tenant: tenant}}
 	points := 0
+	// Whether each series of the batch was admitted.
 	seen := map[store.SeriesID]bool{}
+	var adm admission
+	if v.Series != nil {
+		adm = v.Series.begin(tenant, agent, now)
+		defer adm.done()
+	}
 	for i, cr := range b.Results {
 		if i >= MaxResultsPerBatch {
 			n := 0
@@ -124,12 +139,34 @@ func (v *Validator) Validate(tenant, agent string, b *protocol.Batch) *Result {
 			points++
 			s, p, err := convert(tenant, agent, check, ts, m)
 			if err != nil {
-				res.reject(1, ReasonBadMetric, "check %s metric %q: %v", check, truncate(m.GetName(), maxNameLen), err)
+				reason := ReasonBadMetric
+				if errors.Is(err, errReservedLabel) {
+					reason = ReasonReservedLabel
+				}
+				res.reject(1, reason, "check %s metric %q: %v", check, truncate(m.GetName(), maxNameLen), err)
 				continue
 			}
-			if !seen[s.ID] {
-				seen[s.ID] = true
-				res.Write.Series = append(res.Write.Series, s)
+			admitted, ok := seen[s.ID]
+			if !ok {
+				why := limitOK
+				if v.Series != nil {
+					why = adm.admit(s.ID)
+				}
+				admitted = why == limitOK
+				seen[s.ID] = admitted
+				if admitted {
+					res.Write.Series = append(res.Write.Series, s)
+				} else if len(res.Errors) < maxErrors {
+					// Formatted only while the Ack takes errors: a flood of
+					// new series costs no allocation per point past them.
+					res.reject(1, ReasonSeriesLimit, "check %s metric %q: series_limit: new series refused: %s", check, s.Metric, v.Series.explain(why))
+					continue
+				}
+			}
+			if !admitted {
+				res.Rejected++
+				res.RejectedBy[ReasonSeriesLimit]++
+				continue
 			}
 			res.Write.Points = append(res.Write.Points, p)
 			res.Accepted++
@@ -137,6 +174,11 @@ func (v *Validator) Validate(tenant, agent string, b *protocol.Batch) *Result {
 	}
 	return res
 }
+
+// errReservedLabel refuses label keys the Prometheus mapping adds itself
+// (promapi.ReservedLabel): with them, distinct series would share one
+// Prometheus label set and queries over them would fail.
+var errReservedLabel = errors.New("reserved: agent, check, metric and keys starting with __ are set by the collector (rename the label)")
 
 func convert(tenant, agent, check string, ts int64, m *protocol.Metric) (store.Series, store.Point, error) {
 	if err := validName(m.GetName()); err != nil {
@@ -147,15 +189,23 @@ func convert(tenant, agent, check string, ts int64, m *protocol.Metric) (store.S
 		return s, store.Point{}, fmt.Errorf("%d labels, at most %d allowed", len(m.Labels), maxLabels)
 	}
 	if len(m.Labels) > 0 {
-		s.Labels = make([]store.Label, len(m.Labels))
-		for i, l := range m.Labels {
+		s.Labels = make([]store.Label, 0, len(m.Labels))
+		for _, l := range m.Labels {
 			if err := validLabelKey(l.GetKey()); err != nil {
 				return s, store.Point{}, err
+			}
+			if promapi.ReservedLabel(l.GetKey()) {
+				return s, store.Point{}, fmt.Errorf("label key %q: %w", l.GetKey(), errReservedLabel)
 			}
 			if len(l.GetValue()) > maxLabelValueLen || !printable(l.GetValue()) {
 				return s, store.Point{}, fmt.Errorf("label %s: value must be at most %d bytes of printable UTF-8", l.GetKey(), maxLabelValueLen)
 			}
-			s.Labels[i] = store.Label{Key: l.GetKey(), Value: l.GetValue()}
+			if l.GetValue() == "" {
+				// Prometheus does not tell an empty label from an absent
+				// one: keeping it would give two series one label set.
+				continue
+			}
+			s.Labels = append(s.Labels, store.Label{Key: l.GetKey(), Value: l.GetValue()})
 		}
 		store.SortLabels(s.Labels)
 		for i := 1; i < len(s.Labels); i++ {

@@ -37,6 +37,11 @@ func TestValidate(t *testing.T) {
 		{"future", &protocol.CheckResult{Check: "cpu", TimestampMs: ts + 11*60*1000, Metrics: []*protocol.Metric{gauge("x", 1), gauge("y", 1)}}, 0, 2, "in the future"},
 		{"too old", &protocol.CheckResult{Check: "cpu", TimestampMs: ts - 8*24*3600*1000, Metrics: []*protocol.Metric{gauge("x", 1)}}, 0, 1, "older than the raw retention"},
 		{"bad check name", &protocol.CheckResult{Check: "c/d", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1)}}, 0, 1, "check name"},
+		{"reserved label agent", &protocol.CheckResult{Check: "fs", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1, &protocol.Label{Key: "agent", Value: "h2"})}}, 0, 1, "reserved"},
+		{"reserved label check", &protocol.CheckResult{Check: "fs", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1, &protocol.Label{Key: "check", Value: "c"})}}, 0, 1, "reserved"},
+		{"reserved label metric", &protocol.CheckResult{Check: "fs", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1, &protocol.Label{Key: "metric", Value: "m"})}}, 0, 1, "reserved"},
+		{"reserved label __name__", &protocol.CheckResult{Check: "fs", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1, &protocol.Label{Key: "__name__", Value: "y"})}}, 0, 1, "reserved"},
+		{"single underscore allowed", &protocol.CheckResult{Check: "fs", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1, &protocol.Label{Key: "_x", Value: "y"})}}, 1, 0, ""},
 		{"string metric", &protocol.CheckResult{Check: "plugin.x", TimestampMs: ts, Metrics: []*protocol.Metric{{Name: "version", Type: protocol.MetricType_METRIC_TYPE_STRING, StringValue: "1.2 beta"}}}, 1, 0, ""},
 	}
 	for _, tt := range tests {
@@ -85,5 +90,20 @@ func TestValidateTenantsDiffer(t *testing.T) {
 	batch := &protocol.Batch{Results: []*protocol.CheckResult{{Check: "cpu", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1)}}}}
 	if v.Validate("a", "h", batch).Write.Series[0].ID == v.Validate("b", "h", batch).Write.Series[0].ID {
 		t.Fatal("two tenants share a series id")
+	}
+}
+
+func TestValidateEmptyLabelDropped(t *testing.T) {
+	v := Validator{MaxAge: time.Hour}
+	ts := time.Now().UnixMilli()
+	a := v.Validate("t", "a", &protocol.Batch{Results: []*protocol.CheckResult{{Check: "fs", TimestampMs: ts, Metrics: []*protocol.Metric{
+		gauge("used", 1, &protocol.Label{Key: "device", Value: ""})}}}})
+	b := v.Validate("t", "a", &protocol.Batch{Results: []*protocol.CheckResult{{Check: "fs", TimestampMs: ts, Metrics: []*protocol.Metric{
+		gauge("used", 1)}}}})
+	if a.Accepted != 1 || len(a.Write.Series[0].Labels) != 0 || a.Write.Series[0].ID != b.Write.Series[0].ID {
+		t.Fatalf("empty label kept: %+v", a.Write.Series)
+	}
+	if a.RejectedBy[ReasonReservedLabel] != 0 {
+		t.Fatal("counted as reserved")
 	}
 }

@@ -5,8 +5,14 @@
 //
 // A series of check c, metric m and labels ls is the Prometheus series
 // {__name__="c_m", agent="…", check="c", ls…}, the name with every
-// character outside [a-zA-Z0-9_:] replaced by _. String metrics have no
-// Prometheus form and are left out.
+// character outside [a-zA-Z0-9_:] replaced by _. When that replacement
+// changed m (latency.p99, a-b), the series also has the label metric="m",
+// so that a.b and a_b of one check stay two series. String metrics have
+// no Prometheus form and are left out.
+//
+// The mapping is one-to-one: ingest refuses the label keys it adds
+// (ReservedLabel) and drops labels with empty values, which Prometheus
+// does not tell from absent ones.
 package promapi
 
 import (
@@ -47,15 +53,46 @@ func MetricName(check, metric string) string {
 	return string(b)
 }
 
+// The labels the mapping adds besides __name__.
+const (
+	AgentLabel  = "agent"
+	CheckLabel  = "check"
+	MetricLabel = "metric" // only on series whose metric name MetricName changed
+)
+
+// ReservedLabel reports whether a series label with key k would collide
+// with a label the mapping adds: agent, check, metric and every __ key
+// (Prometheus keeps those for itself, __name__ among them).
+func ReservedLabel(k string) bool {
+	return k == AgentLabel || k == CheckLabel || k == MetricLabel || strings.HasPrefix(k, "__")
+}
+
+// promSafe reports whether MetricName keeps metric as it is.
+func promSafe(metric string) bool {
+	for i := 0; i < len(metric); i++ {
+		c := metric[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
 // Labels is the Prometheus label set of s.
 func Labels(s *store.Series) labels.Labels {
-	b := labels.NewScratchBuilder(3 + len(s.Labels))
+	b := labels.NewScratchBuilder(4 + len(s.Labels))
 	b.Add(labels.MetricName, MetricName(s.Check, s.Metric))
-	b.Add("agent", s.Agent)
-	b.Add("check", s.Check)
+	b.Add(AgentLabel, s.Agent)
+	b.Add(CheckLabel, s.Check)
+	if !promSafe(s.Metric) {
+		b.Add(MetricLabel, s.Metric)
+	}
 	for _, l := range s.Labels {
-		if l.Key == "agent" || l.Key == "check" || strings.HasPrefix(l.Key, "__") {
-			continue // the series' own labels win; __ is reserved
+		// Ingest refuses reserved keys and drops empty values; series
+		// stored before it did are read without them, the series' own
+		// labels winning.
+		if ReservedLabel(l.Key) || l.Value == "" {
+			continue
 		}
 		b.Add(l.Key, l.Value)
 	}

@@ -27,3 +27,22 @@ func TestLabels(t *testing.T) {
 		t.Errorf("Labels = %s", got)
 	}
 }
+
+func TestLabelsMetricLabel(t *testing.T) {
+	for _, tt := range []struct {
+		metric string
+		labels []store.Label
+		want   string
+	}{
+		{"a_b", nil, `{__name__="plugin_x_a_b", agent="h", check="plugin.x"}`},
+		{"a.b", nil, `{__name__="plugin_x_a_b", agent="h", check="plugin.x", metric="a.b"}`},
+		{"a-b", nil, `{__name__="plugin_x_a_b", agent="h", check="plugin.x", metric="a-b"}`},
+		{"a:b", nil, `{__name__="plugin_x_a:b", agent="h", check="plugin.x"}`},
+		{"a.b", []store.Label{{Key: "metric", Value: "spoof"}, {Key: "x", Value: ""}}, `{__name__="plugin_x_a_b", agent="h", check="plugin.x", metric="a.b"}`},
+	} {
+		s := store.Series{SeriesKey: store.SeriesKey{Agent: "h", Check: "plugin.x", Metric: tt.metric, Labels: tt.labels}}
+		if got := Labels(&s).String(); got != tt.want {
+			t.Errorf("Labels(%s %v) = %s, want %s", tt.metric, tt.labels, got, tt.want)
+		}
+	}
+}

@@ -134,6 +134,7 @@ type headSeries struct {
 	typ     store.MetricType
 	unit    string
 	defined bool // the index entries with typ and unit are on disk
+	used    bool // written since the last flush
 	pts     []headPoint
 }
 
@@ -171,12 +172,18 @@ type headPart struct {
 
 type head struct {
 	mu sync.RWMutex
-	// series holds every series written since Open; one map lookup per
-	// series serves both Write's index check and its points.
-	series map[store.SeriesID]*headSeries
-	points int       // in series' pts
-	seqs   []uint64  // the records of those points
-	since  time.Time // when the first of them arrived
+	// series holds the series written since the flush before the last
+	// (flush forgets the others, and all when there are more than
+	// maxSeries), so its memory is bounded by what agents write now, not
+	// by history; one map lookup per series serves both Write's index
+	// check and its points. A series forgotten has its index entries
+	// rewritten by its next write: the same bytes.
+	series    map[store.SeriesID]*headSeries
+	maxSeries int
+	gen       uint64    // counts flushes that forgot series
+	points    int       // in series' pts
+	seqs      []uint64  // the records of those points
+	since     time.Time // when the first of them arrived
 	// flushing is being flushed: still read until its chunks are on disk.
 	flushing *headPart
 
@@ -213,6 +220,7 @@ func (h *head) addRecord(seq uint64, now time.Time) {
 const (
 	defaultHeadPoints = 4 << 20 // 64 MiB of points
 	defaultHeadAge    = 30 * time.Minute
+	defaultHeadSeries = 1 << 20
 	// flushBatchBytes bounds one batch of a flush's chunks.
 	flushBatchBytes = 16 << 20
 )
@@ -229,6 +237,10 @@ func (s *Store) openHead(opts Options, log *slog.Logger) error {
 	h.age = opts.HeadAge
 	if h.age <= 0 {
 		h.age = defaultHeadAge
+	}
+	h.maxSeries = opts.HeadSeries
+	if h.maxSeries <= 0 {
+		h.maxSeries = defaultHeadSeries
 	}
 	if v, closer, err := s.db.Get(walSeqKey); err == nil {
 		if len(v) == 8 {
@@ -344,6 +356,14 @@ func (h *head) appendRange(dst []store.Point, id store.SeriesID, from, to int64)
 	return dst
 }
 
+// HeadSeries reports the series the head keeps in memory.
+func (s *Store) HeadSeries() int {
+	h := &s.head
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.series)
+}
+
 // HeadPoints reports the numeric points held in memory: the head's and
 // those of a flush in progress.
 func (s *Store) HeadPoints() int {
@@ -378,11 +398,21 @@ func (s *Store) flush(ctx context.Context) error {
 		return nil
 	}
 	part := &headPart{series: make(map[store.SeriesID][]headPoint, len(h.series)), points: h.points, seqs: h.seqs, since: h.since}
+	forgetAll := len(h.series) > h.maxSeries
+	forgot := false
 	for id, hs := range h.series {
 		if len(hs.pts) > 0 {
 			part.series[id] = hs.pts
 			hs.pts = nil
 		}
+		if forgetAll || !hs.used {
+			delete(h.series, id)
+			forgot = true
+		}
+		hs.used = false
+	}
+	if forgot {
+		h.gen++
 	}
 	h.points, h.seqs, h.flushing = 0, nil, part
 	h.mu.Unlock()

@@ -339,3 +339,64 @@ func TestHeadFlushFailure(t *testing.T) {
 		t.Fatalf("after the flush: %d points, %v; want %d", len(got), err, len(pts))
 	}
 }
+
+// The head's series map is bounded by what is written now, not by every
+// series since Open: a flood of distinct series is forgotten by flushes
+// (past HeadSeries at once), series written between flushes stay, and the
+// flooded series' points stay readable from disk.
+func TestHeadSeriesBounded(t *testing.T) {
+	opts := testOpts
+	opts.HeadSeries = 1000
+	s, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	steady := storetest.NewSeries("acme", "a", "cpu", "usage", store.Gauge, "")
+	write := func(ts int64, srs ...store.Series) {
+		w := &store.WriteRequest{Tenant: "acme", Series: srs}
+		for _, sr := range srs {
+			w.Points = append(w.Points, store.Point{Series: sr.ID, TS: ts, Value: 1})
+		}
+		if err := s.Write(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first store.Series
+	maxHeld := 0
+	for b := range 50 { // 50 batches of 200 new series: 10,000 in all
+		srs := []store.Series{steady}
+		for i := range 200 {
+			srs = append(srs, storetest.NewSeries("acme", "flood", "x", "m"+strconv.Itoa(b*200+i), store.Gauge, ""))
+		}
+		if b == 0 {
+			first = srs[1]
+		}
+		write(base+int64(b)*1000, srs...)
+		maxHeld = max(maxHeld, s.HeadSeries())
+	}
+	// Write flushes inline at twice HeadSeries: the map never gets past
+	// that plus one batch.
+	if maxHeld > 2*opts.HeadSeries+201 {
+		t.Fatalf("head held %d series, want at most %d", maxHeld, 2*opts.HeadSeries+201)
+	}
+	// Idle series go at the second flush; the one written between stays.
+	for range 2 {
+		write(base+60_000, steady)
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.HeadSeries(); n != 1 {
+		t.Fatalf("head keeps %d series after two flushes, want 1 (the one still written)", n)
+	}
+	if pts, err := s.Points(ctx, first.ID, base, base+1, 0); err != nil || len(pts) != 1 {
+		t.Fatalf("forgotten series' points: %v, %v", pts, err)
+	}
+	// A forgotten series written again is defined and stored again.
+	write(base+120_000, first)
+	if got, err := s.Series(ctx, store.SeriesFilter{Tenant: "acme", Agent: "flood", Metric: first.Metric}); err != nil || len(got) != 1 {
+		t.Fatalf("series of a forgotten series: %v, %v", got, err)
+	}
+}

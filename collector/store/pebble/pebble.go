@@ -80,6 +80,11 @@ type Options struct {
 	// HeadAge is how old the head's oldest point may get before a flush;
 	// 0 means 30 minutes.
 	HeadAge time.Duration
+	// HeadSeries bounds the series the head keeps in memory (about 150
+	// bytes each, points aside): past it, Write starts a flush, which
+	// forgets every series it wrote. Otherwise a flush forgets the series
+	// not written since the flush before. 0 means 1 Mi.
+	HeadSeries int
 }
 
 // Store is the Pebble backend. Its methods are safe for concurrent use.
@@ -198,6 +203,7 @@ type writeScratch struct {
 	strs     []store.Point            // string points, written as keys
 	num      []store.Point            // numeric points of a mixed request
 	fresh    []int                    // indexes into w.Series of definitions written
+	gen      uint64                   // the head's gen when entries were looked up
 }
 
 func (s *Store) getScratch() *writeScratch {
@@ -243,6 +249,7 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	// definitions to write and the series the points go to.
 	sc.fresh, sc.entries = sc.fresh[:0], sc.entries[:0]
 	s.head.mu.RLock()
+	sc.gen = s.head.gen
 	for i := range w.Series {
 		sr := &w.Series[i]
 		hs := s.head.series[sr.ID]
@@ -348,14 +355,14 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	if err := s.commit(b, pebbledb.Sync); err != nil {
 		return fmt.Errorf("pebble: write batch of %d points: %w", len(w.Points), err)
 	}
-	held := s.apply(w, sc, seq, numeric > 0)
-	if held >= s.head.limit {
+	held, series := s.apply(w, sc, seq, numeric > 0)
+	if held >= s.head.limit || series >= s.head.maxSeries {
 		select {
 		case s.head.kick <- struct{}{}:
 		default:
 		}
 	}
-	if held >= 2*s.head.limit {
+	if held >= 2*s.head.limit || series >= 2*s.head.maxSeries {
 		// The flush loop is behind: flushing here slows the writers down
 		// instead of letting memory grow.
 		if err := s.flush(ctx); err != nil {
@@ -367,23 +374,29 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 
 // apply records in the head what a committed Write wrote: the definitions
 // and, with record, its numeric points. It returns the points the head
-// holds.
-func (s *Store) apply(w *store.WriteRequest, sc *writeScratch, seq uint64, record bool) int {
+// holds and the series it keeps.
+func (s *Store) apply(w *store.WriteRequest, sc *writeScratch, seq uint64, record bool) (int, int) {
 	h := &s.head
 	if len(sc.fresh) == 0 && !record {
-		return 0
+		return 0, 0
 	}
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if sc.gen != h.gen {
+		// A flush forgot series since the lookup: the entries found
+		// then may no longer be the head's.
+		clear(sc.entries)
+	}
 	for _, i := range sc.fresh {
 		sr := &w.Series[i]
 		hs := h.entry(sr.ID)
 		hs.typ, hs.unit, hs.defined = sr.Type, sr.Unit, true
+		hs.used = true
 		sc.entries[i] = hs
 	}
 	if !record {
-		return h.points
+		return h.points, len(h.series)
 	}
 	for i := range w.Points {
 		j := sc.defs[i]
@@ -395,12 +408,13 @@ func (s *Store) apply(w *store.WriteRequest, sc *writeScratch, seq uint64, recor
 			hs = h.entry(w.Series[j].ID)
 			sc.entries[j] = hs
 		}
+		hs.used = true
 		if hs.add(w.Points[i].TS, w.Points[i].Value) {
 			h.points++
 		}
 	}
 	h.addRecord(seq, now)
-	return h.points
+	return h.points, len(h.series)
 }
 
 // commit commits b, but not while compaction is between reading a run of
