@@ -12,8 +12,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
-	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/ingest"
+	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/collector/store/cassandra"
 )
@@ -45,8 +45,8 @@ type Config struct {
 	Store   Store  `toml:"store"`
 	Log     Log    `toml:"log"`
 	// Query bounds what one query may cost (DESIGN §9).
-	Query Query `toml:"query"`
-	Limits  Limits `toml:"limits"`
+	Query  Query  `toml:"query"`
+	Limits Limits `toml:"limits"`
 }
 
 // Limits bounds what agents may make the collector keep (DESIGN §9). A
