@@ -80,6 +80,8 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		MaxInflight:   cfg.QUIC.MaxInflight,
 		MaxFrameBytes: protocol.DefaultMaxFrameBytes,
 		Metrics:       m,
+		HelloTimeout:  cfg.Ingest.HelloTimeout.Duration,
+		StoreDeadline: cfg.Ingest.StoreDeadline.Duration,
 	}
 	qln, err := ing.Listen(cfg.QUIC.Listen, cert)
 	if err != nil {
@@ -91,8 +93,10 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
+	apiH := &api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version,
+		StoreDeadline: cfg.Ingest.StoreDeadline.Duration}
 	srv := &http.Server{
-		Handler:           (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version}).Handler(),
+		Handler:           apiH.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -140,6 +144,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
+	apiH.Wait() // HTTPS ingest writes that outlived their answer
 	wg.Wait()
 	qln.Close()
 	log.Info("collector stopped")

@@ -30,6 +30,7 @@ type Metrics struct {
 	storeErrors     *prometheus.CounterVec   // op
 	httpRequests    *prometheus.CounterVec   // route, code
 	httpDuration    *prometheus.HistogramVec // route
+	refused         *refusals                // refusals.go
 }
 
 // latencyBuckets span 0.5 ms to 10 s.
@@ -67,6 +68,7 @@ func New() *Metrics {
 		m.storeWrite, m.storeQuery, m.storeErrors, m.httpRequests, m.httpDuration} {
 		f(c)
 	}
+	m.refused = newRefusals(m.reg)
 	return m
 }
 
