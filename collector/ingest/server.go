@@ -295,10 +295,16 @@ type badFrame struct {
 	msg    string // for the agent's operator
 }
 
+// batchStream is the receiving side of a batch stream.
+type batchStream interface {
+	io.Reader
+	SetReadDeadline(time.Time) error
+}
+
 // readBatch reads the one frame of a batch stream and makes sure nothing
 // follows it: a second frame is refused, not dropped, since the agent
 // would take its Ack for both.
-func readBatch(st *quic.Stream, maxFrame int) (*protocol.Batch, *badFrame) {
+func readBatch(st batchStream, maxFrame int) (*protocol.Batch, *badFrame) {
 	fr := protocol.NewFrameReader(st, maxFrame)
 	payload, err := fr.Next()
 	switch {
