@@ -79,9 +79,9 @@ func frame(t *testing.T, b *protocol.Batch) []byte {
 type ingestReply struct {
 	code       int
 	retryAfter string
-	ack  *protocol.Ack // set when the answer is a protobuf Ack
-	err  apiError      // set when the answer is JSON
-	body string
+	ack        *protocol.Ack // set when the answer is a protobuf Ack
+	err        apiError      // set when the answer is JSON
+	body       string
 }
 
 func (f *ingestFixture) post(t *testing.T, token, agent, contentType string, body []byte) ingestReply {
