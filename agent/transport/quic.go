@@ -70,6 +70,29 @@ func (e *RejectError) Error() string {
 	return fmt.Sprintf("collector refused the agent (%s): %s", e.Code, e.Message)
 }
 
+// RefusalError is a collector's refusal of one batch (an Ack of seq 0
+// with a refusal): the batch was not stored and stays in the spool.
+type RefusalError struct {
+	Seq        uint64 // the refused batch's
+	Code       protocol.Refusal_Code
+	Message    string
+	RetryAfter time.Duration // for RETRY_LATER
+}
+
+func (e *RefusalError) Error() string {
+	return fmt.Sprintf("collector refused batch %d (%s): %s", e.Seq, e.Code, e.Message)
+}
+
+// refusal returns the refusal ack carries, if any.
+func refusal(seq uint64, ack *protocol.Ack) error {
+	r := ack.GetRefusal()
+	if r == nil || ack.GetSeq() != 0 {
+		return nil
+	}
+	return &RefusalError{Seq: seq, Code: r.GetCode(), Message: r.GetMessage(),
+		RetryAfter: time.Duration(r.GetRetryAfterMs()) * time.Millisecond}
+}
+
 // Session is an established, welcomed connection to one collector.
 type Session struct {
 	Addr     string
@@ -189,12 +212,24 @@ func (s *Session) SendRaw(ctx context.Context, seq uint64, payload []byte) (*pro
 	frame := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(payload)), uint64(len(payload)))
 	if _, err := st.Write(append(frame, payload...)); err != nil {
 		st.CancelWrite(0)
+		// The collector may have stopped our sending because it refused
+		// the batch early (too large): its refusal says why.
+		var ack protocol.Ack
+		st.SetReadDeadline(time.Now().Add(time.Second))
+		if protocol.NewFrameReader(st, protocol.DefaultMaxFrameBytes).Read(&ack) == nil {
+			if rerr := refusal(seq, &ack); rerr != nil {
+				return nil, rerr
+			}
+		}
 		return nil, fmt.Errorf("send batch %d: %w", seq, err)
 	}
 	st.Close()
 	var ack protocol.Ack
 	if err := protocol.NewFrameReader(st, protocol.DefaultMaxFrameBytes).Read(&ack); err != nil {
 		return nil, fmt.Errorf("read ack of batch %d: %w", seq, err)
+	}
+	if err := refusal(seq, &ack); err != nil {
+		return nil, err
 	}
 	if ack.GetSeq() != seq {
 		return nil, fmt.Errorf("ack for batch %d answered batch %d", seq, ack.GetSeq())
