@@ -460,7 +460,11 @@ func (s *Server) refuse(sess *session, st *quic.Stream, code protocol.Refusal_Co
 			level = slog.LevelWarn
 		}
 	}
-	s.logs.Log(sess.log, level, "batch refused", reason, "code", code.String(), "why", msg)
+	what := "batch refused"
+	if code == protocol.Refusal_CODE_REVOKED {
+		what = "agent token revoked: batch refused, connection closed"
+	}
+	s.logs.Log(sess.log, level, what, reason, "code", code.String(), "why", msg)
 	ack := &protocol.Ack{Refusal: &protocol.Refusal{Code: code, Message: truncate(msg, 1000), RetryAfterMs: uint32(retry.Milliseconds())}}
 	st.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if err := protocol.WriteFrame(st, ack, s.MaxFrameBytes); err != nil {
