@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -33,6 +34,7 @@ import (
 type refusingCollector struct {
 	addr, caFile string
 	refusals     []*protocol.Refusal
+	maxFrame     uint32 // announced in Welcome; 0: 1 MiB
 	conns        atomic.Int32
 	mu           sync.Mutex
 	attempts     []time.Time // of each batch stream
@@ -87,7 +89,7 @@ func (c *refusingCollector) serve(ctx context.Context, conn *quic.Conn) {
 		return
 	}
 	protocol.WriteFrame(ctrl, &protocol.HelloReply{Reply: &protocol.HelloReply_Welcome{Welcome: &protocol.Welcome{
-		SessionId: "s", MaxFrameBytes: 1 << 20, MaxInflight: 1}}}, protocol.DefaultMaxFrameBytes)
+		SessionId: "s", MaxFrameBytes: cmp.Or(c.maxFrame, 1<<20), MaxInflight: 1}}}, protocol.DefaultMaxFrameBytes)
 	for {
 		st, err := conn.AcceptStream(ctx)
 		if err != nil {
@@ -187,4 +189,41 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// A spooled batch larger than the collector's frame limit is kept and
+// retried after a backoff on the same connection, not sent, and the agent
+// does not reconnect in a loop over it.
+func TestSenderOversizedBatchNoHotLoop(t *testing.T) {
+	coll := newRefusingCollector(t)
+	coll.maxFrame = 16
+	sp, err := spool.Open(t.TempDir(), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Close() })
+	if _, _, err := sp.Append([]*protocol.CheckResult{{Check: "cpu", TimestampMs: time.Now().UnixMilli(), Message: strings.Repeat("x", 100)}}); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	s := &sender{collectors: []string{coll.addr}, tls: transport.TLSConfig{CAFile: coll.caFile},
+		hello: &protocol.Hello{ProtocolVersion: protocol.Version, AgentId: "web-1", Token: "vgl_x"}, sp: sp,
+		log: slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil)), ackTimeout: 3 * time.Second, probeEvery: time.Minute,
+		backoffMin: 50 * time.Millisecond, backoffMax: 200 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	s.run(ctx)
+	logMu.Lock()
+	out := logs.String()
+	logMu.Unlock()
+	if n := coll.conns.Load(); n != 1 {
+		t.Errorf("%d connections in 1.5s, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(out, "exceeds the collector's 16 byte limit") || strings.Contains(out, "lost collector") {
+		t.Errorf("log does not say why the batch is not sent, or the session was lost:\n%s", out)
+	}
+	if st := sp.Stats(); st.Batches != 1 {
+		t.Errorf("spool holds %d batches, want the oversized one kept", st.Batches)
+	}
 }

@@ -77,7 +77,12 @@ type RefusalError struct {
 	Code       protocol.Refusal_Code
 	Message    string
 	RetryAfter time.Duration // for RETRY_LATER
+	// Err is set when the agent itself refused to send the batch, as the
+	// collector would have (protocol.ErrFrameTooLarge).
+	Err error
 }
+
+func (e *RefusalError) Unwrap() error { return e.Err }
 
 func (e *RefusalError) Error() string {
 	return fmt.Sprintf("collector refused batch %d (%s): %s", e.Seq, e.Code, e.Message)
@@ -197,7 +202,10 @@ func (s *Session) Send(ctx context.Context, b *protocol.Batch) (*protocol.Ack, e
 // payload is the encoded protocol.Batch whose seq is seq.
 func (s *Session) SendRaw(ctx context.Context, seq uint64, payload []byte) (*protocol.Ack, error) {
 	if len(payload) > s.maxFrame {
-		return nil, fmt.Errorf("send batch %d: %d bytes exceeds the collector's %d byte limit: %w", seq, len(payload), s.maxFrame, protocol.ErrFrameTooLarge)
+		// Refused here as the collector would refuse it, so the sender
+		// keeps it and backs off instead of reconnecting in a loop.
+		return nil, &RefusalError{Seq: seq, Code: protocol.Refusal_CODE_BAD_FRAME, Err: protocol.ErrFrameTooLarge,
+			Message: fmt.Sprintf("not sent: %d bytes exceeds the collector's %d byte limit", len(payload), s.maxFrame)}
 	}
 	st, err := s.conn.OpenStreamSync(ctx)
 	if err != nil {
