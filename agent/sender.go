@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigilmon/vigil/agent/spool"
 	"github.com/vigilmon/vigil/agent/transport"
+	"github.com/vigilmon/vigil/internal/lograte"
 	"github.com/vigilmon/vigil/protocol"
 )
 
@@ -38,9 +39,11 @@ type sender struct {
 	sent      atomic.Uint64 // batches acked
 	latencyMS atomic.Int64  // of the last ack
 	active    atomic.Value  // string: the collector in use, "" when none
+	logs      lograte.Limiter
 }
 
 func (s *sender) run(ctx context.Context) {
+	defer s.logs.Close()
 	s.active.Store("")
 	backoff := s.backoffMin
 	next := 0 // index of the collector to try first
@@ -181,16 +184,7 @@ func (s *sender) serve(ctx context.Context, sess *transport.Session, idx int) (*
 		}
 		sends.Go(func() {
 			defer func() { <-slots }()
-			actx, acancel := context.WithTimeout(ctx, s.ackTimeout)
-			defer acancel()
-			begin := time.Now()
-			ack, err := sess.SendRaw(actx, seq, payload)
-			if err != nil {
-				s.sp.Release(seq)
-				cancel(err)
-				return
-			}
-			s.acked(seq, ack, time.Since(begin))
+			s.send(ctx, cancel, sess, seq, payload)
 		})
 	}
 	sends.Wait()
@@ -200,6 +194,57 @@ func (s *sender) serve(ctx context.Context, sess *transport.Session, idx int) (*
 		return better, betterIdx, nil
 	}
 	return nil, idx, err
+}
+
+// send delivers one spooled batch on sess. A batch the collector refuses
+// stays spooled and is sent again on the same session: after the wait the
+// collector asks for (RETRY_LATER: its store is slow, not gone, so
+// reconnecting or failing over would only add load), or after a growing
+// backoff (BAD_FRAME: resending at once would loop hot). Any other failure
+// ends the session.
+func (s *sender) send(ctx context.Context, cancel context.CancelCauseFunc, sess *transport.Session, seq uint64, payload []byte) {
+	for attempt := 0; ; attempt++ {
+		actx, acancel := context.WithTimeout(ctx, s.ackTimeout)
+		begin := time.Now()
+		ack, err := sess.SendRaw(actx, seq, payload)
+		acancel()
+		if err == nil {
+			s.acked(seq, ack, time.Since(begin))
+			return
+		}
+		var ref *transport.RefusalError
+		if !errors.As(err, &ref) || ref.Code == protocol.Refusal_CODE_REVOKED {
+			s.sp.Release(seq)
+			cancel(err)
+			return
+		}
+		wait := s.refusalWait(ref, attempt)
+		s.logs.Warn(s.log, "collector refused a batch; it stays in the spool", ref.Code.String(),
+			"collector", sess.Addr, "seq", seq, "why", ref.Message, "retry_in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			s.sp.Release(seq)
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// refusalWait is how long to wait before resending a refused batch,
+// jittered so that agents refused together do not come back together.
+func (s *sender) refusalWait(ref *transport.RefusalError, attempt int) time.Duration {
+	if ref.Code == protocol.Refusal_CODE_RETRY_LATER {
+		d := max(ref.RetryAfter, 100*time.Millisecond)
+		if ref.RetryAfter == 0 {
+			d = time.Second
+		}
+		return d + rand.N(d/2+1)
+	}
+	d := s.backoffMin
+	for range min(attempt, 30) {
+		d = min(2*d, s.backoffMax)
+	}
+	return d/2 + rand.N(d/2+1)
 }
 
 // serveHTTPS sends spooled batches, one at a time, with POST /v1/ingest for

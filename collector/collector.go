@@ -82,6 +82,8 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		MaxInflight:   cfg.QUIC.MaxInflight,
 		MaxFrameBytes: protocol.DefaultMaxFrameBytes,
 		Metrics:       m,
+		HelloTimeout:  cfg.Ingest.HelloTimeout.Duration,
+		StoreDeadline: cfg.Ingest.StoreDeadline.Duration,
 	}
 	qln, err := ing.Listen(cfg.QUIC.Listen, cert)
 	if err != nil {
@@ -95,9 +97,10 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	// One queue and one set of limits for every query endpoint.
 	queries := &querylimit.Guard{Limits: cfg.Query.Limits(), Log: log.With("component", "query"), Counter: m}
+	apiH := &api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version,
+		Query: queries, StoreDeadline: cfg.Ingest.StoreDeadline.Duration}
 	srv := &http.Server{
-		Handler: (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m,
-			Version: Version, Query: queries}).Handler(),
+		Handler:           apiH.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      httpWriteTimeout, // above query.timeout (config.go)
@@ -145,6 +148,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
+	apiH.Wait() // HTTPS ingest writes that outlived their answer
 	wg.Wait()
 	qln.Close()
 	log.Info("collector stopped")

@@ -47,6 +47,7 @@ type Config struct {
 	// Query bounds what one query may cost (DESIGN §9).
 	Query  Query  `toml:"query"`
 	Limits Limits `toml:"limits"`
+	Ingest Ingest `toml:"ingest"`
 }
 
 // Limits bounds what agents may make the collector keep (DESIGN §9). A
@@ -202,6 +203,36 @@ func (c *Config) CassandraConfig() cassandra.Config {
 	}
 }
 
+// Ingest bounds what one agent's connection or batch may cost the collector.
+type Ingest struct {
+	// StoreDeadline is how long a batch (QUIC or HTTPS) waits for the
+	// store before the agent is told to retry later (default 2s, 100ms to
+	// 1m). Keep it below the agents' transport.ack_timeout (3s by default):
+	// an agent that hears nothing in time takes the collector for dead and
+	// reconnects. The write itself runs on and may still succeed.
+	StoreDeadline Duration `toml:"store_deadline"`
+	// HelloTimeout is how long a new QUIC connection may take to send its
+	// Hello before it is closed (default 10s, 1s to 5m).
+	HelloTimeout Duration `toml:"hello_timeout"`
+}
+
+// defaults fills in and checks [ingest].
+func (in *Ingest) defaults() error {
+	if in.StoreDeadline.Duration == 0 {
+		in.StoreDeadline.Duration = 2 * time.Second
+	}
+	if d := in.StoreDeadline.Duration; d < 100*time.Millisecond || d > time.Minute {
+		return fmt.Errorf("ingest.store_deadline %v: want 100ms to 1m, below the agents' ack_timeout", d)
+	}
+	if in.HelloTimeout.Duration == 0 {
+		in.HelloTimeout.Duration = 10 * time.Second
+	}
+	if d := in.HelloTimeout.Duration; d < time.Second || d > 5*time.Minute {
+		return fmt.Errorf("ingest.hello_timeout %v: want 1s to 5m", d)
+	}
+	return nil
+}
+
 // Log sets the log level (debug, info, warn, error) and format (text, json).
 type Log struct {
 	Level  string `toml:"level"`
@@ -336,6 +367,9 @@ func (c *Config) defaults() error {
 		return err
 	}
 	if err := c.Limits.defaults(); err != nil {
+		return err
+	}
+	if err := c.Ingest.defaults(); err != nil {
 		return err
 	}
 	switch c.Log.Level {

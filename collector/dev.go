@@ -120,7 +120,9 @@ ca_file = %q
 func devToken(ctx context.Context, st store.Store, file string, role store.Role, agent string) (string, error) {
 	if b, err := os.ReadFile(file); err == nil {
 		tok := strings.TrimSpace(string(b))
-		if _, err := auth.Authenticate(ctx, st, tok); err == nil {
+		// A token from before agent tokens were bound to an agent is
+		// replaced: the collector refuses it.
+		if t, err := auth.Authenticate(ctx, st, tok); err == nil && t.Role == role && t.Agent == agent {
 			return tok, nil
 		}
 	}

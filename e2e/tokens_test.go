@@ -33,6 +33,12 @@ func TestTokenCommands(t *testing.T) {
 	read, msg := tokenCmd("create", "--tenant", "acme", "--role", "read")
 	readID := strings.Fields(msg)[3] // "created read token ID for tenant acme; ..."
 	tokenCmd("create", "--tenant", "other", "--role", "read")
+	// An agent token speaks for one agent: without --agent it is refused
+	// before anything is stored.
+	if out, err := exec.Command(e.coll, "token", "create", "--tenant", "acme", "--role", "agent", "--config", conf).CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "needs the id of the one agent") || strings.Contains(string(out), "vgl_") {
+		t.Fatalf("token create --role agent without --agent: err %v\n%s", err, out)
+	}
 
 	list, _ := tokenCmd("list", "--tenant", "acme")
 	if lines := strings.Split(list, "\n"); len(lines) != 3 || !strings.Contains(list, readID) || strings.Contains(list, "vgl_") {

@@ -70,6 +70,34 @@ func (e *RejectError) Error() string {
 	return fmt.Sprintf("collector refused the agent (%s): %s", e.Code, e.Message)
 }
 
+// RefusalError is a collector's refusal of one batch (an Ack of seq 0
+// with a refusal): the batch was not stored and stays in the spool.
+type RefusalError struct {
+	Seq        uint64 // the refused batch's
+	Code       protocol.Refusal_Code
+	Message    string
+	RetryAfter time.Duration // for RETRY_LATER
+	// Err is set when the agent itself refused to send the batch, as the
+	// collector would have (protocol.ErrFrameTooLarge).
+	Err error
+}
+
+func (e *RefusalError) Unwrap() error { return e.Err }
+
+func (e *RefusalError) Error() string {
+	return fmt.Sprintf("collector refused batch %d (%s): %s", e.Seq, e.Code, e.Message)
+}
+
+// refusal returns the refusal ack carries, if any.
+func refusal(seq uint64, ack *protocol.Ack) error {
+	r := ack.GetRefusal()
+	if r == nil || ack.GetSeq() != 0 {
+		return nil
+	}
+	return &RefusalError{Seq: seq, Code: r.GetCode(), Message: r.GetMessage(),
+		RetryAfter: time.Duration(r.GetRetryAfterMs()) * time.Millisecond}
+}
+
 // Session is an established, welcomed connection to one collector.
 type Session struct {
 	Addr     string
@@ -174,7 +202,10 @@ func (s *Session) Send(ctx context.Context, b *protocol.Batch) (*protocol.Ack, e
 // payload is the encoded protocol.Batch whose seq is seq.
 func (s *Session) SendRaw(ctx context.Context, seq uint64, payload []byte) (*protocol.Ack, error) {
 	if len(payload) > s.maxFrame {
-		return nil, fmt.Errorf("send batch %d: %d bytes exceeds the collector's %d byte limit: %w", seq, len(payload), s.maxFrame, protocol.ErrFrameTooLarge)
+		// Refused here as the collector would refuse it, so the sender
+		// keeps it and backs off instead of reconnecting in a loop.
+		return nil, &RefusalError{Seq: seq, Code: protocol.Refusal_CODE_BAD_FRAME, Err: protocol.ErrFrameTooLarge,
+			Message: fmt.Sprintf("not sent: %d bytes exceeds the collector's %d byte limit", len(payload), s.maxFrame)}
 	}
 	st, err := s.conn.OpenStreamSync(ctx)
 	if err != nil {
@@ -189,12 +220,24 @@ func (s *Session) SendRaw(ctx context.Context, seq uint64, payload []byte) (*pro
 	frame := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(payload)), uint64(len(payload)))
 	if _, err := st.Write(append(frame, payload...)); err != nil {
 		st.CancelWrite(0)
+		// The collector may have stopped our sending because it refused
+		// the batch early (too large): its refusal says why.
+		var ack protocol.Ack
+		st.SetReadDeadline(time.Now().Add(time.Second))
+		if protocol.NewFrameReader(st, protocol.DefaultMaxFrameBytes).Read(&ack) == nil {
+			if rerr := refusal(seq, &ack); rerr != nil {
+				return nil, rerr
+			}
+		}
 		return nil, fmt.Errorf("send batch %d: %w", seq, err)
 	}
 	st.Close()
 	var ack protocol.Ack
 	if err := protocol.NewFrameReader(st, protocol.DefaultMaxFrameBytes).Read(&ack); err != nil {
 		return nil, fmt.Errorf("read ack of batch %d: %w", seq, err)
+	}
+	if err := refusal(seq, &ack); err != nil {
+		return nil, err
 	}
 	if ack.GetSeq() != seq {
 		return nil, fmt.Errorf("ack for batch %d answered batch %d", seq, ack.GetSeq())

@@ -26,7 +26,7 @@ const usage = `usage: vigil-collector <command> [flags]
 
 commands:
   run           run the collector in the foreground (--config FILE)
-  token create  create a token: --tenant T --role read|agent|enroll|admin [--agent ID]
+  token create  create a token: --tenant T --role read|enroll|admin, or --role agent --agent ID
   token list    list a tenant's tokens (never their secrets): --tenant T
   token revoke  revoke a token now: --tenant T --id ID
   dev-setup     prepare a development environment (certificates, configs, tokens) under --dir
@@ -122,7 +122,8 @@ func serviceCmd(action string, args []string) error {
 }
 
 const tokenUsage = `usage:
-  vigil-collector token create --tenant T --role read|agent|enroll|admin [--agent ID] [--config FILE]
+  vigil-collector token create --tenant T --role read|enroll|admin [--config FILE]
+  vigil-collector token create --tenant T --role agent --agent ID [--config FILE]
   vigil-collector token list   --tenant T [--config FILE]
   vigil-collector token revoke --tenant T --id ID [--config FILE]`
 
@@ -137,7 +138,7 @@ func token(args []string) error {
 	switch args[0] {
 	case "create":
 		roleName = fs.String("role", "", "read, agent, enroll or admin (required)")
-		agentID = fs.String("agent", "", "for role agent: the only agent id the token may send for")
+		agentID = fs.String("agent", "", "for role agent (required with it): the only agent id the token may send for")
 	case "list":
 	case "revoke":
 		id = fs.String("id", "", "id of the token to revoke, as token list shows it (required)")
@@ -162,6 +163,9 @@ func token(args []string) error {
 			return err
 		}
 		role = r
+		if err := auth.AgentBinding(role, *agentID); err != nil {
+			return fmt.Errorf("token create: %w", err)
+		}
 	case id != nil && *id == "":
 		return errors.New("token revoke: --id is required")
 	}
@@ -197,7 +201,9 @@ func token(args []string) error {
 				revoked = t.Revoked.Format(time.RFC3339)
 			}
 			agent := t.Agent
-			if agent == "" {
+			if agent == "" && t.Role == store.RoleAgent {
+				agent = "(none: refused, replace it)"
+			} else if agent == "" {
 				agent = "-"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, agent, t.Created.Format(time.RFC3339), revoked)

@@ -19,6 +19,7 @@ import (
 	"github.com/vigilmon/vigil/collector/promapi"
 	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/internal/lograte"
 )
 
 // API is the HTTP handler of the collector.
@@ -46,10 +47,17 @@ type API struct {
 	// querylimit.Defaults.
 	Query *querylimit.Guard
 
+	// StoreDeadline bounds how long POST /v1/ingest waits for the store
+	// before answering 503 retry_later; zero: ingest.DefaultStoreDeadline.
+	StoreDeadline time.Duration
+
 	promOnce sync.Once
 	prom     *promapi.API
 
 	seen seenAgents // when each agent delivering over HTTPS was last recorded
+
+	writes sync.WaitGroup  // ingest store writes still running after their answer
+	logs   lograte.Limiter // warnings a client can trigger
 }
 
 // route is one served endpoint: a ServeMux pattern ("METHOD /path").
@@ -161,9 +169,12 @@ func (a *API) read(h handler) http.Handler {
 // bearer takes the token from a Bearer header or from the password of basic
 // auth, for clients (Grafana, promtool) that can only send the latter.
 func bearer(r *http.Request) (string, bool) {
+	// The scheme is case-insensitive (RFC 7235 §2.1): "bearer" is Bearer.
 	h := r.Header.Get("Authorization")
-	if t, ok := strings.CutPrefix(h, "Bearer "); ok && t != "" {
-		return strings.TrimSpace(t), true
+	if scheme, t, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		if t = strings.TrimSpace(t); t != "" {
+			return t, true
+		}
 	}
 	if _, pw, ok := r.BasicAuth(); ok && pw != "" {
 		return pw, true

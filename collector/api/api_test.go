@@ -34,7 +34,11 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) token(t *testing.T, tenant string, role store.Role) string {
-	tok, _, err := auth.Create(context.Background(), f.store, tenant, role, "")
+	agent := "" // agent tokens speak for one agent
+	if role == store.RoleAgent {
+		agent = "web-1"
+	}
+	tok, _, err := auth.Create(context.Background(), f.store, tenant, role, agent)
 	if err != nil {
 		t.Fatal(err)
 	}

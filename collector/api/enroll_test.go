@@ -111,7 +111,7 @@ func TestEnrollRefusals(t *testing.T) {
 		message                string
 	}{
 		{"read token", f.token(t, "acme", store.RoleRead, ""), "", `{"agent_id": "a"}`, 403, "role enroll"},
-		{"agent token", f.token(t, "acme", store.RoleAgent, ""), "", `{"agent_id": "a"}`, 403, "role enroll"},
+		{"agent token", f.token(t, "acme", store.RoleAgent, "a"), "", `{"agent_id": "a"}`, 403, "role enroll"},
 		{"unknown token", "vgl_" + strings.Repeat("B", 43), "", `{"agent_id": "a"}`, 401, "unknown or revoked"},
 		{"bad agent id", enrollTok, "", `{"agent_id": "web 1"}`, 400, "agent id"},
 		{"bad hostname as id", enrollTok, "", `{"hostname": "a/b"}`, 400, "agent id"},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vigilmon/vigil/collector/auth"
+	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/protocol"
 )
@@ -53,7 +54,18 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("header %s: %v", AgentHeader, err))
 		return
 	}
-	if tok.Agent != "" && tok.Agent != agent {
+	if tok.Agent == "" {
+		// As at the QUIC Hello: a token from before agent tokens were
+		// bound to one agent could write for any agent of its tenant.
+		a.refused(log0(a, tok, agent, r), "unbound_token", "token not bound to an agent")
+		writeError(w, http.StatusForbidden, "unbound_token",
+			fmt.Sprintf("agent token %s is not bound to an agent id, so it could write for any agent of tenant %s, and this collector no longer accepts such tokens: "+
+				"create one with `vigil-collector token create --tenant %s --role agent --agent %s`, put it in agent.token, "+
+				"then revoke the old one with `vigil-collector token revoke --tenant %s --id %s`",
+				tok.ID, tok.Tenant, tok.Tenant, agent, tok.Tenant, tok.ID))
+		return
+	}
+	if tok.Agent != agent {
 		writeError(w, http.StatusForbidden, "forbidden",
 			fmt.Sprintf("the token belongs to agent %q, not %q: set agent.id to %q or use this agent's own token", tok.Agent, agent, tok.Agent))
 		return
@@ -63,9 +75,9 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("send the batch as Content-Type %s, not %q", ProtobufType, r.Header.Get("Content-Type")))
 		return
 	}
-	log := a.Log.With("tenant", tok.Tenant, "agent", agent, "remote", r.RemoteAddr, "via", "https")
+	log := log0(a, tok, agent, r)
 	tooLarge := func(err error) {
-		log.Warn("oversized batch refused", "err", err)
+		a.refused(log, "oversized", "oversized batch refused", "err", err)
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
 			fmt.Sprintf("a batch may be at most %d bytes (one frame of at most %d bytes)", MaxIngestBody, protocol.DefaultMaxFrameBytes))
 	}
@@ -81,11 +93,14 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		// The body is one frame: anything after it is an error too.
 		if _, next := fr.Next(); next != io.EOF {
-			err = errors.New("the body holds more than one frame")
-			if next != nil {
+			err = errSecondFrame
+			if next != nil && !errors.Is(next, protocol.ErrTruncated) && !errors.Is(next, protocol.ErrFrameTooLarge) {
 				err = next
 			}
 		}
+	}
+	if err == nil && b.Seq == 0 {
+		err = errSeqZero
 	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -93,10 +108,19 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 			tooLarge(err)
 			return
 		}
-		if errors.Is(err, io.EOF) {
+		reason := "undecodable"
+		switch {
+		case errors.Is(err, io.EOF):
 			err = errors.New("the body is empty")
+			reason = "empty"
+		case errors.Is(err, protocol.ErrTruncated):
+			reason = "truncated"
+		case errors.Is(err, errSecondFrame):
+			reason = "second_frame"
+		case errors.Is(err, errSeqZero):
+			reason = "seq_zero"
 		}
-		log.Warn("bad batch refused", "err", err)
+		a.refused(log, reason, "bad batch refused", "err", err)
 		writeError(w, http.StatusBadRequest, "bad_request",
 			fmt.Sprintf("the body must be one length-prefixed protobuf Batch: %v", err))
 		return
@@ -113,16 +137,28 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 	res := v.Validate(tok.Tenant, agent, &b)
 	res.Observe(a.Metrics)
 	if res.Rejected > 0 {
-		log.Warn("points refused", "seq", b.Seq, "rejected", res.Rejected, "first_errors", res.Errors)
+		a.logs.Warn(log, "points refused", "validation", "seq", b.Seq, "rejected", res.Rejected, "first_errors", res.Errors)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	if err := a.Store.Write(ctx, &res.Write); err != nil {
-		log.Error("store write failed; batch not acked", "seq", b.Seq, "points", len(res.Write.Points), "err", err)
-		writeError(w, http.StatusServiceUnavailable, "unavailable",
-			"the store did not accept the batch, so it was not acked; send it again")
+	deadline := a.StoreDeadline
+	if deadline <= 0 {
+		deadline = ingest.DefaultStoreDeadline
+	}
+	retryLater := func(reason, msg string) {
+		a.Metrics.BatchRefused("https", reason)
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(deadline.Round(time.Second), time.Second).Seconds())))
+		writeError(w, http.StatusServiceUnavailable, "retry_later", msg)
+	}
+	if err := a.writeWithin(&res.Write, deadline); err != nil {
+		if errors.Is(err, errStoreDeadline) {
+			a.logs.Warn(log, "batch refused", "store_deadline", "seq", b.Seq, "deadline", deadline)
+			retryLater("store_deadline", fmt.Sprintf("batch %d not stored within the collector's store deadline of %s; send it again later", b.Seq, deadline))
+			return
+		}
+		a.logs.Log(log, slog.LevelError, "store write failed; batch not acked", "store", "seq", b.Seq, "points", len(res.Write.Points), "err", err)
+		retryLater("store_failed", "the store did not accept the batch, so it was not acked; send it again later")
 		return
 	}
+	ctx := r.Context()
 	ack, err := protocol.AppendFrame(nil, &protocol.Ack{Seq: b.Seq, Accepted: res.Accepted, Rejected: res.Rejected, Errors: res.Errors})
 	if err != nil {
 		// Cannot happen for a well-formed Ack; the batch is stored and a
@@ -137,6 +173,51 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 	w.Write(ack)
 	a.Metrics.Batch("https", len(res.Write.Points), time.Since(read))
 	a.recordSeen(ctx, tok.Tenant, agent, log)
+}
+
+// errSecondFrame refuses a body that holds more than the batch's frame.
+var errSecondFrame = errors.New("the body holds more than one frame")
+
+// errSeqZero refuses a batch of seq 0 (or an empty frame): seqs start at 1.
+var errSeqZero = errors.New("batch seq 0 (or an empty frame): batch seqs start at 1")
+
+// errStoreDeadline is a store write that did not finish within the
+// collector's store deadline.
+var errStoreDeadline = errors.New("store write did not finish within the store deadline")
+
+// writeWithin writes w, waiting at most deadline for the store. The write
+// itself runs on afterwards, so that nothing is cut off half-way; it is
+// idempotent, so the agent's resend is safe, and Wait waits for it.
+func (a *API) writeWithin(w *store.WriteRequest, deadline time.Duration) error {
+	done := make(chan error, 1)
+	a.writes.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		done <- a.Store.Write(ctx, w)
+	})
+	t := time.NewTimer(deadline)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return errStoreDeadline
+	}
+}
+
+// Wait waits for store writes of ingested batches that are still running
+// after their request was answered. Call it after the HTTP server's
+// Shutdown and before closing the store.
+func (a *API) Wait() { a.writes.Wait() }
+
+// refused counts and logs (rate-limited) a batch refused for reason.
+func (a *API) refused(log *slog.Logger, reason, msg string, args ...any) {
+	a.Metrics.BatchRefused("https", reason)
+	a.logs.Warn(log, msg, reason, args...)
+}
+
+func log0(a *API, tok store.Token, agent string, r *http.Request) *slog.Logger {
+	return a.Log.With("tenant", tok.Tenant, "agent", agent, "remote", r.RemoteAddr, "via", "https")
 }
 
 // recordSeen updates last_seen of an agent delivering over HTTPS, at most

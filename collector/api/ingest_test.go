@@ -26,6 +26,7 @@ type ingestFixture struct {
 	srv   *httptest.Server
 	store store.Store // the real store, for checks and tokens
 	now   time.Time
+	api   *API
 }
 
 func newIngestFixture(t *testing.T, wrap func(store.Store) store.Store) *ingestFixture {
@@ -42,7 +43,8 @@ func newIngestFixture(t *testing.T, wrap func(store.Store) store.Store) *ingestF
 	a := &API{Store: served, Log: slog.New(slog.DiscardHandler), Name: "coll-1",
 		Now: func() time.Time { return f.now }, Validator: ingest.Validator{MaxAge: time.Hour}}
 	f.srv = httptest.NewServer(a.Handler())
-	t.Cleanup(func() { f.srv.Close(); st.Close() })
+	f.api = a
+	t.Cleanup(func() { f.srv.Close(); a.Wait(); st.Close() })
 	return f
 }
 
@@ -75,10 +77,11 @@ func frame(t *testing.T, b *protocol.Batch) []byte {
 }
 
 type ingestReply struct {
-	code int
-	ack  *protocol.Ack // set when the answer is a protobuf Ack
-	err  apiError      // set when the answer is JSON
-	body string
+	code       int
+	retryAfter string
+	ack        *protocol.Ack // set when the answer is a protobuf Ack
+	err        apiError      // set when the answer is JSON
+	body       string
 }
 
 func (f *ingestFixture) post(t *testing.T, token, agent, contentType string, body []byte) ingestReply {
@@ -97,7 +100,7 @@ func (f *ingestFixture) post(t *testing.T, token, agent, contentType string, bod
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	r := ingestReply{code: resp.StatusCode, body: string(b)}
+	r := ingestReply{code: resp.StatusCode, body: string(b), retryAfter: resp.Header.Get("Retry-After")}
 	switch resp.Header.Get("Content-Type") {
 	case ProtobufType:
 		var ack protocol.Ack
@@ -156,7 +159,7 @@ func TestIngestKeepsAgentRecord(t *testing.T) {
 		Version: "1.2", Labels: map[string]string{"env": "prod"}, Connected: true, Collector: "coll-2"}); err != nil {
 		t.Fatal(err)
 	}
-	tok := f.token(t, "acme", store.RoleAgent, "")
+	tok := f.token(t, "acme", store.RoleAgent, "web-1")
 	if r := f.post(t, tok, "web-1", ProtobufType, frame(t, f.batch(1, 1))); r.code != 200 {
 		t.Fatalf("%d %s", r.code, r.body)
 	}
@@ -190,8 +193,8 @@ func TestIngestStoreFailureIsNotAcked(t *testing.T) {
 	f := newIngestFixture(t, func(s store.Store) store.Store { return failingWrites{s} })
 	tok := f.token(t, "acme", store.RoleAgent, "web-1")
 	r := f.post(t, tok, "web-1", ProtobufType, frame(t, f.batch(9, 1)))
-	if r.code != http.StatusServiceUnavailable || r.ack != nil || r.err.Error.Code != "unavailable" {
-		t.Fatalf("want 503 without an Ack, got %d %s", r.code, r.body)
+	if r.code != http.StatusServiceUnavailable || r.ack != nil || r.err.Error.Code != "retry_later" || r.retryAfter == "" {
+		t.Fatalf("want 503 retry_later with Retry-After, without an Ack, got %d %s", r.code, r.body)
 	}
 	if agents, _ := f.store.Agents(context.Background(), "acme"); len(agents) != 0 {
 		t.Fatalf("a failed batch recorded the agent: %+v", agents)
@@ -227,6 +230,8 @@ func TestIngestRefusals(t *testing.T) {
 		{"truncated", agentTok, "web-1", ProtobufType, good[:len(good)-1], 400, "bad_request", "truncated"},
 		{"empty", agentTok, "web-1", ProtobufType, nil, 400, "bad_request", "empty"},
 		{"two frames", agentTok, "web-1", ProtobufType, twoFrames, 400, "bad_request", "more than one frame"},
+		{"empty frame", agentTok, "web-1", ProtobufType, []byte{0}, 400, "bad_request", "seq 0"},
+		{"seq 0", agentTok, "web-1", ProtobufType, frame(t, f.batch(0, 1)), 400, "bad_request", "seq 0"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := f.post(t, c.token, c.agent, c.typ, c.body)
@@ -256,9 +261,9 @@ func TestIngestRefusals(t *testing.T) {
 	}
 }
 
-func TestIngestBasicAuthAndUnboundToken(t *testing.T) {
+func TestIngestBasicAuth(t *testing.T) {
 	f := newIngestFixture(t, nil)
-	tok := f.token(t, "acme", store.RoleAgent, "")
+	tok := f.token(t, "acme", store.RoleAgent, "db-3")
 	req, _ := http.NewRequest("POST", f.srv.URL+"/v1/ingest", bytes.NewReader(frame(t, f.batch(2, 1))))
 	req.SetBasicAuth("any", tok)
 	req.Header.Set(AgentHeader, "db-3")

@@ -70,15 +70,9 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, tok store.Toke
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	if req.Agent != "" {
-		if err := auth.ValidAgentID(req.Agent); err != nil {
-			writeError(w, http.StatusBadRequest, "bad_request", "agent: "+err.Error())
-			return
-		}
-		if role != store.RoleAgent {
-			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("agent: only applies to role agent, not %s", role))
-			return
-		}
+	if err := auth.AgentBinding(role, req.Agent); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "agent: "+err.Error())
+		return
 	}
 	secret, t, err := auth.Create(r.Context(), a.Store, tok.Tenant, role, req.Agent)
 	if err != nil {

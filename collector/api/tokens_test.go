@@ -112,6 +112,7 @@ func TestTokens(t *testing.T) {
 		{"unknown field", "POST", "/v1/tokens", `{"role":"read","tenant":"other"}`, admin, 400, "tenant"},
 		{"agent on read", "POST", "/v1/tokens", `{"role":"read","agent":"web-1"}`, admin, 400, "agent:"},
 		{"bad agent", "POST", "/v1/tokens", `{"role":"agent","agent":"a b"}`, admin, 400, "agent:"},
+		{"agent token without agent", "POST", "/v1/tokens", `{"role":"agent"}`, admin, 400, "needs the id of the one agent"},
 		{"bad limit", "GET", "/v1/tokens?limit=0", "", admin, 400, "limit"},
 		{"bad cursor", "GET", "/v1/tokens?cursor=!!", "", admin, 400, "cursor"},
 	} {

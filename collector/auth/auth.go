@@ -56,6 +56,30 @@ func ParseRole(s string) (store.Role, error) {
 	return "", fmt.Errorf("role %q: want read, agent, enroll or admin", s)
 }
 
+// ErrUnboundAgentToken is returned for an agent token without an agent id.
+var ErrUnboundAgentToken = errors.New("a token with role agent needs the id of the one agent it may send for")
+
+// AgentBinding checks that a token of role is bound to an agent exactly
+// when it has role agent: an agent token speaks for one agent, so one
+// leaked or shared token cannot write for, or overwrite the inventory
+// record of, every agent of its tenant. Fleets get one token per agent by
+// enrollment (role enroll).
+func AgentBinding(role store.Role, agent string) error {
+	if role == store.RoleAgent && agent == "" {
+		return fmt.Errorf("%w (--agent ID); for a fleet, give the agents an enroll token and let each enroll for its own", ErrUnboundAgentToken)
+	}
+	if agent == "" {
+		return nil
+	}
+	if err := ValidAgentID(agent); err != nil {
+		return err
+	}
+	if role != store.RoleAgent {
+		return fmt.Errorf("an agent id only applies to role agent, not %s", role)
+	}
+	return nil
+}
+
 // Hash returns the stored form of a token.
 func Hash(token string) store.TokenHash { return sha256.Sum256([]byte(token)) }
 
@@ -65,13 +89,8 @@ func Create(ctx context.Context, s store.Store, tenant string, role store.Role, 
 	if err := ValidTenant(tenant); err != nil {
 		return "", store.Token{}, err
 	}
-	if agent != "" {
-		if err := ValidAgentID(agent); err != nil {
-			return "", store.Token{}, err
-		}
-		if role != store.RoleAgent {
-			return "", store.Token{}, fmt.Errorf("an agent id only applies to role agent, not %s", role)
-		}
+	if err := AgentBinding(role, agent); err != nil {
+		return "", store.Token{}, err
 	}
 	var secret [32]byte
 	if _, err := rand.Read(secret[:]); err != nil {

@@ -2,8 +2,11 @@ package auth
 
 import (
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/vigilmon/vigil/collector/store"
 )
 
 func TestHashIsStableAndDistinct(t *testing.T) {
@@ -43,5 +46,30 @@ func TestValidation(t *testing.T) {
 	}
 	if _, err := ParseRole("writer"); err == nil || !strings.Contains(err.Error(), "read, agent, enroll or admin") {
 		t.Fatalf("ParseRole(writer): %v", err)
+	}
+}
+
+// An agent token speaks for one agent: role agent needs an agent id, and
+// only role agent takes one.
+func TestAgentBinding(t *testing.T) {
+	for _, tt := range []struct {
+		role  store.Role
+		agent string
+		want  string // in the error; "" for none
+	}{
+		{store.RoleAgent, "web-1", ""},
+		{store.RoleAgent, "", "needs the id of the one agent"},
+		{store.RoleAgent, "web 1", "agent id"},
+		{store.RoleRead, "", ""},
+		{store.RoleEnroll, "", ""},
+		{store.RoleAdmin, "web-1", "only applies to role agent"},
+	} {
+		err := AgentBinding(tt.role, tt.agent)
+		if (err == nil) != (tt.want == "") || err != nil && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("AgentBinding(%s, %q) = %v, want %q", tt.role, tt.agent, err, tt.want)
+		}
+	}
+	if err := AgentBinding(store.RoleAgent, ""); !errors.Is(err, ErrUnboundAgentToken) {
+		t.Errorf("unbound agent token: %v, want ErrUnboundAgentToken", err)
 	}
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,19 +46,45 @@ func selfSigned(t *testing.T) tls.Certificate {
 type fixture struct {
 	addr  string
 	store store.Store
+	srv   *Server
+	logs  *syncBuffer
 }
 
-func newFixture(t *testing.T) *fixture {
-	return newFixtureWith(t, Validator{MaxAge: time.Hour})
+// syncBuffer collects the server's log lines, written from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func newFixtureWith(t *testing.T, v Validator) *fixture {
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newFixture serves ingest on 127.0.0.1 over a real Pebble store; opts
+// adjust the server before it starts.
+func newFixture(t *testing.T, opts ...func(*Server)) *fixture {
+	return newFixtureWith(t, Validator{MaxAge: time.Hour}, opts...)
+}
+
+func newFixtureWith(t *testing.T, v Validator, opts ...func(*Server)) *fixture {
 	st, err := pebble.Open(t.TempDir(), pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Store: st, Log: slog.New(slog.DiscardHandler), Name: "test",
+	logs := &syncBuffer{}
+	srv := &Server{Store: st, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Name: "test",
 		Validator: v, MaxInflight: 4, MaxFrameBytes: 64 << 10, HelloTimeout: time.Second}
+	for _, o := range opts {
+		o(srv)
+	}
 	ln, err := srv.Listen("127.0.0.1:0", selfSigned(t))
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +98,7 @@ func newFixtureWith(t *testing.T, v Validator) *fixture {
 		<-done
 		st.Close()
 	})
-	return &fixture{addr: ln.Addr().String(), store: st}
+	return &fixture{addr: ln.Addr().String(), store: st, srv: srv, logs: logs}
 }
 
 func (f *fixture) token(t *testing.T, tenant string, role store.Role, agent string) string {
@@ -157,7 +185,7 @@ func TestHelloRejections(t *testing.T) {
 
 func TestBatchStoredAndAcked(t *testing.T) {
 	f := newFixture(t)
-	tok := f.token(t, "acme", store.RoleAgent, "")
+	tok := f.token(t, "acme", store.RoleAgent, "web-1")
 	conn, reply := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: "web-1", Token: tok, Hostname: "web-1.example"})
 	w := reply.GetWelcome()
 	if w == nil || w.MaxInflight != 4 || w.MaxFrameBytes != 64<<10 || w.SessionId == "" {
@@ -196,18 +224,17 @@ func TestBatchStoredAndAcked(t *testing.T) {
 // next batch and another agent's connection carry on.
 func TestBadFrameIsolated(t *testing.T) {
 	f := newFixture(t)
-	tok := f.token(t, "acme", store.RoleAgent, "")
-	a, _ := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: "a", Token: tok})
-	b, _ := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: "b", Token: tok})
+	a, _ := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: "a", Token: f.token(t, "acme", store.RoleAgent, "a")})
+	b, _ := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: "b", Token: f.token(t, "acme", store.RoleAgent, "b")})
 
 	oversize := binary.AppendUvarint(nil, 1<<20) // over the 64 KiB limit
 	oversize = append(oversize, make([]byte, 100)...)
-	if _, err := send(a, oversize); err == nil {
+	if ack, err := send(a, oversize); err == nil && ack.GetRefusal() == nil {
 		t.Fatal("oversized frame was acked")
 	}
 	garbage := binary.AppendUvarint(nil, 3)
 	garbage = append(garbage, 0xff, 0xff, 0xff)
-	if _, err := send(a, garbage); err == nil {
+	if ack, err := send(a, garbage); err == nil && ack.GetRefusal() == nil {
 		t.Fatal("undecodable frame was acked")
 	}
 	good, _ := protocol.AppendFrame(nil, &protocol.Batch{Seq: 1, Results: []*protocol.CheckResult{{Check: "cpu", TimestampMs: time.Now().UnixMilli(),
@@ -267,8 +294,10 @@ func TestRevokedTokenRefused(t *testing.T) {
 	if _, err := auth.Revoke(ctx, f.store, "acme", rec.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if ack, err := send(conn, batch(2, ts-1000)); err == nil {
-		t.Fatalf("batch after revocation acked: %v", ack)
+	// The agent learns why its batch was refused before the connection closes.
+	if ack, err := send(conn, batch(2, ts-1000)); err != nil || ack.GetRefusal().GetCode() != protocol.Refusal_CODE_REVOKED ||
+		!strings.Contains(ack.GetRefusal().GetMessage(), "token was revoked") {
+		t.Fatalf("batch after revocation: ack %v, err %v; want a REVOKED refusal", ack, err)
 	}
 	select {
 	case <-conn.Context().Done():

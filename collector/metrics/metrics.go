@@ -33,6 +33,7 @@ type Metrics struct {
 	httpRequests    *prometheus.CounterVec   // route, code
 	httpDuration    *prometheus.HistogramVec // route
 	queryRefused    *prometheus.CounterVec   // reason
+	refused         *refusals                // refusals.go
 }
 
 // latencyBuckets span 0.5 ms to 10 s.
@@ -71,6 +72,7 @@ func New() *Metrics {
 		f(c)
 	}
 	m.initQuery()
+	m.refused = newRefusals(m.reg)
 	return m
 }
 
