@@ -27,7 +27,7 @@ func TestSeriesLimitsQUIC(t *testing.T) {
 	lim := NewSeriesLimiter(SeriesLimits{PerAgent: 50, PerTenant: 80, NewPerAgentHour: 60, Active: time.Hour}, slog.New(slog.DiscardHandler))
 	f := newFixtureWith(t, Validator{MaxAge: time.Hour, Series: lim})
 	connect := func(tenant, agent string) func(b *protocol.Batch) *protocol.Ack {
-		conn, reply := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: agent, Token: f.token(t, tenant, store.RoleAgent, "")})
+		conn, reply := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: agent, Token: f.token(t, tenant, store.RoleAgent, agent)})
 		if reply.GetWelcome() == nil {
 			t.Fatalf("hello %s/%s: %v", tenant, agent, reply)
 		}
