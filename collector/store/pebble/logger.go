@@ -32,7 +32,7 @@ func (s slogLogger) Errorf(format string, args ...any) {
 // background goroutines, which cannot continue correctly, it parks that
 // goroutine for good. Reads do not wait for it; Close skips the database.
 func (s slogLogger) Fatalf(format string, args ...any) {
-	err := fmt.Errorf("pebble: "+format, args...)
+	err := fmt.Errorf(format, args...)
 	if underGuard() {
 		if s.h != nil {
 			s.h.setFatal(err)

@@ -234,7 +234,13 @@ func (s *Store) write(freeing bool, f func() error) error {
 	} else if err := s.health.writable(); err != nil {
 		return err
 	}
-	return guarded(f)
+	err := guarded(f)
+	if err != nil && s.health.failed() && !errors.Is(err, store.ErrReadOnly) {
+		// This write met the fault: the caller retries later, as for
+		// the writes refused after it.
+		return fmt.Errorf("%w: %w", store.ErrReadOnly, err)
+	}
+	return err
 }
 
 func (s *Store) checkVersion() error {
