@@ -37,7 +37,7 @@ func OpenStore(cfg *Config, log *slog.Logger) (store.Store, error) {
 		return s, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "store")
-	s, err := pebble.Open(dir, pebble.Options{Logger: log, HeadPoints: cfg.Store.HeadPoints})
+	s, err := pebble.Open(dir, pebble.Options{Logger: log, HeadPoints: cfg.Store.HeadPoints, MinFreeBytes: cfg.Store.MinFreeBytes})
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
@@ -71,6 +71,17 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if h, ok := st.(interface{ HeadPoints() int }); ok {
 		m.StoreHead(h.HeadPoints, cfg.Store.HeadPoints)
 	}
+	// The embedded store's own state: free-space floor, write faults,
+	// failed reads, for /readyz and /metrics.
+	var ready func() error
+	if p, ok := st.(*pebble.Store); ok {
+		ready = p.Ready
+		m.StoreHealth(func() metrics.StoreHealth {
+			h := p.Health()
+			return metrics.StoreHealth{FreeBytes: h.FreeBytes, MinFreeBytes: h.MinFreeBytes, ReadOnly: h.ReadOnly,
+				ReadErrors: h.ReadErrors, Refused: h.Refused}
+		})
+	}
 
 	ing := &ingest.Server{
 		Store:         tracked,
@@ -92,7 +103,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version}).Handler(),
+		Handler:           (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version, Ready: ready}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -82,6 +82,11 @@ type Store struct {
 	// compressed chunks; they are durable before that in its write-ahead
 	// records, which a restart replays. Default 4194304 (64 MiB).
 	HeadPoints int `toml:"head_points"`
+	// MinFreeBytes is, for the embedded store, the free space of data_dir's
+	// file system under which writes are refused (no acks, /readyz 503)
+	// while reads go on; writes resume when space is freed. Default
+	// 268435456 (256 MiB: room for Pebble's flushes and compactions).
+	MinFreeBytes int64 `toml:"min_free_bytes"`
 	// Cassandra is the cluster of backend "cassandra".
 	Cassandra StoreCassandra `toml:"cassandra"`
 }
@@ -247,6 +252,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Store.HeadPoints < 10_000 || c.Store.HeadPoints > 1<<28 {
 		return fmt.Errorf("store.head_points %d: want 10000 to 268435456", c.Store.HeadPoints)
+	}
+	if c.Store.MinFreeBytes == 0 {
+		c.Store.MinFreeBytes = 256 << 20
+	}
+	if c.Store.MinFreeBytes < 16<<20 {
+		return fmt.Errorf("store.min_free_bytes %d: want at least 16777216 (16 MiB), room for Pebble to flush and compact", c.Store.MinFreeBytes)
 	}
 	switch c.Store.Backend {
 	case "":
