@@ -52,6 +52,7 @@ import (
 	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/record"
 	"github.com/cockroachdb/pebble/v2/sstable/block"
 
 	"github.com/vigilmon/vigil/collector/store"
@@ -200,7 +201,8 @@ func openError(dir string, err error) error {
 			free = fmt.Sprint(n)
 		}
 		return fmt.Errorf("pebble: open %s: the disk is full (%s bytes free): free space on it or move data_dir: %w", dir, free, err)
-	case errors.Is(err, pebbledb.ErrCorruption):
+	case errors.Is(err, pebbledb.ErrCorruption), errors.Is(err, record.ErrInvalidChunk), errors.Is(err, record.ErrZeroedChunk),
+		errors.Is(err, record.ErrUnexpectedEOF):
 		return fmt.Errorf("pebble: open %s: the store is damaged: run 'vigil-collector store check --data-dir DIR' to find the damaged files, then follow \"Recovering a damaged store\" in the README: %w", dir, err)
 	}
 	return fmt.Errorf("pebble: open %s: %w", dir, err)
