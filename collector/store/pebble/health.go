@@ -60,8 +60,9 @@ type health struct {
 	statfs  func(dir string) (uint64, error)
 	now     func() time.Time
 
-	checked atomic.Int64 // unix nanos of the last free-space reading
-	opened  atomic.Bool  // Open returned: a fatal error is then a change of state to log
+	checked atomic.Int64  // unix nanos of the last free-space reading
+	opened  atomic.Bool   // Open returned: a fatal error is then a change of state to log
+	fatalCh chan struct{} // closed when fatal is set
 
 	mu        sync.Mutex
 	free      uint64
@@ -76,7 +77,7 @@ type health struct {
 }
 
 func newHealth(log *slog.Logger, dir string, minFree int64) *health {
-	h := &health{log: log, dir: dir, statfs: freeBytes, now: time.Now, refused: make(map[string]uint64)}
+	h := &health{log: log, dir: dir, statfs: freeBytes, now: time.Now, refused: make(map[string]uint64), fatalCh: make(chan struct{})}
 	switch {
 	case minFree == 0:
 		h.minFree = DefaultMinFreeBytes
@@ -113,6 +114,8 @@ func (h *health) refresh() {
 	}
 	h.free = free
 	switch low := free < h.minFree; {
+	case !h.opened.Load():
+		// Open announces the state it opened in, or fails with one error.
 	case low && !h.low:
 		h.log.Error("free disk space under store.min_free_bytes: refusing writes, serving reads; writes resume when space is freed",
 			"free_bytes", free, "min_free_bytes", h.minFree)
@@ -121,6 +124,18 @@ func (h *health) refresh() {
 			"free_bytes", free, "min_free_bytes", h.minFree)
 	}
 	h.low = free < h.minFree
+}
+
+// announce logs the free-space state the store opened in, if it refuses
+// writes.
+func (h *health) announce() {
+	h.opened.Store(true)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.low {
+		h.log.Error("free disk space under store.min_free_bytes: refusing writes, serving reads; writes resume when space is freed",
+			"free_bytes", h.free, "min_free_bytes", h.minFree)
+	}
 }
 
 // writable returns nil if the store takes writes now, else an error
@@ -219,6 +234,7 @@ func (h *health) setFatal(err error) {
 	}
 	if h.fatal == nil {
 		h.fatal = err
+		close(h.fatalCh)
 	}
 }
 

@@ -33,6 +33,13 @@ func (s slogLogger) Errorf(format string, args ...any) {
 // goroutine for good. Reads do not wait for it; Close skips the database.
 func (s slogLogger) Fatalf(format string, args ...any) {
 	err := fmt.Errorf(format, args...)
+	for _, a := range args {
+		if cause, ok := a.(error); ok {
+			// Keep the cause (ENOSPC) for errors.Is.
+			err = fatalError{msg: err.Error(), cause: cause}
+			break
+		}
+	}
 	if underGuard() {
 		if s.h != nil {
 			s.h.setFatal(err)
@@ -46,3 +53,13 @@ func (s slogLogger) Fatalf(format string, args ...any) {
 	}
 	select {}
 }
+
+// fatalError is the message of a Pebble fatal error with the error among
+// its arguments as its cause.
+type fatalError struct {
+	msg   string
+	cause error
+}
+
+func (e fatalError) Error() string { return e.msg }
+func (e fatalError) Unwrap() error { return e.cause }

@@ -145,14 +145,32 @@ func Open(dir string, opts Options) (*Store, error) {
 	// can open it at all): it serves reads, and writes resume once space
 	// is freed.
 	h.refresh()
+	// Open waits for the flush of the write-ahead logs it replays; if that
+	// flush fails beyond repair (no space for the MANIFEST), Fatalf parks
+	// the flush and Open would wait for good: give up on it then.
+	type opened struct {
+		db  *pebbledb.DB
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		var db *pebbledb.DB
+		err := guarded(func() error {
+			var err error
+			db, err = pebbledb.Open(dir, po)
+			return err
+		})
+		done <- opened{db, err}
+	}()
 	var db *pebbledb.DB
-	err := guarded(func() error {
-		var err error
-		db, err = pebbledb.Open(dir, po)
-		return err
-	})
-	if err != nil {
-		return nil, openError(dir, err)
+	select {
+	case o := <-done:
+		if o.err != nil {
+			return nil, openError(dir, o.err)
+		}
+		db = o.db
+	case <-h.fatalCh:
+		return nil, openError(dir, h.fatalErr())
 	}
 	s := &Store{db: db, health: h}
 	s.runs.New = func() any { return new(run) }
@@ -164,7 +182,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.closeDB()
 		return nil, openError(dir, err)
 	}
-	h.opened.Store(true)
+	h.announce()
 	s.startCompactor(opts, log)
 	return s, nil
 }
