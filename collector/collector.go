@@ -38,7 +38,8 @@ func OpenStore(cfg *Config, log *slog.Logger) (store.Store, error) {
 		return s, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "store")
-	s, err := pebble.Open(dir, pebble.Options{Logger: log, HeadPoints: cfg.Store.HeadPoints, HeadSeries: cfg.Store.HeadSeries})
+	s, err := pebble.Open(dir, pebble.Options{Logger: log, HeadPoints: cfg.Store.HeadPoints, HeadSeries: cfg.Store.HeadSeries,
+		MinFreeBytes: cfg.Store.MinFreeBytes})
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}
@@ -72,6 +73,17 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if h, ok := st.(interface{ HeadPoints() int }); ok {
 		m.StoreHead(h.HeadPoints, cfg.Store.HeadPoints)
 	}
+	// The embedded store's own state: free-space floor, write faults,
+	// failed reads, for /readyz and /metrics.
+	var ready func() error
+	if p, ok := st.(*pebble.Store); ok {
+		ready = p.Ready
+		m.StoreHealth(func() metrics.StoreHealth {
+			h := p.Health()
+			return metrics.StoreHealth{FreeBytes: h.FreeBytes, MinFreeBytes: h.MinFreeBytes, ReadOnly: h.ReadOnly,
+				ReadErrors: h.ReadErrors, Refused: h.Refused}
+		})
+	}
 
 	ing := &ingest.Server{
 		Store: tracked,
@@ -98,7 +110,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	// One queue and one set of limits for every query endpoint.
 	queries := &querylimit.Guard{Limits: cfg.Query.Limits(), Log: log.With("component", "query"), Counter: m}
 	apiH := &api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version,
-		Query: queries, StoreDeadline: cfg.Ingest.StoreDeadline.Duration}
+		Query: queries, StoreDeadline: cfg.Ingest.StoreDeadline.Duration, Ready: ready}
 	srv := &http.Server{
 		Handler:           apiH.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -149,6 +149,11 @@ type Store struct {
 	// (about 150 bytes each): each flush forgets those not written since
 	// the flush before, and all of them past this. Default 1048576.
 	HeadSeries int `toml:"head_series"`
+	// MinFreeBytes is, for the embedded store, the free space of data_dir's
+	// file system under which writes are refused (no acks, /readyz 503)
+	// while reads go on; writes resume when space is freed. Default
+	// 268435456 (256 MiB: room for Pebble's flushes and compactions).
+	MinFreeBytes int64 `toml:"min_free_bytes"`
 	// Cassandra is the cluster of backend "cassandra".
 	Cassandra StoreCassandra `toml:"cassandra"`
 }
@@ -350,6 +355,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Store.HeadSeries < 1000 || c.Store.HeadSeries > 1<<26 {
 		return fmt.Errorf("store.head_series %d: want 1000 to 67108864", c.Store.HeadSeries)
+	}
+	if c.Store.MinFreeBytes == 0 {
+		c.Store.MinFreeBytes = 256 << 20
+	}
+	if c.Store.MinFreeBytes < 16<<20 {
+		return fmt.Errorf("store.min_free_bytes %d: want at least 16777216 (16 MiB), room for Pebble to flush and compact", c.Store.MinFreeBytes)
 	}
 	switch c.Store.Backend {
 	case "":

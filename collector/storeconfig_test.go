@@ -13,7 +13,7 @@ func TestStoreConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Store.Backend != "embedded" || c.Retention() != store.DefaultRetention || c.Store.HeadPoints != 4<<20 {
+	if c.Store.Backend != "embedded" || c.Retention() != store.DefaultRetention || c.Store.HeadPoints != 4<<20 || c.Store.MinFreeBytes != 256<<20 {
 		t.Errorf("defaults: backend %q, retention %v, head_points %d", c.Store.Backend, c.Retention(), c.Store.HeadPoints)
 	}
 	c, err = ParseConfig([]byte(`name = "c1"
@@ -51,6 +51,7 @@ server_name = "cassandra.internal"
 		"[store]\nretention_5m = \"10m\"":                                      "store.retention_5m",
 		"[store.cassandra]\nhostz = [\"a\"]":                                   "store.cassandra.hostz",
 		"[store]\nhead_points = 100":                                           "store.head_points 100: want 10000",
+		"[store]\nmin_free_bytes = 1000":                                       "store.min_free_bytes 1000: want at least",
 	} {
 		if _, err := ParseConfig([]byte("name = \"c1\"\n" + doc)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one naming %s", doc, err, want)

@@ -34,6 +34,7 @@ commands:
   migrate       create or update that schema in the cluster (idempotent)
   import        load Prometheus/OpenMetrics/VictoriaMetrics exports: --tenant T FILE...
                 (with the collector stopped)
+  store check   verify the embedded store offline: --data-dir DIR (with the collector stopped)
   version       print the version and commit (also --version)
 
 service commands (kardianos/service: systemd, SysV init, launchd, Windows):
@@ -66,6 +67,8 @@ func main() {
 		err = migrateCmd(args)
 	case "import":
 		err = importCmd(args)
+	case "store":
+		err = storeCmd(args)
 	case "version", "--version", "-version":
 		fmt.Println(daemon.VersionLine("vigil-collector", collector.Version, commit))
 	case "install", "uninstall", "start", "stop", "restart", "status":

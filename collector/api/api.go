@@ -51,6 +51,10 @@ type API struct {
 	// before answering 503 retry_later; zero: ingest.DefaultStoreDeadline.
 	StoreDeadline time.Duration
 
+	// Ready, when set, is asked by /readyz after the store's Ping: an
+	// error (writes refused, reads failing) makes it 503 with the reason.
+	Ready func() error
+
 	promOnce sync.Once
 	prom     *promapi.API
 
@@ -132,6 +136,12 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := a.Store.Ping(ctx); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "store": err.Error()})
 		return
+	}
+	if a.Ready != nil {
+		if err := a.Ready(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "store": err.Error()})
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": "ok"})
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -197,5 +198,38 @@ func TestHealth(t *testing.T) {
 	f.store.Close()
 	if code, body := f.get(t, "/readyz", nil); code != 503 {
 		t.Fatalf("readyz with a closed store: %d %s", code, body)
+	}
+}
+
+// TestReadyReason: /readyz asks Ready after Ping and answers 503 with its
+// reason (writes refused, reads failing), 200 once it passes again.
+func TestReadyReason(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var reason error
+	srv := httptest.NewServer((&API{Store: st, Log: slog.New(slog.DiscardHandler), Ready: func() error { return reason }}).Handler())
+	defer srv.Close()
+	for _, tc := range []struct {
+		reason error
+		code   int
+		want   string
+	}{
+		{nil, 200, `"ok"`},
+		{errors.New("store reads failing: checksum mismatch"), 503, "store reads failing: checksum mismatch"},
+		{nil, 200, `"ok"`},
+	} {
+		reason = tc.reason
+		resp, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || !strings.Contains(string(b), tc.want) {
+			t.Errorf("readyz with reason %v: %d %s", tc.reason, resp.StatusCode, b)
+		}
 	}
 }

@@ -218,3 +218,56 @@ func (m *Metrics) QueryRefused(reason string) {
 		m.queryRefused.WithLabelValues(reason).Inc()
 	}
 }
+
+// StoreHealth is the embedded store's state at a scrape.
+type StoreHealth struct {
+	FreeBytes, MinFreeBytes uint64
+	ReadOnly                bool
+	ReadErrors              uint64
+	Refused                 map[string]uint64 // by reason
+}
+
+// StoreHealth exposes the embedded store's free space against its floor,
+// whether it refuses writes, its failed reads and its refused writes by
+// reason, read from health at every scrape.
+func (m *Metrics) StoreHealth(health func() StoreHealth) {
+	if m != nil {
+		m.reg.MustRegister(&storeHealth{health: health})
+	}
+}
+
+var (
+	storeFreeDesc = prometheus.NewDesc("vigil_collector_store_free_bytes",
+		"Free space of the data directory's file system at the last reading (each second at most).", nil, nil)
+	storeMinFreeDesc = prometheus.NewDesc("vigil_collector_store_min_free_bytes",
+		"store.min_free_bytes: under this free space writes are refused.", nil, nil)
+	storeReadOnlyDesc = prometheus.NewDesc("vigil_collector_store_read_only",
+		"1 while the store refuses writes (free space under the floor, disk full, write fault), else 0.", nil, nil)
+	storeReadErrorsDesc = prometheus.NewDesc("vigil_collector_store_read_errors_total",
+		"Store reads that failed (not cancelled ones): damaged files, I/O errors.", nil, nil)
+	storeRefusedDesc = prometheus.NewDesc("vigil_collector_store_writes_refused_total",
+		"Writes the store refused, by reason (free_space, disk_full, write_fault).", []string{"reason"}, nil)
+)
+
+type storeHealth struct{ health func() StoreHealth }
+
+func (c *storeHealth) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{storeFreeDesc, storeMinFreeDesc, storeReadOnlyDesc, storeReadErrorsDesc, storeRefusedDesc} {
+		ch <- d
+	}
+}
+
+func (c *storeHealth) Collect(ch chan<- prometheus.Metric) {
+	h := c.health()
+	ro := 0.0
+	if h.ReadOnly {
+		ro = 1
+	}
+	ch <- prometheus.MustNewConstMetric(storeFreeDesc, prometheus.GaugeValue, float64(h.FreeBytes))
+	ch <- prometheus.MustNewConstMetric(storeMinFreeDesc, prometheus.GaugeValue, float64(h.MinFreeBytes))
+	ch <- prometheus.MustNewConstMetric(storeReadOnlyDesc, prometheus.GaugeValue, ro)
+	ch <- prometheus.MustNewConstMetric(storeReadErrorsDesc, prometheus.CounterValue, float64(h.ReadErrors))
+	for _, reason := range []string{"free_space", "disk_full", "write_fault"} {
+		ch <- prometheus.MustNewConstMetric(storeRefusedDesc, prometheus.CounterValue, float64(h.Refused[reason]), reason)
+	}
+}

@@ -16,6 +16,11 @@ import (
 // ErrNotFound is returned when a looked-up record does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrReadOnly is wrapped by the error of a write the store refuses while it
+// serves reads only (its disk is short of free space, or failed a write):
+// nothing of the request was stored, and the caller should retry later.
+var ErrReadOnly = errors.New("store is read-only")
+
 // Store is what the collector needs from a backend. A nil error from Write
 // means the data is durable: the collector acks on it.
 //

@@ -92,7 +92,8 @@ func (s *Store) startCompactor(opts Options, log *slog.Logger) {
 				return
 			case <-t.C:
 			}
-			if _, err := s.Compact(ctx, time.Now().UnixMilli()); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+			if _, err := s.Compact(ctx, time.Now().UnixMilli()); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) &&
+				!errors.Is(err, store.ErrReadOnly) { // health logged the refusal's state
 				c.log.Error("compact closed buckets", "err", err)
 			}
 		}
@@ -189,7 +190,7 @@ func (s *Store) compactBucket(ctx context.Context, b int64, st *CompactStats) er
 	}
 	// Unmark first: a write after this marks the bucket again.
 	s.blocks.mu.Lock()
-	err := s.db.Delete(dirtyKey(b), pebbledb.Sync)
+	err := s.write(false, func() error { return s.db.Delete(dirtyKey(b), pebbledb.Sync) })
 	s.blocks.mu.Unlock()
 	s.mu.RUnlock()
 	if err != nil {
@@ -311,7 +312,7 @@ func (s *Store) compactChunk(ctx context.Context, from, end []byte, cs *compactS
 		return nil, err
 	}
 	if !batch.Empty() {
-		if err := batch.Commit(pebbledb.Sync); err != nil {
+		if err := s.write(false, func() error { return batch.Commit(pebbledb.Sync) }); err != nil {
 			return nil, err
 		}
 	}
@@ -441,7 +442,7 @@ func (s *Store) Settle(ctx context.Context) error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	if err := s.db.Flush(); err != nil {
+	if err := s.write(false, s.db.Flush); err != nil {
 		return fmt.Errorf("pebble: settle: %w", err)
 	}
 	if err := s.db.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {

@@ -311,7 +311,8 @@ func (s *Store) flushLoop(ctx context.Context) {
 				continue
 			}
 		}
-		if err := s.Flush(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+		if err := s.Flush(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) &&
+			!errors.Is(err, store.ErrReadOnly) { // health logged the refusal's state
 			h.log.Error("flush head: its points stay in memory and in the write-ahead records, retried later", "err", err)
 		}
 	}

@@ -14,13 +14,14 @@ import (
 
 // Tokens lists the tokens of tenant ordered by ID. Tokens are few, so
 // this scans the token key space.
-func (s *Store) Tokens(ctx context.Context, tenant string) ([]store.Token, error) {
+func (s *Store) Tokens(ctx context.Context, tenant string) (_ []store.Token, err error) {
+	defer func() { s.health.read(err) }()
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
 	var out []store.Token
-	err := s.scanPrefix(ctx, []byte{nsToken}, func(k, v []byte) error {
+	err = s.scanPrefix(ctx, []byte{nsToken}, func(k, v []byte) error {
 		if len(k) != 1+len(store.TokenHash{}) {
 			return fmt.Errorf("token key: %w", errCorrupt)
 		}
@@ -44,7 +45,8 @@ func (s *Store) Tokens(ctx context.Context, tenant string) ([]store.Token, error
 
 // History returns the results of one check with from <= ts < to in time
 // order. It seeks bucket by bucket, skipping days without any history.
-func (s *Store) History(ctx context.Context, tenant, agent, check string, from, to int64, limit int) ([]store.CheckResult, error) {
+func (s *Store) History(ctx context.Context, tenant, agent, check string, from, to int64, limit int) (_ []store.CheckResult, err error) {
+	defer func() { s.health.read(err) }()
 	if from >= to {
 		return nil, nil
 	}

@@ -46,11 +46,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/record"
 	"github.com/cockroachdb/pebble/v2/sstable/block"
 
 	"github.com/vigilmon/vigil/collector/store"
@@ -85,6 +87,10 @@ type Options struct {
 	// forgets every series it wrote. Otherwise a flush forgets the series
 	// not written since the flush before. 0 means 1 Mi.
 	HeadSeries int
+	// MinFreeBytes is the free space of dir's file system under which
+	// writes are refused (with an error wrapping store.ErrReadOnly) while
+	// reads go on; 0 means DefaultMinFreeBytes, negative no floor.
+	MinFreeBytes int64
 }
 
 // Store is the Pebble backend. Its methods are safe for concurrent use.
@@ -101,6 +107,7 @@ type Store struct {
 
 	blocks compactor // compression of closed raw buckets (compact.go)
 	head   head      // numeric points of the live path (head.go)
+	health *health   // free-space floor, write faults, read failures (health.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -116,19 +123,83 @@ func Open(dir string, opts Options) (*Store, error) {
 	if cache <= 0 {
 		cache = 64 << 20
 	}
+	h := newHealth(log, dir, opts.MinFreeBytes)
+	po := storeOptions(cache, slogLogger{log, h})
+	// Pebble retries a failed flush at once, so on a full disk these
+	// fire in a loop: health logs changes of state, not events.
+	po.EventListener = &pebbledb.EventListener{
+		BackgroundError: h.background,
+		FlushEnd: func(info pebbledb.FlushInfo) {
+			if info.Err == nil {
+				h.backgroundOK()
+			}
+		},
+		CompactionEnd: func(info pebbledb.CompactionInfo) {
+			if info.Err == nil {
+				h.backgroundOK()
+			}
+		},
+		DataCorruption: func(info pebbledb.DataCorruptionInfo) {
+			h.read(fmt.Errorf("data corruption in %s: %w", info.Path, info.Details))
+		},
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
+	// A store opened on a disk under the floor opens read-only (if Pebble
+	// can open it at all): it serves reads, and writes resume once space
+	// is freed.
+	h.refresh()
+	// Open waits for the flush of the write-ahead logs it replays; if that
+	// flush fails beyond repair (no space for the MANIFEST), Fatalf parks
+	// the flush and Open would wait for good: give up on it then.
+	type opened struct {
+		db  *pebbledb.DB
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		var db *pebbledb.DB
+		err := guarded(func() error {
+			var err error
+			db, err = pebbledb.Open(dir, po)
+			return err
+		})
+		done <- opened{db, err}
+	}()
+	var db *pebbledb.DB
+	select {
+	case o := <-done:
+		if o.err != nil {
+			return nil, openError(dir, o.err)
+		}
+		db = o.db
+	case <-h.fatalCh:
+		return nil, openError(dir, h.fatalErr())
+	}
+	s := &Store{db: db, health: h}
+	s.runs.New = func() any { return new(run) }
+	if err := s.checkVersion(); err != nil {
+		s.closeDB()
+		return nil, openError(dir, err)
+	}
+	if err := s.openHead(opts, log); err != nil {
+		s.closeDB()
+		return nil, openError(dir, err)
+	}
+	h.announce()
+	s.startCompactor(opts, log)
+	return s, nil
+}
+
+// storeOptions are the Pebble options of the store, for Open and for the
+// offline check.
+func storeOptions(cache int64, logger pebbledb.Logger) *pebbledb.Options {
 	po := &pebbledb.Options{
 		CacheSize:          cache,
 		FormatMajorVersion: pebbledb.FormatNewest,
-		Logger:             slogLogger{log},
+		Logger:             logger,
 		Merger:             latestMerger,
-		EventListener: &pebbledb.EventListener{
-			BackgroundError: func(err error) {
-				log.Error("background error", "err", err)
-			},
-			DataCorruption: func(info pebbledb.DataCorruptionInfo) {
-				log.Error("data corruption", "path", info.Path, "err", info.Details)
-			},
-		},
 	}
 	// Write-ahead records (series ids and floats) and chunks and blocks
 	// (zstd-compressed by block.go) fill the LSM: snappy on the upper
@@ -141,29 +212,67 @@ func Open(dir string, opts Options) (*Store, error) {
 		compression.Levels[i] = block.FastestCompression
 	}
 	po.ApplyCompressionSettings(func() pebbledb.DBCompressionSettings { return compression })
-	db, err := pebbledb.Open(dir, po)
-	if err != nil {
-		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	return po
+}
+
+// openError says why dir cannot be opened in words an operator can act on.
+func openError(dir string, err error) error {
+	switch {
+	case diskFull(err):
+		free := "unknown"
+		if n, ferr := freeBytes(dir); ferr == nil {
+			free = fmt.Sprint(n)
+		}
+		return fmt.Errorf("pebble: open %s: the disk is full (%s bytes free): free space on it or move data_dir: %w", dir, free, err)
+	case errors.Is(err, pebbledb.ErrCorruption), errors.Is(err, record.ErrInvalidChunk), errors.Is(err, record.ErrZeroedChunk),
+		errors.Is(err, record.ErrUnexpectedEOF):
+		return fmt.Errorf("pebble: open %s: the store is damaged: run 'vigil-collector store check --data-dir DIR' to find the damaged files, then follow \"Recovering a damaged store\" in the README: %w", dir, err)
 	}
-	s := &Store{db: db}
-	s.runs.New = func() any { return new(run) }
-	if err := s.checkVersion(); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	return fmt.Errorf("pebble: open %s: %w", dir, err)
+}
+
+// closeDB closes the database after a failed Open; a store that hit a
+// fatal write error is left to the process's end (Close would wait for
+// the background goroutine Fatalf parked).
+func (s *Store) closeDB() {
+	if !s.health.failed() {
+		_ = s.db.Close()
 	}
-	if err := s.openHead(opts, log); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+}
+
+// Health reports the free space, whether writes are refused and why, and
+// the failed reads and refused writes so far.
+func (s *Store) Health() Health { return s.health.snapshot() }
+
+// Ready returns why the store should get no traffic (writes refused,
+// reads failing in the last 30 s), or nil.
+func (s *Store) Ready() error { return s.health.ready() }
+
+// write runs f, a call that writes to Pebble, unless writes are refused;
+// a Pebble fatal error in f becomes its error. A write that frees space
+// (retention) is let through a full disk, not past a write fault.
+func (s *Store) write(freeing bool, f func() error) error {
+	if freeing {
+		if s.health.failed() {
+			return s.health.writable()
+		}
+	} else if err := s.health.writable(); err != nil {
+		return err
 	}
-	s.startCompactor(opts, log)
-	return s, nil
+	err := guarded(f)
+	if err != nil && s.health.failed() && !errors.Is(err, store.ErrReadOnly) {
+		// This write met the fault: the caller retries later, as for
+		// the writes refused after it.
+		return fmt.Errorf("%w: %w", store.ErrReadOnly, err)
+	}
+	return err
 }
 
 func (s *Store) checkVersion() error {
 	v, closer, err := s.db.Get(versionKey)
 	switch {
 	case errors.Is(err, pebbledb.ErrNotFound):
-		if err := s.db.Set(versionKey, []byte{layoutVersion}, pebbledb.Sync); err != nil {
+		if err := guarded(func() error { return s.db.Set(versionKey, []byte{layoutVersion}, pebbledb.Sync) }); err != nil {
 			return fmt.Errorf("write layout version: %w", err)
 		}
 		return nil
@@ -177,7 +286,7 @@ func (s *Store) checkVersion() error {
 	old := v[0]
 	closer.Close()
 	if old < layoutVersion {
-		if err := s.db.Set(versionKey, []byte{layoutVersion}, pebbledb.Sync); err != nil {
+		if err := guarded(func() error { return s.db.Set(versionKey, []byte{layoutVersion}, pebbledb.Sync) }); err != nil {
 			return fmt.Errorf("upgrade layout version %d to %d: %w", old, layoutVersion, err)
 		}
 	}
@@ -422,7 +531,7 @@ func (s *Store) apply(w *store.WriteRequest, sc *writeScratch, seq uint64, recor
 func (s *Store) commit(b *pebbledb.Batch, opts *pebbledb.WriteOptions) error {
 	s.blocks.mu.RLock()
 	defer s.blocks.mu.RUnlock()
-	return b.Commit(opts)
+	return s.write(false, func() error { return b.Commit(opts) })
 }
 
 // batchSize estimates the batch representation of w, so the batch buffer is
@@ -475,7 +584,8 @@ func checkSeries(sr *store.Series) error {
 // Series lists the series of f.Tenant matching f, ordered by key. Leading
 // fields of the filter that are set (agent, then check, then metric) narrow
 // the scan to a key prefix; the rest is filtered while scanning.
-func (s *Store) Series(ctx context.Context, f store.SeriesFilter) ([]store.Series, error) {
+func (s *Store) Series(ctx context.Context, f store.SeriesFilter) (_ []store.Series, err error) {
+	defer func() { s.health.read(err) }()
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}
@@ -489,7 +599,7 @@ func (s *Store) Series(ctx context.Context, f store.SeriesFilter) ([]store.Serie
 		prefix = appendTuple(prefix, part)
 	}
 	var out []store.Series
-	err := s.scanPrefix(ctx, prefix, func(k, v []byte) error {
+	err = s.scanPrefix(ctx, prefix, func(k, v []byte) error {
 		sr, err := decodeSeries(k, v)
 		if err != nil {
 			return err
@@ -506,7 +616,8 @@ func (s *Store) Series(ctx context.Context, f store.SeriesFilter) ([]store.Serie
 }
 
 // SeriesByID returns the definition of one series, or store.ErrNotFound.
-func (s *Store) SeriesByID(ctx context.Context, id store.SeriesID) (store.Series, error) {
+func (s *Store) SeriesByID(ctx context.Context, id store.SeriesID) (_ store.Series, err error) {
+	defer func() { s.health.read(err) }()
 	if err := s.acquire(); err != nil {
 		return store.Series{}, err
 	}
@@ -568,7 +679,8 @@ func (s *Store) scanPrefix(ctx context.Context, prefix []byte, fn func(k, v []by
 
 // Points returns the raw points of id with from <= ts < to in time order, at
 // most limit of them (0: no limit).
-func (s *Store) Points(ctx context.Context, id store.SeriesID, from, to int64, limit int) ([]store.Point, error) {
+func (s *Store) Points(ctx context.Context, id store.SeriesID, from, to int64, limit int) (_ []store.Point, err error) {
+	defer func() { s.health.read(err) }()
 	return s.points(ctx, id, from, to, limit)
 }
 
@@ -582,7 +694,8 @@ func pointTS(p *store.Point) int64 { return p.TS }
 
 // ReadRollups returns the windows of res of id starting in [from, to), in
 // time order, at most limit of them (0: no limit).
-func (s *Store) ReadRollups(ctx context.Context, res Resolution, id store.SeriesID, from, to int64, limit int) ([]store.Rollup, error) {
+func (s *Store) ReadRollups(ctx context.Context, res Resolution, id store.SeriesID, from, to int64, limit int) (_ []store.Rollup, err error) {
+	defer func() { s.health.read(err) }()
 	if res == Raw || !res.Valid() {
 		return nil, fmt.Errorf("pebble: rollups of %s: resolution %s has no rollups", id, res)
 	}
@@ -718,14 +831,15 @@ func presize[T any](out []T, ts0, ts1, to int64, limit int) []T {
 
 // LatestResults returns the latest check result of every check of one agent
 // of tenant, ordered by check name.
-func (s *Store) LatestResults(ctx context.Context, tenant, agent string) ([]store.CheckResult, error) {
+func (s *Store) LatestResults(ctx context.Context, tenant, agent string) (_ []store.CheckResult, err error) {
+	defer func() { s.health.read(err) }()
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
 	prefix := appendTuple(appendTuple([]byte{nsLatest}, tenant), agent)
 	var out []store.CheckResult
-	err := s.scanPrefix(ctx, prefix, func(k, v []byte) error {
+	err = s.scanPrefix(ctx, prefix, func(k, v []byte) error {
 		r, err := decodeLatest(k, v)
 		out = append(out, r)
 		return err
@@ -777,7 +891,7 @@ func (s *Store) DeleteBefore(ctx context.Context, res Resolution, cutoff int64) 
 			}
 		}
 	}
-	if err := b.Commit(pebbledb.Sync); err != nil {
+	if err := s.write(true, func() error { return b.Commit(pebbledb.Sync) }); err != nil {
 		return fmt.Errorf("pebble: delete %s before %d: %w", res, cutoff, err)
 	}
 	return nil
@@ -813,7 +927,7 @@ func (s *Store) WriteRollups(ctx context.Context, res Resolution, rs []store.Rol
 			return fmt.Errorf("pebble: write %s rollup %s at %d: %w", res, r.Series, r.TS, err)
 		}
 	}
-	if err := b.Commit(pebbledb.Sync); err != nil {
+	if err := s.write(false, func() error { return b.Commit(pebbledb.Sync) }); err != nil {
 		return fmt.Errorf("pebble: write %d %s rollups: %w", len(rs), res, err)
 	}
 	return nil
@@ -843,7 +957,7 @@ func (s *Store) MarkPending(ctx context.Context, res Resolution, slot int64, ws 
 			return fmt.Errorf("pebble: mark %s pending: %w", res, err)
 		}
 	}
-	if err := b.Commit(pebbledb.Sync); err != nil {
+	if err := s.write(false, func() error { return b.Commit(pebbledb.Sync) }); err != nil {
 		return fmt.Errorf("pebble: mark %d %s windows pending: %w", len(ws), res, err)
 	}
 	return nil
@@ -851,14 +965,15 @@ func (s *Store) MarkPending(ctx context.Context, res Resolution, slot int64, ws 
 
 // Pending returns the windows of res queued in slot, ordered by window
 // start and series.
-func (s *Store) Pending(ctx context.Context, res Resolution, slot int64) ([]store.Window, error) {
+func (s *Store) Pending(ctx context.Context, res Resolution, slot int64) (_ []store.Window, err error) {
+	defer func() { s.health.read(err) }()
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
 	prefix := queueSlotKey(res, slot)
 	var out []store.Window
-	err := s.scanPrefix(ctx, prefix, func(k, _ []byte) error {
+	err = s.scanPrefix(ctx, prefix, func(k, _ []byte) error {
 		_, _, w, err := decodeQueueKey(k)
 		out = append(out, w)
 		return err
@@ -879,14 +994,15 @@ func (s *Store) ClearPending(ctx context.Context, res Resolution, slot int64) er
 	}
 	defer s.mu.RUnlock()
 	prefix := queueSlotKey(res, slot)
-	if err := s.db.DeleteRange(prefix, prefixEnd(prefix), pebbledb.Sync); err != nil {
+	if err := s.write(true, func() error { return s.db.DeleteRange(prefix, prefixEnd(prefix), pebbledb.Sync) }); err != nil {
 		return fmt.Errorf("pebble: clear %s slot %d: %w", res, slot, err)
 	}
 	return nil
 }
 
 // Cursor returns the value stored under name, or store.ErrNotFound.
-func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+func (s *Store) Cursor(ctx context.Context, name string) (_ int64, err error) {
+	defer func() { s.health.read(err) }()
 	if err := s.acquire(); err != nil {
 		return 0, err
 	}
@@ -916,7 +1032,7 @@ func (s *Store) SetCursor(ctx context.Context, name string, v int64) error {
 	defer s.mu.RUnlock()
 	b := make([]byte, 8)
 	putInt64(b, v)
-	if err := s.db.Set(cursorKey(name), b, pebbledb.Sync); err != nil {
+	if err := s.write(false, func() error { return s.db.Set(cursorKey(name), b, pebbledb.Sync) }); err != nil {
 		return fmt.Errorf("pebble: set cursor %q: %w", name, err)
 	}
 	return nil
@@ -931,21 +1047,22 @@ func (s *Store) UpsertAgent(ctx context.Context, a store.Agent) error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	if err := s.db.Set(agentKey(a.Tenant, a.ID), appendAgentValue(nil, &a), pebbledb.Sync); err != nil {
+	if err := s.write(false, func() error { return s.db.Set(agentKey(a.Tenant, a.ID), appendAgentValue(nil, &a), pebbledb.Sync) }); err != nil {
 		return fmt.Errorf("pebble: upsert agent %s: %w", a.ID, err)
 	}
 	return nil
 }
 
 // Agents lists the agents of tenant ordered by id.
-func (s *Store) Agents(ctx context.Context, tenant string) ([]store.Agent, error) {
+func (s *Store) Agents(ctx context.Context, tenant string) (_ []store.Agent, err error) {
+	defer func() { s.health.read(err) }()
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
 	prefix := appendTuple([]byte{nsAgent}, tenant)
 	var out []store.Agent
-	err := s.scanPrefix(ctx, prefix, func(k, v []byte) error {
+	err = s.scanPrefix(ctx, prefix, func(k, v []byte) error {
 		a, err := decodeAgent(k, v)
 		out = append(out, a)
 		return err
@@ -965,7 +1082,7 @@ func (s *Store) PutToken(ctx context.Context, t store.Token) error {
 		return err
 	}
 	defer s.mu.RUnlock()
-	if err := s.db.Set(tokenKey(t.Hash), appendTokenValue(nil, &t), pebbledb.Sync); err != nil {
+	if err := s.write(false, func() error { return s.db.Set(tokenKey(t.Hash), appendTokenValue(nil, &t), pebbledb.Sync) }); err != nil {
 		return fmt.Errorf("pebble: put token %s: %w", t.ID, err)
 	}
 	return nil
@@ -973,7 +1090,8 @@ func (s *Store) PutToken(ctx context.Context, t store.Token) error {
 
 // TokenByHash returns the token with hash h, or an error wrapping
 // store.ErrNotFound.
-func (s *Store) TokenByHash(ctx context.Context, h store.TokenHash) (store.Token, error) {
+func (s *Store) TokenByHash(ctx context.Context, h store.TokenHash) (_ store.Token, err error) {
+	defer func() { s.health.read(err) }()
 	if err := s.acquire(); err != nil {
 		return store.Token{}, err
 	}
@@ -1028,7 +1146,10 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	s.closed = true
-	if err := s.db.Flush(); err != nil {
+	if s.health.failed() {
+		return errors.Join(append(errs, fmt.Errorf("pebble: close: not flushed, the database stopped at a write fault (%w); the next open replays its write-ahead log", s.health.fatalErr()))...)
+	}
+	if err := s.write(true, s.db.Flush); err != nil {
 		errs = append(errs, fmt.Errorf("pebble: flush: %w", err))
 	}
 	if err := s.db.Close(); err != nil {
