@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigilmon/vigil/collector/api"
+	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/metrics"
 	"github.com/vigilmon/vigil/collector/rollup"
@@ -72,8 +73,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		m.StoreHead(h.HeadPoints, cfg.Store.HeadPoints)
 	}
 
+	// Token checks (QUIC Hello, each batch, the API) go through the
+	// token cache, so a slow or failing store does not refuse agents it
+	// accepted a moment ago; revocations through the API drop the entry.
+	tokens := auth.NewTokenCache(tracked, cfg.TokenCacheConfig(), log, m)
+	m.ShowTokenLookups()
 	ing := &ingest.Server{
-		Store:         tracked,
+		Store:         tokens,
 		Log:           log,
 		Name:          cfg.Name,
 		Validator:     ingest.Validator{MaxAge: cfg.Store.RawRetention.Duration},
@@ -92,7 +98,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           (&api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version}).Handler(),
+		Handler:           (&api.API{Store: tokens, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
