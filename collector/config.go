@@ -44,7 +44,7 @@ type Config struct {
 	Store   Store  `toml:"store"`
 	// TokenCache is [token_cache]: how token checks ride out a slow store.
 	TokenCache TokenCache `toml:"token_cache"`
-	Log     Log    `toml:"log"`
+	Log        Log        `toml:"log"`
 }
 
 // QUIC is the agent ingest listener.

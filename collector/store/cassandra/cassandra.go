@@ -24,7 +24,11 @@
 // # Outages
 //
 // The host policy is token-aware over DC-aware round robin: requests go
-// to a replica in the local data center. When requests fail for want of
+// to a replica in the local data center. A host filter keeps other data
+// centers out (unless Config.AllowRemoteDC), so with the local one down
+// the store is unavailable rather than quietly cross-region. Each
+// connection attempt builds its own policy: gocql panics when one is
+// shared between sessions. When requests fail for want of
 // nodes (no connection, timeouts, unavailable), Write returns the error,
 // so the collector does not ack and agents keep their batches; Ping
 // reports the error; the log says so once when it starts and once when a
