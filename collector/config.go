@@ -42,9 +42,10 @@ type Config struct {
 	QUIC    QUIC   `toml:"quic"`
 	HTTP    HTTP   `toml:"http"`
 	Store   Store  `toml:"store"`
+	Log     Log    `toml:"log"`
+
 	// TokenCache is [token_cache]: how token checks ride out a slow store.
 	TokenCache TokenCache `toml:"token_cache"`
-	Log        Log        `toml:"log"`
 }
 
 // QUIC is the agent ingest listener.
