@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigilmon/vigil/collector/api"
+	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/metrics"
 	"github.com/vigilmon/vigil/collector/querylimit"
@@ -85,8 +86,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		})
 	}
 
+	// Token checks (QUIC Hello, each batch, the API) go through the
+	// token cache, so a slow or failing store does not refuse agents it
+	// accepted a moment ago; revocations through the API drop the entry.
+	tokens := auth.NewTokenCache(tracked, cfg.TokenCacheConfig(), log, m)
+	m.ShowTokenLookups()
 	ing := &ingest.Server{
-		Store: tracked,
+		Store: tokens,
 		Log:   log,
 		Name:  cfg.Name,
 		Validator: ingest.Validator{MaxAge: cfg.Store.RawRetention.Duration,
@@ -109,7 +115,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	// One queue and one set of limits for every query endpoint.
 	queries := &querylimit.Guard{Limits: cfg.Query.Limits(), Log: log.With("component", "query"), Counter: m}
-	apiH := &api.API{Store: tracked, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version,
+	apiH := &api.API{Store: tokens, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version,
 		Query: queries, StoreDeadline: cfg.Ingest.StoreDeadline.Duration, Ready: ready}
 	srv := &http.Server{
 		Handler:           apiH.Handler(),

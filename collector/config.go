@@ -12,6 +12,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/store"
@@ -48,6 +49,8 @@ type Config struct {
 	Query  Query  `toml:"query"`
 	Limits Limits `toml:"limits"`
 	Ingest Ingest `toml:"ingest"`
+	// TokenCache is [token_cache]: how token checks ride out a slow store.
+	TokenCache TokenCache `toml:"token_cache"`
 }
 
 // Limits bounds what agents may make the collector keep (DESIGN §9). A
@@ -187,6 +190,30 @@ type StoreCassandra struct {
 	Timeout        Duration `toml:"timeout"`
 	// WriteConcurrency bounds the write requests in flight (default 64).
 	WriteConcurrency int `toml:"write_concurrency"`
+	// AllowRemoteDC lets requests go to other data centers when no node
+	// of local_dc is up (default false: the store is unavailable instead).
+	AllowRemoteDC bool `toml:"allow_remote_dc"`
+}
+
+// TokenCache is [token_cache]: see auth.CacheConfig. Revocation on this
+// collector is immediate; made elsewhere, it takes effect within ttl (or
+// max_stale while this collector cannot read the store).
+type TokenCache struct {
+	// TTL: a valid token is accepted without asking the store (default 30s).
+	TTL Duration `toml:"ttl"`
+	// MaxStale: while the store fails or is slow, a token it confirmed
+	// this recently is still accepted (default 5m).
+	MaxStale Duration `toml:"max_stale"`
+	// LookupTimeout bounds one token lookup in the store (default 2s).
+	LookupTimeout Duration `toml:"lookup_timeout"`
+	// Size is the most tokens cached (default 100000).
+	Size int `toml:"size"`
+}
+
+// TokenCacheConfig is [token_cache] as auth.CacheConfig.
+func (c *Config) TokenCacheConfig() auth.CacheConfig {
+	tc := &c.TokenCache
+	return auth.CacheConfig{TTL: tc.TTL.Duration, MaxStale: tc.MaxStale.Duration, LookupTimeout: tc.LookupTimeout.Duration, Size: tc.Size}
 }
 
 // Retention is the retention of each resolution.
@@ -204,7 +231,7 @@ func (c *Config) CassandraConfig() cassandra.Config {
 		TLS: cassandra.TLS{Enabled: sc.TLS.Enabled, CAFile: sc.TLS.CAFile, CertFile: sc.TLS.CertFile,
 			KeyFile: sc.TLS.KeyFile, ServerName: sc.TLS.ServerName},
 		ConnectTimeout: sc.ConnectTimeout.Duration, Timeout: sc.Timeout.Duration,
-		WriteConcurrency: sc.WriteConcurrency, Retention: c.Retention(),
+		WriteConcurrency: sc.WriteConcurrency, Retention: c.Retention(), AllowRemoteDC: sc.AllowRemoteDC,
 	}
 }
 
@@ -383,6 +410,11 @@ func (c *Config) defaults() error {
 	if err := c.Ingest.defaults(); err != nil {
 		return err
 	}
+	tc := c.TokenCacheConfig()
+	if err := tc.Defaults(); err != nil {
+		return err
+	}
+	c.TokenCache = TokenCache{TTL: Duration{tc.TTL}, MaxStale: Duration{tc.MaxStale}, LookupTimeout: Duration{tc.LookupTimeout}, Size: tc.Size}
 	switch c.Log.Level {
 	case "":
 		c.Log.Level = "info"

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,9 @@ type Metrics struct {
 	httpDuration    *prometheus.HistogramVec // route
 	queryRefused    *prometheus.CounterVec   // reason
 	refused         *refusals                // refusals.go
+
+	tokenOnce    sync.Once
+	tokenLookups *prometheus.CounterVec // result
 }
 
 // latencyBuckets span 0.5 ms to 10 s.
@@ -270,4 +274,35 @@ func (c *storeHealth) Collect(ch chan<- prometheus.Metric) {
 	for _, reason := range []string{"free_space", "disk_full", "write_fault"} {
 		ch <- prometheus.MustNewConstMetric(storeRefusedDesc, prometheus.CounterValue, float64(h.Refused[reason]), reason)
 	}
+}
+
+// tokenLookups counts token checks by result (see auth.LookupCounter);
+// registered on first use, so merges of other metrics stay apart.
+var tokenLookupsOpts = prometheus.CounterOpts{Name: "vigil_collector_token_lookups_total",
+	Help: "Token checks by result: cached (from memory within token_cache.ttl), store (the store answered), " +
+		"stale (the store failed or was slower than token_cache.lookup_timeout; a recently confirmed token was accepted), " +
+		"failed (the store failed and no recent confirmation was cached)."}
+
+// TokenLookup counts one token check with result.
+func (m *Metrics) TokenLookup(result string) {
+	if m == nil {
+		return
+	}
+	m.ShowTokenLookups()
+	m.tokenLookups.WithLabelValues(result).Inc()
+}
+
+// ShowTokenLookups registers the token check counter, at zero for every
+// result, so it shows from the first scrape.
+func (m *Metrics) ShowTokenLookups() {
+	if m == nil {
+		return
+	}
+	m.tokenOnce.Do(func() {
+		m.tokenLookups = prometheus.NewCounterVec(tokenLookupsOpts, []string{"result"})
+		m.reg.MustRegister(m.tokenLookups)
+		for _, r := range []string{"cached", "store", "stale", "failed"} {
+			m.tokenLookups.WithLabelValues(r)
+		}
+	})
 }

@@ -26,6 +26,7 @@ func TestREADMEListsMetrics(t *testing.T) {
 	m.RollupLag(func(store.Resolution) (time.Duration, bool) { return 0, true })
 	m.StoreHead(func() int { return 0 }, 1)
 	m.StoreHealth(func() StoreHealth { return StoreHealth{} })
+	m.ShowTokenLookups()
 	// Vectors only appear once they have a series.
 	m.Batch("quic", 1, time.Millisecond)
 	m.Rejected("bad_metric", 1)

@@ -24,7 +24,11 @@
 // # Outages
 //
 // The host policy is token-aware over DC-aware round robin: requests go
-// to a replica in the local data center. When requests fail for want of
+// to a replica in the local data center. A host filter keeps other data
+// centers out (unless Config.AllowRemoteDC), so with the local one down
+// the store is unavailable rather than quietly cross-region. Each
+// connection attempt builds its own policy: gocql panics when one is
+// shared between sessions. When requests fail for want of
 // nodes (no connection, timeouts, unavailable), Write returns the error,
 // so the collector does not ack and agents keep their batches; Ping
 // reports the error; the log says so once when it starts and once when a
@@ -42,6 +46,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -87,7 +92,18 @@ type Store struct {
 	closed    atomic.Bool
 	stop      chan struct{}
 	connector sync.WaitGroup
+
+	remote   remoteUse // requests outside local_dc, with AllowRemoteDC
+	backoff  backoff   // between connection attempts
+	attempts atomic.Int64
 }
+
+// backoff is the wait between connection attempts: min at first, doubled
+// after each failure up to max, with ±20 % jitter so that the collectors
+// of a region restarted together do not reconnect in step.
+type backoff struct{ min, max time.Duration }
+
+var defaultBackoff = backoff{min: time.Second, max: 30 * time.Second}
 
 var _ store.Store = (*Store)(nil)
 
@@ -96,6 +112,10 @@ var _ store.Store = (*Store)(nil)
 // returns a store that keeps connecting in the background; its calls fail
 // with ErrUnavailable until then.
 func Open(cfg Config, log *slog.Logger) (*Store, error) {
+	return open(cfg, log, defaultBackoff)
+}
+
+func open(cfg Config, log *slog.Logger, bo backoff) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -110,10 +130,14 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 	cons, _ := cfg.consistency()
 	s := &Store{
 		cfg: cfg, cluster: cluster, st: newStatements(cfg.Keyspace), log: log, cons: cons,
-		sem: make(chan struct{}, cfg.WriteConcurrency), stop: make(chan struct{}),
+		sem: make(chan struct{}, cfg.WriteConcurrency), stop: make(chan struct{}), backoff: bo,
 	}
 	s.health.log = log
+	s.remote = remoteUse{log: log, local: cfg.LocalDC}
 	s.known.init()
+	if cfg.AllowRemoteDC {
+		log.Warn("allow_remote_dc = true: when no node of local_dc is up, requests go to other data centers", "local_dc", cfg.LocalDC)
+	}
 	err = s.connect()
 	var schemaErr *schemaError
 	switch {
@@ -123,7 +147,7 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, err
 	default:
 		s.health.observe(err)
-		s.connector.Go(s.keepConnecting)
+		s.connector.Go(func() { s.keepConnecting(err) })
 	}
 	return s, nil
 }
@@ -136,9 +160,13 @@ func (e *schemaError) Unwrap() error { return e.err }
 
 // connect opens a session and checks the schema is there.
 func (s *Store) connect() error {
-	sess, err := s.cluster.CreateSession()
+	s.attempts.Add(1)
+	cl := *s.cluster // the driver copies it too; only the policy must be new
+	policy := newHostPolicy(&s.cfg, &s.remote)
+	policy.apply(&cl)
+	sess, err := cl.CreateSession()
 	if err != nil {
-		err = fmt.Errorf("cassandra: connect to %s: %w", strings.Join(s.cfg.Hosts, ","), err)
+		err = fmt.Errorf("cassandra: connect to %s: %w", strings.Join(s.cfg.Hosts, ","), policy.filter.explain(err))
 		s.connErr.Store(&err)
 		return err
 	}
@@ -158,31 +186,54 @@ func (s *Store) connect() error {
 }
 
 // keepConnecting retries connect with backoff until it succeeds or the
-// store is closed.
-func (s *Store) keepConnecting() {
-	wait := time.Second
+// store is closed. The outage is logged once by health; a change in why
+// connecting fails (say, from "connection refused" to a wrong local_dc)
+// is logged once more; each attempt only at debug level.
+func (s *Store) keepConnecting(first error) {
+	wait := s.backoff.min
+	lastKind := failureKind(first)
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-time.After(wait):
+		case <-time.After(jitter(wait)):
 		}
 		err := s.connect()
-		var schemaErr *schemaError
-		if errors.As(err, &schemaErr) {
-			// Keep failing every call with this: it needs an operator.
-			s.connErr.Store(&err)
-			s.health.observe(err)
-			wait = 30 * time.Second
-			continue
-		}
-		s.health.observe(err)
 		if err == nil {
-			s.log.Info("connected", "hosts", strings.Join(s.cfg.Hosts, ","), "local_dc", s.cfg.LocalDC)
+			s.health.observe(nil)
+			s.log.Info("connected", "hosts", strings.Join(s.cfg.Hosts, ","), "local_dc", s.cfg.LocalDC, "attempts", s.attempts.Load())
 			return
 		}
-		wait = min(2*wait, 30*time.Second)
+		s.log.Debug("connect failed; retrying", "attempt", s.attempts.Load(), "err", err)
+		kind := failureKind(err)
+		if kind == "schema" {
+			// Keep failing every call with this: it needs an operator.
+			s.connErr.Store(&err)
+		}
+		s.health.observe(err)
+		if kind != lastKind {
+			s.log.Error("cassandra still unavailable, for another reason", "err", err)
+		}
+		lastKind = kind
+		wait = min(2*wait, s.backoff.max)
 	}
+}
+
+// failureKind classes why connecting failed, for logging changes only.
+func failureKind(err error) string {
+	var schemaErr *schemaError
+	switch {
+	case errors.As(err, &schemaErr):
+		return "schema"
+	case errors.Is(err, ErrNoLocalDC):
+		return "local_dc"
+	}
+	return "unreachable"
+}
+
+// jitter returns d ± 20 %.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()-0.5)*0.4*float64(d))
 }
 
 // session returns the session, or an error while there is none.
@@ -210,7 +261,6 @@ func newCluster(c *Config, log *slog.Logger) (*gocql.ClusterConfig, error) {
 	cl.Consistency = cons
 	cl.Timeout = c.Timeout
 	cl.ConnectTimeout = c.ConnectTimeout
-	cl.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy(c.LocalDC))
 	cl.RetryPolicy = &gocql.ExponentialBackoffRetryPolicy{NumRetries: 2, Min: 100 * time.Millisecond, Max: time.Second}
 	cl.DefaultIdempotence = true
 	cl.ReconnectInterval = 5 * time.Second

@@ -23,9 +23,16 @@ type Config struct {
 	// Keyspace holds every table (default "vigil").
 	Keyspace string
 	// LocalDC is the data center this collector writes to and reads from
-	// (required): the host policy prefers its nodes, and LOCAL_QUORUM
-	// counts its replicas.
+	// (required): the driver connects only to its nodes (unless
+	// AllowRemoteDC), and LOCAL_QUORUM counts its replicas.
 	LocalDC string
+	// AllowRemoteDC lets requests go to nodes of other data centers when
+	// no node of LocalDC is up (default false: the store is unavailable
+	// instead, /readyz says so, and agents keep their batches). With it,
+	// a collector whose region lost its data center keeps writing across
+	// regions, at the other data center's LOCAL_QUORUM; each such period
+	// is logged.
+	AllowRemoteDC bool
 	// Replication is the replication factor per data center for
 	// NetworkTopologyStrategy (default: 3 in LocalDC).
 	Replication map[string]int

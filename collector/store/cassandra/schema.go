@@ -3,6 +3,7 @@ package cassandra
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -271,9 +272,11 @@ func Migrate(ctx context.Context, c Config, progress func(cql string)) error {
 		return err
 	}
 	cluster.Timeout = max(cluster.Timeout, time.Minute) // schema changes are slow
+	policy := newHostPolicy(&c, &remoteUse{log: slog.Default(), local: c.LocalDC})
+	policy.apply(cluster)
 	sess, err := cluster.CreateSession()
 	if err != nil {
-		return fmt.Errorf("cassandra: connect to %s: %w", strings.Join(c.Hosts, ","), err)
+		return fmt.Errorf("cassandra: connect to %s: %w", strings.Join(c.Hosts, ","), policy.filter.explain(err))
 	}
 	defer sess.Close()
 	var stmts []string
