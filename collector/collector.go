@@ -80,6 +80,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		MaxInflight:   cfg.QUIC.MaxInflight,
 		MaxFrameBytes: protocol.DefaultMaxFrameBytes,
 		Metrics:       m,
+		Admission:     ingest.Admission{MaxPending: cfg.QUIC.Hello.MaxPending, RetryAfterMax: cfg.QUIC.Hello.RetryAfterMax.Duration},
 	}
 	qln, err := ing.Listen(cfg.QUIC.Listen, cert)
 	if err != nil {

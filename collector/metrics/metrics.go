@@ -30,6 +30,8 @@ type Metrics struct {
 	storeErrors     *prometheus.CounterVec   // op
 	httpRequests    *prometheus.CounterVec   // route, code
 	httpDuration    *prometheus.HistogramVec // route
+
+	hellosRefused *prometheus.CounterVec // reason; see hello.go
 }
 
 // latencyBuckets span 0.5 ms to 10 s.
@@ -67,6 +69,7 @@ func New() *Metrics {
 		m.storeWrite, m.storeQuery, m.storeErrors, m.httpRequests, m.httpDuration} {
 		f(c)
 	}
+	m.registerHello()
 	return m
 }
 
