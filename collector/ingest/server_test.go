@@ -44,15 +44,21 @@ func selfSigned(t *testing.T) tls.Certificate {
 type fixture struct {
 	addr  string
 	store store.Store
+	srv   *Server
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts a Server on a real Pebble store; opts adjust it
+// before it serves.
+func newFixture(t *testing.T, opts ...func(*Server)) *fixture {
 	st, err := pebble.Open(t.TempDir(), pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &Server{Store: st, Log: slog.New(slog.DiscardHandler), Name: "test",
 		Validator: Validator{MaxAge: time.Hour}, MaxInflight: 4, MaxFrameBytes: 64 << 10, HelloTimeout: time.Second}
+	for _, o := range opts {
+		o(srv)
+	}
 	ln, err := srv.Listen("127.0.0.1:0", selfSigned(t))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +72,7 @@ func newFixture(t *testing.T) *fixture {
 		<-done
 		st.Close()
 	})
-	return &fixture{addr: ln.Addr().String(), store: st}
+	return &fixture{addr: ln.Addr().String(), store: st, srv: srv}
 }
 
 func (f *fixture) token(t *testing.T, tenant string, role store.Role, agent string) string {
