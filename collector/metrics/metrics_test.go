@@ -28,6 +28,7 @@ func TestREADMEListsMetrics(t *testing.T) {
 	// Vectors only appear once they have a series.
 	m.Batch("quic", 1, time.Millisecond)
 	m.Rejected("bad_metric", 1)
+	m.HelloRefused("busy")
 	m.storeQuery.WithLabelValues("points").Observe(0)
 	m.storeErrors.WithLabelValues("points").Inc()
 	m.httpRequests.WithLabelValues("GET /v1/query", "200").Inc()
