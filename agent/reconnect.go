@@ -2,12 +2,8 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"time"
-
-	"github.com/vigilmon/vigil/agent/transport"
-	"github.com/vigilmon/vigil/protocol"
 )
 
 // backoff spaces the agent's rounds of connection attempts: the ceiling
@@ -76,14 +72,4 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// busy reports whether err is a collector's "come back later" Reject, and
-// the wait it asked for.
-func busy(err error) (time.Duration, bool) {
-	var rej *transport.RejectError
-	if errors.As(err, &rej) && rej.Code == protocol.Reject_CODE_UNAVAILABLE {
-		return rej.RetryAfter, true
-	}
-	return 0, false
 }
