@@ -103,7 +103,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, reload <-cha
 	b := &batcher{in: results, due: due, gather: batchGather, sp: sp, log: log}
 	s := &sender{collectors: cfg.Transport.Collectors, tls: tc, hello: hello, sp: sp, log: log,
 		ackTimeout: cfg.Transport.AckTimeout.Duration, probeEvery: cfg.Transport.ProbeInterval.Duration,
-		backoffMin: cfg.Transport.ReconnectMin.Duration, backoffMax: cfg.Transport.ReconnectMax.Duration}
+		backoffMin: cfg.Transport.ReconnectMin.Duration, backoffMax: cfg.Transport.ReconnectMax.Duration,
+		clock: clockWatch{warnAt: cfg.Transport.ClockOffsetWarn.Duration}}
 	if cfg.Transport.HTTPS != "" {
 		if s.https, err = transport.NewHTTPSClient(cfg.Transport.HTTPS, tc, cfg.Agent.ID, cfg.Agent.Token, log); err != nil {
 			return fmt.Errorf("transport.https: %w", err)

@@ -18,6 +18,8 @@ const selfCheckName = "agent"
 //	sent_batches                 counter: batches acked since start
 //	send_latency_ms              gauge: time to the last Ack
 //	connected{collector}         gauge: 1 while a collector session is up, else 0
+//	clock_offset_seconds         gauge: the collector's clock minus this host's,
+//	                             measured at the last connect (absent before one)
 type selfCheck struct {
 	sp *spool.Spool
 	s  *sender
@@ -34,6 +36,9 @@ func (c *selfCheck) Run(ctx context.Context, r *check.Result) error {
 		r.Gauge("connected", 1, check.Label{Key: "collector", Value: addr})
 	} else {
 		r.Gauge("connected", 0)
+	}
+	if off, ok := c.s.clock.offset(); ok {
+		r.Gauge("clock_offset_seconds", off.Seconds())
 	}
 	return nil
 }

@@ -40,12 +40,14 @@ type sender struct {
 	latencyMS atomic.Int64  // of the last ack
 	active    atomic.Value  // string: the collector in use, "" when none
 	logs      lograte.Limiter
+
+	clock clockWatch
 }
 
 func (s *sender) run(ctx context.Context) {
 	defer s.logs.Close()
 	s.active.Store("")
-	backoff := s.backoffMin
+	bo := newBackoff(s.backoffMin, s.backoffMax)
 	next := 0 // index of the collector to try first
 	for ctx.Err() == nil {
 		connected := false
@@ -54,8 +56,9 @@ func (s *sender) run(ctx context.Context) {
 			sess, err := s.dial(ctx, s.collectors[i])
 			for sess != nil {
 				connected = true
-				backoff = s.backoffMin
+				bo.reset()
 				s.log.Info("connected to collector", "collector", sess.Addr, "session", sess.Welcome.GetSessionId(), "preference", i+1)
+				s.checkClock(sess)
 				var better *transport.Session
 				better, i, err = s.serve(ctx, sess, i)
 				sess.Close("agent closing session")
@@ -75,41 +78,46 @@ func (s *sender) run(ctx context.Context) {
 				next = (i + 1) % len(s.collectors)
 				break
 			}
-			s.logDialError(ctx, s.collectors[i], err, &backoff)
+			s.logDialError(ctx, s.collectors[i], err, bo)
 		}
 		if connected {
+			// Whatever ended the session (a collector restart, a network
+			// cut) most likely ended the whole fleet's at the same moment:
+			// the first retry comes within reconnect_min, drawn at random,
+			// not at once from every agent.
+			if !sleepCtx(ctx, rand.N(s.backoffMin)) {
+				return
+			}
 			continue
 		}
 		if s.https != nil {
 			if err := s.serveHTTPS(ctx); err == nil {
-				backoff = s.backoffMin
+				bo.reset()
 				continue // HTTPS worked for a while: try QUIC again
 			} else if ctx.Err() == nil {
 				s.log.Warn("HTTPS fallback failed", "url", s.https.URL(), "err", err)
 			}
 		}
-		// Every collector failed: wait, with full jitter so a fleet that lost
-		// its collectors does not return in lockstep, then start again from
-		// the preferred one.
+		// Every collector failed: wait, then start again from the
+		// preferred one.
 		next = 0
-		wait := rand.N(backoff) + 50*time.Millisecond
-		select {
-		case <-ctx.Done():
+		if !sleepCtx(ctx, bo.next()) {
 			return
-		case <-time.After(wait):
 		}
-		backoff = min(2*backoff, s.backoffMax)
 	}
 }
 
-func (s *sender) logDialError(ctx context.Context, addr string, err error, backoff *time.Duration) {
+func (s *sender) logDialError(ctx context.Context, addr string, err error, bo *backoff) {
 	var rej *transport.RejectError
 	switch {
+	case errors.As(err, &rej) && rej.Code == protocol.Reject_CODE_UNAVAILABLE:
+		// A busy collector is not a fault of this agent: it says when to
+		// come back, and the agent does.
+		s.log.Warn("collector busy; retrying when it asked", "collector", addr, "retry_after", rej.RetryAfter, "reason", rej.Message)
+		bo.collectorAsked(rej.RetryAfter)
 	case errors.As(err, &rej):
 		s.log.Error("collector refused this agent", "collector", addr, "code", rej.Code.String(), "reason", rej.Message)
-		if rej.RetryAfter > *backoff {
-			*backoff = rej.RetryAfter
-		}
+		bo.collectorAsked(rej.RetryAfter)
 	case ctx.Err() == nil:
 		s.log.Warn("cannot reach collector", "collector", addr, "err", err)
 	}
@@ -145,21 +153,9 @@ func (s *sender) serve(ctx context.Context, sess *transport.Session, idx int) (*
 	})
 	if idx > 0 {
 		wg.Go(func() {
-			t := time.NewTicker(s.probeEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-				for j := 0; j < idx; j++ {
-					if p, err := s.dial(ctx, s.collectors[j]); err == nil {
-						better, betterIdx = p, j
-						cancel(errPreferredBack)
-						return
-					}
-				}
+			if p, j := s.probe(ctx, idx); p != nil {
+				better, betterIdx = p, j
+				cancel(errPreferredBack)
 			}
 		})
 	}
@@ -192,6 +188,11 @@ func (s *sender) serve(ctx context.Context, sess *transport.Session, idx int) (*
 	if errors.Is(err, errPreferredBack) {
 		wg.Wait()
 		return better, betterIdx, nil
+	}
+	wg.Wait()
+	if better != nil {
+		// The preferred collector answered just as this session failed.
+		better.Close("agent closing session")
 	}
 	return nil, idx, err
 }
@@ -245,6 +246,21 @@ func (s *sender) refusalWait(ref *transport.RefusalError, attempt int) time.Dura
 		d = min(2*d, s.backoffMax)
 	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// probe dials the collectors preferred to number idx, on a probeSchedule
+// from reconnect_min up to probe_interval, until one welcomes the agent
+// (its session and number are returned) or ctx ends.
+func (s *sender) probe(ctx context.Context, idx int) (*transport.Session, int) {
+	ps := &probeSchedule{step: s.backoffMin, max: s.probeEvery}
+	for sleepCtx(ctx, ps.next()) {
+		for j := 0; j < idx; j++ {
+			if p, err := s.dial(ctx, s.collectors[j]); err == nil {
+				return p, j
+			}
+		}
+	}
+	return nil, 0
 }
 
 // serveHTTPS sends spooled batches, one at a time, with POST /v1/ingest for

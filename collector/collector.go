@@ -102,6 +102,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		Metrics:       m,
 		HelloTimeout:  cfg.Ingest.HelloTimeout.Duration,
 		StoreDeadline: cfg.Ingest.StoreDeadline.Duration,
+		Admission:     ingest.Admission{MaxPending: cfg.QUIC.Hello.MaxPending, RetryAfterMax: cfg.QUIC.Hello.RetryAfterMax.Duration},
 	}
 	qln, err := ing.Listen(cfg.QUIC.Listen, cert)
 	if err != nil {

@@ -119,6 +119,38 @@ type QUIC struct {
 	KeyFile  string `toml:"key_file"`
 	// MaxInflight is how many batches one agent may have in flight (default 8).
 	MaxInflight int `toml:"max_inflight"`
+	// Hello is [quic.hello]: admission of agents' handshakes.
+	Hello QUICHello `toml:"hello"`
+}
+
+// QUICHello is [quic.hello]. After a collector restart or an outage the
+// whole fleet says Hello at once; past max_pending handshakes in progress
+// the collector answers Reject UNAVAILABLE with a retry_after drawn from
+// 1 s to retry_after_max, which the agents honour, so the herd is spread
+// over that time instead of piling up on the store.
+type QUICHello struct {
+	// MaxPending is how many agent handshakes (connection accepted to
+	// agent recorded) may be in progress at once (default 256).
+	MaxPending int `toml:"max_pending"`
+	// RetryAfterMax bounds the retry_after told to agents refused as busy
+	// (default 5s; whole seconds, 1s to 10m).
+	RetryAfterMax Duration `toml:"retry_after_max"`
+}
+
+func (h *QUICHello) defaults() error {
+	if h.MaxPending == 0 {
+		h.MaxPending = 256
+	}
+	if h.MaxPending < 1 || h.MaxPending > 100_000 {
+		return fmt.Errorf("quic.hello.max_pending %d: want 1 to 100000", h.MaxPending)
+	}
+	if h.RetryAfterMax.Duration == 0 {
+		h.RetryAfterMax.Duration = 5 * time.Second
+	}
+	if d := h.RetryAfterMax.Duration; d < time.Second || d > 10*time.Minute || d%time.Second != 0 {
+		return fmt.Errorf("quic.hello.retry_after_max %v: want whole seconds from 1s to 10m (agents are told a number of seconds)", d)
+	}
+	return nil
 }
 
 // HTTP is the API listener.
@@ -340,6 +372,9 @@ func (c *Config) defaults() error {
 	}
 	if c.QUIC.MaxInflight < 1 || c.QUIC.MaxInflight > 1000 {
 		return fmt.Errorf("quic.max_inflight %d: want 1 to 1000", c.QUIC.MaxInflight)
+	}
+	if err := c.QUIC.Hello.defaults(); err != nil {
+		return err
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"

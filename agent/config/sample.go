@@ -46,13 +46,19 @@ const sampleHead = `## Vigil agent configuration (/etc/vigil/agent.toml).
   ## A batch not acked within ack_timeout marks the collector as failed:
   ## the agent moves to the next one and sends the batch again there.
   # ack_timeout = "3s"
-  ## While on a collector other than the first, how often to check whether
-  ## a preferred one is back.
+  ## While on a collector other than the first, the agent checks whether
+  ## a preferred one is back: first about reconnect_min after the failover,
+  ## then at doubling gaps up to probe_interval.
   # probe_interval = "30s"
   ## Backoff between rounds of failed connection attempts: exponential,
-  ## with full jitter, between these bounds.
+  ## with full jitter, between these bounds. A lost session is retried
+  ## within reconnect_min; a busy collector's "retry after" wins over it.
   # reconnect_min = "1s"
-  # reconnect_max = "60s"
+  # reconnect_max = "15s"
+  ## Warn in the log when this host's clock is off the collector's by more
+  ## than this (measured at each connect, reported as the agent check's
+  ## clock_offset_seconds): results carry this host's time.
+  # clock_offset_warn = "30s"
   ## The collector's HTTPS API, for delivery over POST /v1/ingest where
   ## QUIC (UDP) cannot get through; http:// only on a loopback address.
   ## Written by ` + "`vigil-agent setup`" + `; empty: no fallback.

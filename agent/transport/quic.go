@@ -100,11 +100,16 @@ func refusal(seq uint64, ack *protocol.Ack) error {
 
 // Session is an established, welcomed connection to one collector.
 type Session struct {
-	Addr     string
-	Welcome  *protocol.Welcome
-	conn     *quic.Conn
-	control  *quic.Stream
-	maxFrame int
+	Addr    string
+	Welcome *protocol.Welcome
+	// ClockOffset is the collector's clock minus this host's, measured at
+	// the Hello round trip: the Welcome's server time against the local
+	// midpoint of that round trip, so its error is at most half the round
+	// trip.
+	ClockOffset time.Duration
+	conn        *quic.Conn
+	control     *quic.Stream
+	maxFrame    int
 }
 
 // QUICConfig is the agent's side of the connection's timing. A failed
@@ -146,6 +151,7 @@ func handshake(ctx context.Context, conn *quic.Conn, hello *protocol.Hello) (*Se
 		deadline = d
 	}
 	st.SetDeadline(deadline)
+	sent := time.Now()
 	if err := protocol.WriteFrame(st, hello, protocol.DefaultMaxFrameBytes); err != nil {
 		return nil, fmt.Errorf("send hello: %w", err)
 	}
@@ -153,6 +159,7 @@ func handshake(ctx context.Context, conn *quic.Conn, hello *protocol.Hello) (*Se
 	if err := protocol.NewFrameReader(st, protocol.DefaultMaxFrameBytes).Read(&reply); err != nil {
 		return nil, fmt.Errorf("read hello reply: %w", err)
 	}
+	received := time.Now()
 	st.SetDeadline(time.Time{})
 	switch r := reply.Reply.(type) {
 	case *protocol.HelloReply_Reject:
@@ -167,9 +174,21 @@ func handshake(ctx context.Context, conn *quic.Conn, hello *protocol.Hello) (*Se
 		if maxFrame <= 0 || maxFrame > protocol.DefaultMaxFrameBytes {
 			maxFrame = protocol.DefaultMaxFrameBytes
 		}
-		return &Session{Welcome: w, conn: conn, control: st, maxFrame: maxFrame}, nil
+		return &Session{Welcome: w, conn: conn, control: st, maxFrame: maxFrame,
+			ClockOffset: clockOffset(w.GetServerTimeMs(), sent, received)}, nil
 	}
 	return nil, errors.New("hello reply holds neither Welcome nor Reject")
+}
+
+// clockOffset is serverMS (the collector's time when it answered) minus
+// the local midpoint of the round trip from sent to received. A collector
+// that sends no time (0) gives 0: nothing is known.
+func clockOffset(serverMS int64, sent, received time.Time) time.Duration {
+	if serverMS <= 0 {
+		return 0
+	}
+	mid := sent.Add(received.Sub(sent) / 2)
+	return time.UnixMilli(serverMS).Sub(mid)
 }
 
 // MaxInflight is the number of batches the collector lets this agent have

@@ -74,6 +74,11 @@ type Server struct {
 	MaxPendingWrites int
 	// Metrics counts connections, batches and refused points; nil: none.
 	Metrics *metrics.Metrics
+	// Admission bounds the agent handshakes in progress.
+	Admission Admission
+	// Now is the clock told to agents in Welcome (default time.Now); tests
+	// set it to play a collector whose clock differs from the agent's.
+	Now func() time.Time
 
 	wg          sync.WaitGroup
 	storeFailed atomic.Bool // logs a store outage once, not once per batch
@@ -132,8 +137,10 @@ type session struct {
 
 func (s *Server) handle(ctx context.Context, conn *quic.Conn) {
 	log := s.Log.With("remote", conn.RemoteAddr().String())
+	s.Admission.begin()
 	sess, ctrl, err := s.hello(ctx, conn, log)
 	if err != nil {
+		s.Admission.end()
 		reason := "bad_hello"
 		var hr *helloRefusal
 		if errors.As(err, &hr) {
@@ -149,6 +156,7 @@ func (s *Server) handle(ctx context.Context, conn *quic.Conn) {
 	defer ctrl.Close()
 	sess.log.Info("agent connected")
 	s.record(sess, true)
+	s.Admission.end()
 	defer s.record(sess, false)
 	s.Metrics.AgentConnected(1)
 	defer s.Metrics.AgentConnected(-1)
@@ -196,6 +204,12 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, log *slog.Logger) (
 		}}}, protocol.DefaultMaxFrameBytes)
 		st.Close()
 		return nil, nil, &helloRefusal{reason, fmt.Errorf("agent %q: %s", hello.AgentId, msg)}
+	}
+	if retry, busy := s.Admission.busy(); busy {
+		rej, err := busyReject(retry, s.Admission.pending.Load())
+		protocol.WriteFrame(st, &protocol.HelloReply{Reply: &protocol.HelloReply_Reject{Reject: rej}}, protocol.DefaultMaxFrameBytes)
+		st.Close()
+		return nil, nil, err
 	}
 	if hello.ProtocolVersion != protocol.Version {
 		reason = "unsupported_version"
@@ -253,7 +267,7 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, log *slog.Logger) (
 	rand.Read(id[:])
 	welcome := &protocol.HelloReply{Reply: &protocol.HelloReply_Welcome{Welcome: &protocol.Welcome{
 		SessionId:     hex.EncodeToString(id[:]),
-		ServerTimeMs:  time.Now().UnixMilli(),
+		ServerTimeMs:  s.now().UnixMilli(),
 		MaxFrameBytes: uint32(s.MaxFrameBytes),
 		MaxInflight:   uint32(s.MaxInflight),
 	}}}
