@@ -45,7 +45,6 @@ type testCollector struct {
 	store  store.Store
 	cert   tls.Certificate
 	caFile string
-	token  string
 }
 
 func newTestCollector(t *testing.T) *testCollector {
@@ -70,12 +69,7 @@ func newTestCollector(t *testing.T) *testCollector {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// One tenant-wide agent token serves every simulated agent.
-	tok, _, err := auth.Create(context.Background(), st, "acme", store.RoleAgent, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCollector{t: t, store: st, cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile: caFile, token: tok}
+	return &testCollector{t: t, store: st, cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile: caFile}
 }
 
 // serve starts an ingest server on addr ("127.0.0.1:0" for any port) and
@@ -133,8 +127,13 @@ func (c *testCollector) startSender(t *testing.T, id string, collectors []string
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each simulated agent has its own token, bound to its id.
+	tok, _, err := auth.Create(context.Background(), c.store, "acme", store.RoleAgent, id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &sender{collectors: collectors, tls: transport.TLSConfig{CAFile: c.caFile}, sp: sp, log: log,
-		hello:      &protocol.Hello{ProtocolVersion: protocol.Version, AgentId: id, Token: c.token, Hostname: id},
+		hello:      &protocol.Hello{ProtocolVersion: protocol.Version, AgentId: id, Token: tok, Hostname: id},
 		ackTimeout: 3 * time.Second, probeEvery: 30 * time.Second,
 		backoffMin: time.Second, backoffMax: config.DefaultReconnectMax,
 		clock: clockWatch{warnAt: config.DefaultClockOffsetWarn}}

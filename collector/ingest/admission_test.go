@@ -44,7 +44,8 @@ func TestHelloAdmission(t *testing.T) {
 				s.Store = slow
 				s.Admission = Admission{MaxPending: tt.maxPending, RetryAfterMax: 3 * time.Second}
 			})
-			tok := f.token(t, "acme", store.RoleAgent, "")
+			tok := f.token(t, "acme", store.RoleAgent, "web-1")
+			tok2 := f.token(t, "acme", store.RoleAgent, "web-2")
 			// The first Hello waits in the token lookup, in progress.
 			first := make(chan *protocol.HelloReply, 1)
 			go func() {
@@ -58,7 +59,7 @@ func TestHelloAdmission(t *testing.T) {
 			if !tt.wantBusy {
 				close(slow.release)
 			}
-			_, r := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: "web-2", Token: tok})
+			_, r := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: "web-2", Token: tok2})
 			rej := r.GetReject()
 			if tt.wantBusy {
 				if rej == nil || rej.Code != protocol.Reject_CODE_UNAVAILABLE || !strings.Contains(rej.Message, "busy") {
@@ -83,7 +84,7 @@ func TestHelloAdmission(t *testing.T) {
 func TestWelcomeServerTime(t *testing.T) {
 	ahead := time.Now().Add(5 * time.Minute)
 	f := newFixture(t, func(s *Server) { s.Now = func() time.Time { return ahead } })
-	tok := f.token(t, "acme", store.RoleAgent, "")
+	tok := f.token(t, "acme", store.RoleAgent, "web-1")
 	_, r := f.dial(t, &protocol.Hello{ProtocolVersion: 1, AgentId: "web-1", Token: tok})
 	if got := r.GetWelcome().GetServerTimeMs(); got != ahead.UnixMilli() {
 		t.Fatalf("server_time_ms %d, want %d", got, ahead.UnixMilli())
