@@ -46,10 +46,12 @@
 // An ack lost in a crash makes its batch be sent again: delivery is at least
 // once and the collector is idempotent. After Close, nothing acked is resent.
 //
-// On Open, a torn or corrupt record at the tail of the newest segment is
-// logged and cut off; a corrupt record inside an older segment is logged
-// and the rest of that segment skipped. Every record before the damage, and
-// every other segment, is kept.
+// On Open, damage costs the damaged records only: after a bad record the
+// scan resumes at the next offset where a whole record's length, checksum
+// and batch (with a seq that follows) all check. Each damaged region is
+// logged once and counted (Stats.Corrupt, SkippedRecords, SkippedBytes); a
+// damaged tail of the newest segment, after which nothing intact follows,
+// is cut off.
 //
 // # Size limit
 //
@@ -204,7 +206,9 @@ type Stats struct {
 	Acked          uint64 // batches acked since Open
 	DroppedBatches uint64 // batches dropped to stay under MaxBytes since Open
 	DroppedPoints  uint64 // metrics in those batches
-	Corrupt        uint64 // damaged records or segment tails skipped since Open
+	Corrupt        uint64 // damaged regions (one or more records) skipped since Open
+	SkippedRecords uint64 // records lost to damage since Open (a damaged tail counts as one)
+	SkippedBytes   uint64 // bytes of segment those damaged regions held
 	SyncErrors     uint64 // failed background fsyncs since Open
 }
 
@@ -495,6 +499,8 @@ func (s *Spool) NextRaw(ctx context.Context) (uint64, []byte, error) {
 			if err != nil {
 				s.log.Error("batch unreadable; skipping it", "seq", e.seq, "points", e.points, "err", err)
 				s.st.Corrupt++
+				s.st.SkippedRecords++
+				s.st.SkippedBytes += uint64(recHeaderLen + e.size)
 				s.hint = e.seq + 1
 				s.finish(seg, e)
 				continue
