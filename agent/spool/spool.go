@@ -69,6 +69,24 @@
 //     released catches up;
 //   - by 12 bytes for each Ack between two Appends (its done mark), until
 //     the next Append or until the segment is deleted.
+//
+// Acked space comes back without a rotation too: the live segment is
+// deleted once everything in it is acked and it holds at least
+// reclaimBytes (64 KiB, or a quarter segment if smaller), and is closed
+// early once it holds that much and half its batches are acked, so on a
+// healthy disk the files stay near the unacked bytes.
+//
+// # Full disk
+//
+// A write that fails with ENOSPC is cut back to the last good offset, so a
+// torn record never stays in a segment. Then the oldest segment with
+// nothing in flight is deleted, its unacked batches dropped, counted in
+// Stats.DroppedPoints and logged, and the write retried, until it fits or
+// nothing is left to drop. From the first ENOSPC on, new segments are cut
+// at a quarter of what the spool held when the disk filled, so later drops
+// cost about a quarter of the backlog. A batch that still cannot be
+// written (or is too large, or whose seq lease cannot be written) is
+// counted as dropped as well: Append never loses one silently.
 package spool
 
 import (
