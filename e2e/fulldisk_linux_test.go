@@ -11,7 +11,7 @@ import (
 )
 
 // TestSpoolOnFullDisk runs the real agent with its state directory on a
-// 768 KiB tmpfs, far below the spool's max_bytes, while no collector runs.
+// 512 KiB tmpfs, far below the spool's max_bytes, while no collector runs.
 // Today the agent logs "cannot spool results; they are lost" for every new
 // batch once the disk is full, dropped_points stays 0 and nothing is freed
 // after the collector returns. Required: the oldest batches are dropped and
@@ -24,19 +24,19 @@ func TestSpoolOnFullDisk(t *testing.T) {
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mount("tmpfs", state, "tmpfs", 0, "size=768k,mode=0700"); err != nil {
+	if err := syscall.Mount("tmpfs", state, "tmpfs", 0, "size=512k,mode=0700"); err != nil {
 		t.Skipf("cannot mount a small tmpfs for the agent's state directory (needs root): %v", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(state, syscall.MNT_DETACH) })
 
 	seqAgent(t, e, "reconnect_max = \"1s\"", "")
-	// Four plugins of 600 metrics each: about 50 KB a second fills the
+	// Six plugins of 600 metrics each: about 70 KB a second fills the
 	// tmpfs in well under a minute.
 	big := filepath.Join(e.dir, "big.sh")
 	os.WriteFile(big, []byte("#!/bin/sh\necho 'status ok'\ni=0\nwhile [ $i -lt 600 ]; do echo \"metric m$i gauge $i\"; i=$((i+1)); done\n"), 0o755)
 	conf := filepath.Join(e.dir, "agent.toml")
 	b, _ := os.ReadFile(conf)
-	for i := range 4 {
+	for i := range 6 {
 		b = append(b, fmt.Sprintf("\n[plugins.big%d]\npath = %q\ninterval = \"1s\"\n", i, big)...)
 	}
 	os.WriteFile(conf, b, 0o600)
@@ -92,7 +92,7 @@ func TestSpoolOnFullDisk(t *testing.T) {
 				size += info.Size()
 			}
 		}
-		return size < 256<<10
+		return size < 192<<10
 	})
 	if strings.Contains(ag.output(), "cannot spool results") {
 		t.Fatalf("the agent lost new results:\n%s", ag.output())
