@@ -380,16 +380,21 @@ func (s *Spool) Append(results []*protocol.CheckResult) (seq uint64, droppedPoin
 	}
 	sealRecord(rec)
 	if seq >= s.leaseEnd {
-		if err := s.writeLease(seq + leaseStep); err != nil {
+		err := s.writeLease(seq + leaseStep)
+		for err != nil && errors.Is(err, syscall.ENOSPC) && s.freeSpace(&dropped) {
+			err = s.writeLease(seq + leaseStep)
+		}
+		if err != nil {
 			return lose(err)
 		}
 		s.leaseEnd = seq + leaseStep
 	}
 
-	droppedBatches, dropped := s.makeRoom(int64(len(rec)))
+	droppedBatches, roomPoints := s.makeRoom(int64(len(rec)))
+	dropped += roomPoints
 	if droppedBatches > 0 {
 		s.log.Warn("spool full: dropped the oldest batches",
-			"dropped_batches", droppedBatches, "dropped_points", dropped,
+			"dropped_batches", droppedBatches, "dropped_points", roomPoints,
 			"max_bytes", s.opts.MaxBytes, "dropped_points_total", s.st.DroppedPoints)
 	}
 	// A live segment that is mostly acked is closed early, so that it is
