@@ -257,7 +257,7 @@ func (b *batcher) run() {
 			for _, r := range pending {
 				points += len(r.Metrics)
 			}
-			b.log.Error("cannot spool results; they are lost", "results", len(pending), "points", points, "err", err)
+			b.log.Error("cannot spool results; they are dropped and counted in dropped_points", "results", len(pending), "points", points, "err", err)
 		}
 	}
 }

@@ -15,6 +15,9 @@ const selfCheckName = "agent"
 //
 //	spool_bytes, spool_batches   gauges: what waits for an Ack
 //	dropped_points               counter: points dropped because the spool was full
+//	                             (max_bytes or a full disk) or could not keep a batch
+//	spool_skipped_records        counter: spooled records lost to damage on disk
+//	spool_skipped_bytes          counter: bytes of segment those damaged regions held
 //	sent_batches                 counter: batches acked since start
 //	send_latency_ms              gauge: time to the last Ack
 //	connected{collector}         gauge: 1 while a collector session is up, else 0
@@ -30,6 +33,8 @@ func (c *selfCheck) Run(ctx context.Context, r *check.Result) error {
 	r.Gauge("spool_bytes", float64(st.Bytes))
 	r.Gauge("spool_batches", float64(st.Batches))
 	r.Counter("dropped_points", float64(st.DroppedPoints))
+	r.Counter("spool_skipped_records", float64(st.SkippedRecords))
+	r.Counter("spool_skipped_bytes", float64(st.SkippedBytes))
 	r.Counter("sent_batches", float64(c.s.sent.Load()))
 	r.Gauge("send_latency_ms", float64(c.s.latencyMS.Load()))
 	if addr, _ := c.s.active.Load().(string); addr != "" {

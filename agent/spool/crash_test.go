@@ -2,6 +2,7 @@ package spool
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilmon/vigil/protocol"
 )
 
 // The kill -9 test runs this package's test binary again as a child that
@@ -316,9 +319,10 @@ func TestCorruptRecordInOlderSegment(t *testing.T) {
 	flipByte(t, bad.path, bad.off+bad.size/2)
 	var logs logBuffer
 	s := openT(t, dir, Options{MaxBytes: 1 << 20, SegmentBytes: 1 << 10, Logger: logs.logger()})
-	want := []uint64{bySeg[paths[0]][0].seq}
+	// Only the damaged record is lost; the rest of its segment is kept.
+	var want []uint64
 	for _, r := range recs {
-		if r.path != paths[0] {
+		if r.seq != bad.seq {
 			want = append(want, r.seq)
 		}
 	}
@@ -326,7 +330,7 @@ func TestCorruptRecordInOlderSegment(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 	log := logs.String()
-	if !strings.Contains(log, "corrupt record inside a segment") || !strings.Contains(log, filepath.Base(bad.path)) ||
+	if !strings.Contains(log, "damaged records inside a segment") || !strings.Contains(log, filepath.Base(bad.path)) ||
 		!strings.Contains(log, fmt.Sprintf("offset=%d", bad.off)) {
 		t.Fatalf("log does not name the damage:\n%s", log)
 	}
@@ -460,4 +464,140 @@ func TestCrashLosesNothingAppended(t *testing.T) {
 			}
 		})
 	}
+}
+
+// damagedSpool writes a one-segment spool of n batches of varied sizes,
+// then overwrites bytes of its records: damage holds 3-byte pairs of a
+// little-endian 16-bit position in the records (the segment header is left
+// alone) and the byte to write there. It returns the directory and which
+// seqs' records are still byte for byte as written.
+func damagedSpool(t *testing.T, n int, damage []byte) (dir string, intact []uint64) {
+	t.Helper()
+	dir = t.TempDir()
+	var seg []byte
+	seg = append(seg, segMagic[:]...)
+	type span struct{ off, end int }
+	var spans []span
+	for i := range n {
+		rec := record(t, &protocol.Batch{Seq: uint64(i + 1), Results: results(i, 1+i%3, 1+i%4)})
+		spans = append(spans, span{len(seg), len(seg) + len(rec)})
+		seg = append(seg, rec...)
+	}
+	touched := make([]bool, len(seg))
+	for ; len(damage) >= 3; damage = damage[3:] {
+		pos := segHeaderLen + int(binary.LittleEndian.Uint16(damage))%(len(seg)-segHeaderLen)
+		if seg[pos] != damage[2] {
+			seg[pos] = damage[2]
+			touched[pos] = true
+		}
+	}
+	for i, sp := range spans {
+		if !slices.Contains(touched[sp.off:sp.end], true) {
+			intact = append(intact, uint64(i+1))
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "000000000001.seg"), seg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, intact
+}
+
+// TestDamageCostsOnlyTheDamagedRecord: one bad record used to cut off every
+// record after it in its segment.
+func TestDamageCostsOnlyTheDamagedRecord(t *testing.T) {
+	zero := func(t *testing.T, path string, off, n int64) {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteAt(make([]byte, n), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name    string
+		damage  func(t *testing.T, recs []recordAt)
+		lost    []uint64
+		regions uint64
+	}{
+		{"one flipped payload byte", func(t *testing.T, recs []recordAt) {
+			flipByte(t, recs[4].path, recs[4].off+recs[4].size/2)
+		}, []uint64{5}, 1},
+		{"a flipped length and a flipped checksum", func(t *testing.T, recs []recordAt) {
+			flipByte(t, recs[3].path, recs[3].off+2)
+			flipByte(t, recs[12].path, recs[12].off+5)
+		}, []uint64{4, 13}, 2},
+		{"zeros over two records", func(t *testing.T, recs []recordAt) {
+			zero(t, recs[7].path, recs[7].off+5, recs[8].off+recs[8].size-recs[7].off-10)
+		}, []uint64{8, 9}, 1},
+		{"the first record", func(t *testing.T, recs []recordAt) {
+			zero(t, recs[0].path, recs[0].off, 4)
+		}, []uint64{1}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, recs := spoolWith(t, Options{}, 20)
+			tc.damage(t, recs)
+			lost := tc.lost
+			var logs logBuffer
+			s := openT(t, dir, Options{Logger: logs.logger()})
+			var want []uint64
+			for _, r := range recs {
+				if !slices.Contains(lost, r.seq) {
+					want = append(want, r.seq)
+				}
+			}
+			if got := sendable(t, s); !slices.Equal(got, want) {
+				t.Fatalf("recovered %v, want %v", got, want)
+			}
+			st := s.Stats()
+			var bytesLost uint64
+			for _, r := range recs {
+				if slices.Contains(lost, r.seq) {
+					bytesLost += uint64(r.size)
+				}
+			}
+			if st.Corrupt != tc.regions || st.SkippedRecords != uint64(len(lost)) || st.SkippedBytes != bytesLost {
+				t.Fatalf("Corrupt %d SkippedRecords %d SkippedBytes %d; want %d, %d, %d",
+					st.Corrupt, st.SkippedRecords, st.SkippedBytes, tc.regions, len(lost), bytesLost)
+			}
+			if n := strings.Count(logs.String(), "damaged records inside a segment"); uint64(n) != tc.regions {
+				t.Fatalf("%d log lines for %d damaged regions:\n%s", n, tc.regions, logs.String())
+			}
+			if seq := appendT(t, s, results(0, 1, 1)); seq != 21 {
+				t.Fatalf("seq after recovery %d, want 21", seq)
+			}
+		})
+	}
+}
+
+// FuzzDamageKeepsIntactRecords: whatever bytes are overwritten, every
+// record whose own bytes were untouched is recovered, in order, and
+// nothing else is.
+func FuzzDamageKeepsIntactRecords(f *testing.F) {
+	f.Add([]byte{100, 0, 0xff})
+	f.Add([]byte{0, 0, 0, 1, 0, 0, 2, 0, 0, 3, 0, 0})
+	f.Add([]byte{10, 1, 7, 200, 2, 0, 50, 0, 0xaa})
+	f.Add(bytes.Repeat([]byte{0x40, 0x01, 0}, 40))
+	f.Fuzz(func(t *testing.T, damage []byte) {
+		if len(damage) > 3*64 {
+			damage = damage[:3*64]
+		}
+		dir, intact := damagedSpool(t, 12, damage)
+		s, err := Open(dir, Options{Sync: SyncNever})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		got := sendable(t, s)
+		for _, seq := range intact {
+			if !slices.Contains(got, seq) {
+				t.Fatalf("intact record %d lost: recovered %v, intact %v", seq, got, intact)
+			}
+		}
+		if !slices.IsSorted(got) || len(got) > 12 || (len(got) > 0 && got[len(got)-1] > 12) {
+			t.Fatalf("recovered %v", got)
+		}
+	})
 }

@@ -245,3 +245,57 @@ func decodeMark(b []byte) (seq uint64, ok bool) {
 	}
 	return binary.LittleEndian.Uint64(b[0:8]), true
 }
+
+// resyncWindow is how much of a damaged region resync reads at a time.
+const resyncWindow = 64 << 10
+
+// resync looks for the first offset at or after from, in the size bytes of
+// r, where a whole record starts whose length, checksum and batch all
+// check, and which accept takes. It returns that offset and accept's
+// verdict on it, or found=false when no such record follows from. A record
+// is a length, a CRC-32C over it and a protobuf batch that must decode with
+// a seq the caller expects: a false start passing all three is about as
+// likely as a CRC-32 collision, so intact records after damage are found
+// again rather than given up with the rest of the segment.
+func resync(r io.ReaderAt, from, size int64, accept func(payload []byte) error) (off int64, found bool, err error) {
+	var win, pbuf []byte
+	var winOff int64
+	for pos := from; pos+recHeaderLen < size; pos++ {
+		if pos+recHeaderLen > winOff+int64(len(win)) || pos < winOff {
+			n := min(int64(resyncWindow), size-pos)
+			if cap(win) < int(n) {
+				win = make([]byte, n)
+			}
+			win = win[:n]
+			if k, err := r.ReadAt(win, pos); k < len(win) {
+				return 0, false, fmt.Errorf("read at %d: %w", pos, err)
+			}
+			winOff = pos
+		}
+		hdr := win[pos-winOff:]
+		l, err := checkHeader(hdr)
+		if err != nil || pos+recHeaderLen+int64(l) > size {
+			continue
+		}
+		var payload []byte
+		if start := pos - winOff + recHeaderLen; start+int64(l) <= int64(len(win)) {
+			payload = win[start : start+int64(l)]
+		} else {
+			if cap(pbuf) < l {
+				pbuf = make([]byte, l)
+			}
+			payload = pbuf[:l]
+			if k, err := r.ReadAt(payload, pos+recHeaderLen); k < l {
+				return 0, false, fmt.Errorf("read at %d: %w", pos+recHeaderLen, err)
+			}
+		}
+		if binary.LittleEndian.Uint32(hdr[4:8]) != recordCRC(hdr[0:4], payload) {
+			continue
+		}
+		if accept(payload) != nil {
+			continue
+		}
+		return pos, true, nil
+	}
+	return 0, false, nil
+}

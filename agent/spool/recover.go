@@ -140,32 +140,89 @@ func (s *Spool) loadSegment(num uint64, last bool, lastSeq *uint64) (seg *segmen
 
 	seg = &segment{num: num, size: fi.Size()}
 	prev := *lastSeq
-	end, err := scanRecords(io.NewSectionReader(f, segHeaderLen, fi.Size()-segHeaderLen), func(off int64, payload []byte) error {
+	// A batch is taken only if it decodes and its seq follows the one
+	// before: seqs rise by one per Append within a segment.
+	check := func(payload []byte) (uint64, uint32, error) {
 		seq, points, err := batchInfo(payload)
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		if seq <= prev {
-			return fmt.Errorf("%w: seq %d does not follow %d", errBadBatch, seq, prev)
+			return 0, 0, fmt.Errorf("%w: seq %d does not follow %d", errBadBatch, seq, prev)
 		}
-		prev = seq
-		seg.entries = append(seg.entries, entry{
-			seq:    seq,
-			off:    uint32(segHeaderLen + off),
-			size:   uint32(len(payload)),
-			points: points,
+		return seq, points, nil
+	}
+	size := fi.Size()
+	off := int64(segHeaderLen)
+	for off < size {
+		end, err := scanRecords(io.NewSectionReader(f, off, size-off), func(roff int64, payload []byte) error {
+			seq, points, err := check(payload)
+			if err != nil {
+				return err
+			}
+			prev = seq
+			seg.entries = append(seg.entries, entry{
+				seq:    seq,
+				off:    uint32(off + roff),
+				size:   uint32(len(payload)),
+				points: points,
+			})
+			return nil
 		})
-		return nil
-	})
-	end += segHeaderLen
-	*lastSeq = prev
-	var rerr *recordError
-	switch {
-	case err == nil:
-	case errors.As(err, &rerr) && last:
+		end += off
+		if err == nil {
+			break
+		}
 		s.st.Corrupt++
+		var rerr *recordError
+		if !errors.As(err, &rerr) {
+			// The disk failed to read: nothing after this point is known.
+			s.st.SkippedRecords++
+			s.st.SkippedBytes += uint64(size - end)
+			s.log.Warn("cannot read the rest of a segment; skipping it",
+				"file", path, "offset", end, "bytes_skipped", size-end, "err", err)
+			break
+		}
+		// Damage costs the damaged records only: resume at the next
+		// offset where a whole record checks out.
+		var nextSeq uint64
+		next, found, err := resync(f, end+1, size, func(payload []byte) error {
+			seq, _, err := check(payload)
+			nextSeq = seq
+			return err
+		})
+		if err != nil {
+			s.st.SkippedRecords++
+			s.st.SkippedBytes += uint64(size - end)
+			s.log.Warn("cannot read the rest of a segment; skipping it",
+				"file", path, "offset", end, "bytes_skipped", size-end, "err", err)
+			break
+		}
+		if found {
+			lost := nextSeq - prev - 1
+			if prev == *lastSeq && len(seg.entries) == 0 {
+				// No seq before the damage in this segment to count from.
+				lost = 1
+			}
+			s.st.SkippedRecords += lost
+			s.st.SkippedBytes += uint64(next - end)
+			s.log.Warn("damaged records inside a segment; skipped them and resumed at the next intact record",
+				"file", path, "offset", end, "bytes_skipped", next-end, "records_skipped", lost,
+				"resumed_at", next, "reason", rerr.Err)
+			off = next
+			continue
+		}
+		// Nothing intact follows: a torn or damaged tail, most often the
+		// one record being written when the process or machine died.
+		s.st.SkippedRecords++
+		s.st.SkippedBytes += uint64(size - end)
+		if !last {
+			s.log.Warn("damaged tail in a segment; skipping it",
+				"file", path, "offset", end, "bytes_skipped", size-end, "reason", rerr.Err)
+			break
+		}
 		s.log.Warn("torn or corrupt tail in the newest segment; cutting it off",
-			"file", path, "offset", end, "bytes_cut", fi.Size()-end, "reason", rerr.Err)
+			"file", path, "offset", end, "bytes_cut", size-end, "reason", rerr.Err)
 		if err := f.Truncate(end); err != nil {
 			return nil, false, fmt.Errorf("spool: truncate segment %d: %w", num, err)
 		}
@@ -173,15 +230,9 @@ func (s *Spool) loadSegment(num uint64, last bool, lastSeq *uint64) (seg *segmen
 			return nil, false, fmt.Errorf("spool: sync segment %d: %w", num, err)
 		}
 		seg.size = end
-	default:
-		s.st.Corrupt++
-		reason := err
-		if rerr != nil {
-			reason = rerr.Err
-		}
-		s.log.Warn("corrupt record inside a segment; skipping the rest of that segment",
-			"file", path, "offset", end, "bytes_skipped", fi.Size()-end, "reason", reason)
+		break
 	}
+	*lastSeq = prev
 	seg.live = len(seg.entries)
 	if err := s.loadAcks(seg, lastSeq); err != nil {
 		return nil, false, err

@@ -46,10 +46,12 @@
 // An ack lost in a crash makes its batch be sent again: delivery is at least
 // once and the collector is idempotent. After Close, nothing acked is resent.
 //
-// On Open, a torn or corrupt record at the tail of the newest segment is
-// logged and cut off; a corrupt record inside an older segment is logged
-// and the rest of that segment skipped. Every record before the damage, and
-// every other segment, is kept.
+// On Open, damage costs the damaged records only: after a bad record the
+// scan resumes at the next offset where a whole record's length, checksum
+// and batch (with a seq that follows) all check. Each damaged region is
+// logged once and counted (Stats.Corrupt, SkippedRecords, SkippedBytes); a
+// damaged tail of the newest segment, after which nothing intact follows,
+// is cut off.
 //
 // # Size limit
 //
@@ -67,6 +69,24 @@
 //     released catches up;
 //   - by 12 bytes for each Ack between two Appends (its done mark), until
 //     the next Append or until the segment is deleted.
+//
+// Acked space comes back without a rotation too: the live segment is
+// deleted once everything in it is acked and it holds at least
+// reclaimBytes (64 KiB, or a quarter segment if smaller), and is closed
+// early once it holds that much and half its batches are acked, so on a
+// healthy disk the files stay near the unacked bytes.
+//
+// # Full disk
+//
+// A write that fails with ENOSPC is cut back to the last good offset, so a
+// torn record never stays in a segment. Then the oldest segment with
+// nothing in flight is deleted, its unacked batches dropped, counted in
+// Stats.DroppedPoints and logged, and the write retried, until it fits or
+// nothing is left to drop. From the first ENOSPC on, new segments are cut
+// at a quarter of what the spool held when the disk filled, so later drops
+// cost about a quarter of the backlog. A batch that still cannot be
+// written (or is too large, or whose seq lease cannot be written) is
+// counted as dropped as well: Append never loses one silently.
 package spool
 
 import (
@@ -80,6 +100,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -204,7 +225,9 @@ type Stats struct {
 	Acked          uint64 // batches acked since Open
 	DroppedBatches uint64 // batches dropped to stay under MaxBytes since Open
 	DroppedPoints  uint64 // metrics in those batches
-	Corrupt        uint64 // damaged records or segment tails skipped since Open
+	Corrupt        uint64 // damaged regions (one or more records) skipped since Open
+	SkippedRecords uint64 // records lost to damage since Open (a damaged tail counts as one)
+	SkippedBytes   uint64 // bytes of segment those damaged regions held
 	SyncErrors     uint64 // failed background fsyncs since Open
 }
 
@@ -263,6 +286,7 @@ type Spool struct {
 	rbuf       []byte        // record being read
 	scratch    protocol.Batch
 	st         Stats // counters only
+	segCap     int64 // segment size learnt from a full disk; 0: none
 
 	// The group commit of SyncInterval: commitTimer is armed
 	// (commitArmed) by the first write after a commit and fires
@@ -342,44 +366,78 @@ func (s *Spool) Append(results []*protocol.CheckResult) (seq uint64, droppedPoin
 	if cap(rec) <= 1<<20 {
 		s.buf = rec[:0] // keep the buffer unless one huge batch grew it
 	}
+	points := countPoints(results)
+	var dropped uint64
+	// lose counts the batch being appended as dropped: a result the spool
+	// cannot keep is never lost silently.
+	lose := func(err error) (uint64, int, error) {
+		s.st.DroppedBatches++
+		s.st.DroppedPoints += uint64(points)
+		return 0, int(dropped), err
+	}
 	if n := len(rec) - recHeaderLen; n > maxPayload || int64(len(rec)+segHeaderLen) > s.opts.MaxBytes {
-		return 0, 0, fmt.Errorf("%w: %d bytes encoded, limit %d", ErrTooLarge, n, min(maxPayload, s.opts.MaxBytes-segHeaderLen-recHeaderLen))
+		return lose(fmt.Errorf("%w: %d bytes encoded, limit %d", ErrTooLarge, n, min(maxPayload, s.opts.MaxBytes-segHeaderLen-recHeaderLen)))
 	}
 	sealRecord(rec)
 	if seq >= s.leaseEnd {
-		if err := s.writeLease(seq + leaseStep); err != nil {
-			return 0, 0, err
+		err := s.writeLease(seq + leaseStep)
+		for err != nil && errors.Is(err, syscall.ENOSPC) && s.freeSpace(&dropped) {
+			err = s.writeLease(seq + leaseStep)
+		}
+		if err != nil {
+			return lose(err)
 		}
 		s.leaseEnd = seq + leaseStep
 	}
 
-	droppedBatches, dropped := s.makeRoom(int64(len(rec)))
+	droppedBatches, roomPoints := s.makeRoom(int64(len(rec)))
+	dropped += roomPoints
 	if droppedBatches > 0 {
 		s.log.Warn("spool full: dropped the oldest batches",
-			"dropped_batches", droppedBatches, "dropped_points", dropped,
+			"dropped_batches", droppedBatches, "dropped_points", roomPoints,
 			"max_bytes", s.opts.MaxBytes, "dropped_points_total", s.st.DroppedPoints)
 	}
-	if s.active == nil || s.active.size > segHeaderLen && s.active.size+int64(len(rec)) > s.opts.SegmentBytes {
-		if err := s.rotate(); err != nil {
-			return 0, int(dropped), err
-		}
+	// A live segment that is mostly acked is closed early, so that it is
+	// deleted once the rest is acked: on a healthy disk the spool's files
+	// then stay near its unacked bytes instead of a whole segment.
+	if a := s.active; a != nil && a.size >= s.reclaimBytes() && 2*a.live <= len(a.entries) {
+		s.retireActive()
 	}
-	seg := s.active
-	off := seg.size
-	if _, err := seg.f.WriteAt(rec, off); err != nil {
+	var seg *segment
+	var off int64
+	for {
+		if s.active == nil || s.active.size > segHeaderLen && s.active.size+int64(len(rec)) > s.segBytes() {
+			if err := s.rotate(); err != nil {
+				if errors.Is(err, syscall.ENOSPC) && s.freeSpace(&dropped) {
+					continue
+				}
+				return lose(err)
+			}
+		}
+		seg = s.active
+		off = seg.size
+		_, err := seg.f.WriteAt(rec, off)
+		if err == nil {
+			break
+		}
+		// A torn write must not stay in the segment: cut it back.
 		if terr := seg.f.Truncate(off); terr != nil {
 			// The tail is unknown now: write the next batch elsewhere.
 			seg.size += int64(len(rec))
 			s.bytes += int64(len(rec))
 			s.retireActive()
+			return lose(fmt.Errorf("spool: write segment %d: %w", seg.num, err))
 		}
-		return 0, int(dropped), fmt.Errorf("spool: write segment %d: %w", seg.num, err)
+		if errors.Is(err, syscall.ENOSPC) && s.freeSpace(&dropped) {
+			continue
+		}
+		return lose(fmt.Errorf("spool: write segment %d: %w", seg.num, err))
 	}
 	seg.entries = append(seg.entries, entry{
 		seq:    seq,
 		off:    uint32(off),
 		size:   uint32(len(rec) - recHeaderLen),
-		points: countPoints(results),
+		points: points,
 	})
 	seg.size += int64(len(rec))
 	seg.live++
@@ -403,12 +461,68 @@ func (s *Spool) Append(results []*protocol.CheckResult) (seq uint64, droppedPoin
 	return seq, int(dropped), nil
 }
 
+// reclaimBytes is the size from which a live segment whose batches are all
+// acked is deleted rather than appended to: large enough that a spool acked
+// as fast as it is filled creates a file per many batches, not per batch.
+func (s *Spool) reclaimBytes() int64 {
+	return min(s.segBytes()/4, 64<<10)
+}
+
+// segBytes is the size at which a new segment is started: SegmentBytes,
+// or less once the disk has run out of space (see freeSpace).
+func (s *Spool) segBytes() int64 {
+	if s.segCap > 0 {
+		return min(s.opts.SegmentBytes, s.segCap)
+	}
+	return s.opts.SegmentBytes
+}
+
+// freeSpace answers a full disk (ENOSPC): it deletes the oldest segment
+// that has nothing in flight, dropping its unacked batches and counting
+// their points in *dropped and the stats. From then on segments are cut at
+// a quarter of what the spool held when the disk filled, so later drops
+// cost a quarter of the backlog rather than all of it. It returns false
+// when no segment can go.
+func (s *Spool) freeSpace(dropped *uint64) bool {
+	if c := max(minSegmentBytes, s.bytes/4); s.segCap == 0 || c < s.segCap {
+		s.segCap = c
+	}
+	for _, seg := range s.segs {
+		if slices.ContainsFunc(seg.entries, func(e entry) bool { return e.state == stateInflight }) {
+			continue // its file stays until the send ends
+		}
+		var batches int
+		var points uint64
+		for i := range seg.entries {
+			e := &seg.entries[i]
+			if e.state != statePending {
+				continue
+			}
+			e.state = stateDone
+			batches++
+			points += uint64(e.points)
+		}
+		seg.live -= batches
+		s.batches -= batches
+		s.st.DroppedBatches += uint64(batches)
+		s.st.DroppedPoints += points
+		*dropped += points
+		freed := seg.size + seg.ackSize
+		s.removeSegment(seg)
+		s.log.Warn("disk full: dropped the oldest batches to make room for new results",
+			"dropped_batches", batches, "dropped_points", points, "freed_bytes", freed,
+			"segment_bytes", s.segCap, "dropped_points_total", s.st.DroppedPoints)
+		return true
+	}
+	return false
+}
+
 // makeRoom drops the oldest records not in flight until a record of n
 // bytes fits under MaxBytes.
 func (s *Spool) makeRoom(n int64) (batches int, points uint64) {
 	var markBytes int64 // done marks for records dropped from surviving segments
 	need := func() int64 {
-		if s.active == nil || s.active.size > segHeaderLen && s.active.size+n > s.opts.SegmentBytes {
+		if s.active == nil || s.active.size > segHeaderLen && s.active.size+n > s.segBytes() {
 			return n + segHeaderLen
 		}
 		return n
@@ -495,6 +609,8 @@ func (s *Spool) NextRaw(ctx context.Context) (uint64, []byte, error) {
 			if err != nil {
 				s.log.Error("batch unreadable; skipping it", "seq", e.seq, "points", e.points, "err", err)
 				s.st.Corrupt++
+				s.st.SkippedRecords++
+				s.st.SkippedBytes += uint64(recHeaderLen + e.size)
 				s.hint = e.seq + 1
 				s.finish(seg, e)
 				continue
@@ -551,7 +667,10 @@ func (s *Spool) finish(seg *segment, e *entry) error {
 	s.batches--
 	// The active segment stays, or a spool that is acked as fast as it is
 	// filled would create and delete a file per batch.
-	if seg.live == 0 && seg != s.active {
+	// Once it holds reclaimBytes, a live segment with nothing left to send
+	// goes too, so acked space comes back without waiting for a rotation
+	// that a small disk may never reach.
+	if seg.live == 0 && (seg != s.active || seg.size >= s.reclaimBytes()) {
 		s.removeSegment(seg)
 		return nil
 	}
