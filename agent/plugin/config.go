@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -99,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.IndexByte(c.Path, 0) >= 0 {
 		return fmt.Errorf("plugin path %q: contains a NUL byte", c.Path)
+	}
+	if !filepath.IsAbs(c.Path) && !filepath.IsLocal(c.Path) {
+		return fmt.Errorf("plugin path %q: a relative path must stay inside the plugin directory; give a plugin elsewhere by its absolute path", c.Path)
 	}
 	for i, a := range c.Args {
 		if strings.IndexByte(a, 0) >= 0 {
