@@ -85,7 +85,7 @@ func TestCheckCommandBuiltins(t *testing.T) {
 }
 
 func TestCheckCommandPlugin(t *testing.T) {
-	dir := t.TempDir()
+	dir := trustedDir(t)
 	good := filepath.Join(dir, "good.sh")
 	os.WriteFile(good, []byte("#!/bin/sh\necho \"status ok fine $1\"\necho \"metric latency.p99 double 1.5 ms\"\n"), 0o755)
 	reps, code, out := runCheck(t, "--json", "--plugin", good, "--", "arg1")

@@ -124,7 +124,7 @@ type env struct {
 
 func setup(t *testing.T, interval string) *env {
 	agent, coll := binaries(t)
-	e := &env{dir: t.TempDir(), http: freeTCP(t), quic: freeUDP(t), agent: agent, coll: coll}
+	e := &env{dir: trustedDir(t), http: freeTCP(t), quic: freeUDP(t), agent: agent, coll: coll}
 	out, err := exec.Command(coll, "dev-setup", "--dir", e.dir, "--quic", e.quic, "--http", e.http,
 		"--agent-id", "e2e-host", "--interval", interval).CombinedOutput()
 	if err != nil {

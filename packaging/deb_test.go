@@ -145,6 +145,7 @@ func testDeb(t *testing.T, name, deb1, deb2 string) {
 	checkFile(t, state, fs.ModeDir|0o750, "vigil", "vigil")
 	if name == "vigil-agent" {
 		checkFile(t, "/usr/lib/vigil/plugins", fs.ModeDir|0o755, "root", "root")
+		installedPassesStrictModes(t)
 	}
 	if c := run(t, "dpkg-query", "-W", "-f", "${Conffiles}", name); !strings.Contains(c, conf) {
 		t.Errorf("%s is not a conffile: %q", conf, c)
@@ -264,4 +265,28 @@ func lintian(t *testing.T, deb string) {
 		t.Errorf("lintian %s: %v\n%s", filepath.Base(deb), err, out)
 	}
 	t.Logf("lintian %s:\n%s", filepath.Base(deb), out)
+}
+
+// installedPassesStrictModes runs the installed agent as the service's
+// user vigil on what the package installed: the config loads (root:vigil
+// 0640 is neither writable nor owned by others) and a plugin that root put
+// in /usr/lib/vigil/plugins runs (every directory up to / is root's and
+// not group- or world-writable).
+func installedPassesStrictModes(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("runuser"); err != nil {
+		t.Log("runuser not found: the installed files are not run as vigil")
+		return
+	}
+	plugin := "/usr/lib/vigil/plugins/vigil-deb-test.sh"
+	if err := os.WriteFile(plugin, []byte("#!/bin/sh\necho 'status ok packaged'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(plugin)
+	if out, err := exec.Command("runuser", "-u", "vigil", "--", "/usr/bin/vigil-agent", "check", "--plugin", plugin).CombinedOutput(); err != nil || !strings.Contains(string(out), "packaged") {
+		t.Errorf("the packaged plugin directory does not pass the plugin rules: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("runuser", "-u", "vigil", "--", "/usr/bin/vigil-agent", "check", "--config", "/etc/vigil/agent.toml", "load").CombinedOutput(); err != nil {
+		t.Errorf("the packaged config does not load as vigil: %v\n%s", err, out)
+	}
 }

@@ -197,6 +197,9 @@ func readLimited(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	defer f.Close()
+	if err := checkConfigFile(f, path); err != nil {
+		return nil, err
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
@@ -325,7 +328,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("agent.id %q: must be 1-128 characters of A-Z a-z 0-9 . _ -", c.Agent.ID)
 	}
 	if c.Agent.Token == "" && c.Agent.TokenFile != "" {
-		b, err := os.ReadFile(c.Agent.TokenFile)
+		b, err := readTokenFile(c.Agent.TokenFile)
 		if err != nil {
 			return fmt.Errorf("agent.token_file: %w", err)
 		}

@@ -27,6 +27,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad log level", "[log]\nlevel = \"loud\"\n", `log.level "loud"`},
 		{"half a client cert", "[transport]\ncert_file = \"c.pem\"\n", "cert_file and key_file must be set together"},
 		{"syntax error", "[agent\n", "line 1"},
+		{"plugin path leaving plugin_dir", "[plugins.x]\npath = \"../outside/x.sh\"\n", `plugins.x: plugin path "../outside/x.sh": a relative path must stay inside the plugin directory`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

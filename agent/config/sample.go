@@ -82,9 +82,11 @@ const sampleHead = `## Vigil agent configuration (/etc/vigil/agent.toml).
 
 const samplePlugins = `## Plugin checks: executables that print a result in the Cloudkick /
 ## Rackspace, Nagios or Influx line format. Each [plugins.NAME] table is
-## the check plugin.NAME. The file must be owned by root or the agent's
-## user and writable by neither group nor others.
-## Options: path (absolute, or under agent.plugin_dir), args, env (a table),
+## the check plugin.NAME. The file, every directory above it up to /, and
+## every symlink on the way must be owned by root or the agent's user, and
+## the file and directories writable by neither group nor others (not /tmp).
+## Options: path (absolute, or under agent.plugin_dir, which a relative
+## path may not leave, not even through a symlink), args, env (a table),
 ## format ("cloudkick", "nagios", "influx", or "" to detect), timeout
 ## (default: the interval, at most agent.timeout), max_output_bytes
 ## (default 65536), interval, enabled.

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -65,9 +66,12 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // scheduler owns it and passes it to Runner.Run.
 type Config struct {
 	// Path is the plugin executable: absolute, or relative to the plugin
-	// directory (Runner's Dir, default /usr/lib/vigil/plugins). The file
-	// must be a regular executable file owned by root or by the agent's
-	// user and writable by neither group nor others.
+	// directory (Runner's Dir, default /usr/lib/vigil/plugins), which a
+	// relative path may not leave (not with "..", not through a symlink).
+	// The file must be a regular executable file owned by root or by the
+	// agent's user and writable by neither group nor others, and so must
+	// every directory above it (up to /); symlinks on the way must be owned
+	// by root or the agent's user.
 	Path string `toml:"path"`
 	// Args are passed to the plugin as they are, without a shell.
 	Args []string `toml:"args"`
@@ -99,6 +103,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.IndexByte(c.Path, 0) >= 0 {
 		return fmt.Errorf("plugin path %q: contains a NUL byte", c.Path)
+	}
+	if !filepath.IsAbs(c.Path) && !filepath.IsLocal(c.Path) {
+		return fmt.Errorf("plugin path %q: a relative path must stay inside the plugin directory; give a plugin elsewhere by its absolute path", c.Path)
 	}
 	for i, a := range c.Args {
 		if strings.IndexByte(a, 0) >= 0 {

@@ -10,10 +10,16 @@
 //
 //   - resolves a relative Config.Path against the plugin directory
 //     (default /usr/lib/vigil/plugins);
-//   - refuses the file (following symlinks) unless it is a regular,
-//     executable file, writable by neither group nor others, and owned by
-//     root or by the agent's own user; the message names the file and the
-//     rule, e.g. "plugin /x/y: refused: writable by others (mode 0777)";
+//   - walks the path from / one component at a time, following symlinks
+//     itself (at most 40), and refuses it unless every directory on the
+//     way is owned by root or the agent's user and writable by neither
+//     group nor others (sticky or not), every symlink is owned by root or
+//     the agent's user, and the file is a regular executable file owned
+//     likewise and writable by neither group nor others; a relative path
+//     must also end inside the plugin directory. The message names the
+//     path at fault, the rule and the fix, e.g. "plugin /x/y: refused:
+//     directory /x is writable by others (mode 0777); fix: chmod o-w /x".
+//     The real path found is executed, with the configured path as argv[0];
 //   - starts it in its own process group (unix) with stdin on the null
 //     device (a read sees end of file at once), the agent's environment plus
 //     Config.Env plus VIGIL_CHECK_ID, VIGIL_CHECK_INTERVAL (seconds),

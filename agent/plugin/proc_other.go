@@ -3,9 +3,6 @@
 package plugin
 
 import (
-	"errors"
-	"fmt"
-	"os"
 	"os/exec"
 )
 
@@ -18,21 +15,4 @@ func killGroup(cmd *exec.Cmd) error {
 		return nil
 	}
 	return cmd.Process.Kill()
-}
-
-// checkFile refuses a plugin path that is not a regular file. File
-// ownership and permission bits are not checked here (Windows uses ACLs).
-func checkFile(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return &RefusedError{Path: path, Reason: err.Error()}
-	}
-	if !fi.Mode().IsRegular() {
-		return &RefusedError{Path: path, Reason: fmt.Sprintf("not a regular file (%v)", fi.Mode().Type())}
-	}
-	return nil
 }

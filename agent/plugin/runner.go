@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigilmon/vigil/agent/check"
@@ -48,6 +49,9 @@ type Runner struct {
 	sem       chan struct{}
 	log       *slog.Logger
 	waitDelay time.Duration // how long Wait waits for stdout after the plugin ends
+
+	mu      sync.Mutex
+	refused map[string]string // check id -> the refusal last logged
 }
 
 // NewRunner returns a Runner with the given options.
@@ -61,15 +65,19 @@ func NewRunner(o RunnerOptions) *Runner {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Runner{dir: o.Dir, sem: make(chan struct{}, o.Concurrency), log: o.Logger, waitDelay: time.Second}
+	return &Runner{dir: o.Dir, sem: make(chan struct{}, o.Concurrency), log: o.Logger, waitDelay: time.Second, refused: map[string]string{}}
 }
 
 // RunOnce runs one plugin outside the scheduler, as "vigil-agent check
 // --plugin PATH" does: no concurrency limit, check id "plugin.<file name>",
 // interval 30s (the agent's default) in the environment, stderr logged to
-// slog.Default(). A relative cfg.Path is taken from the current directory.
+// slog.Default(). A relative cfg.Path is taken from the current directory
+// and need not stay below it; the ownership and mode rules are the agent's.
 func RunOnce(ctx context.Context, cfg Config) (check.Result, error) {
 	var r check.Result
+	if abs, err := filepath.Abs(cfg.Path); err == nil && cfg.Path != "" {
+		cfg.Path = abs
+	}
 	rn := NewRunner(RunnerOptions{Dir: ".", Concurrency: 1})
 	id := "plugin." + strings.TrimSuffix(filepath.Base(cfg.Path), filepath.Ext(cfg.Path))
 	err := rn.Run(ctx, cfg, id, 30*time.Second, &r)
@@ -117,10 +125,13 @@ func (rn *Runner) Run(ctx context.Context, cfg Config, checkID string, interval 
 	}
 	defer func() { <-rn.sem }()
 
-	if err := checkFile(path); err != nil {
+	real, err := rn.trusted(cfg.Path, path)
+	if err != nil {
+		rn.logRefusal(ctx, checkID, err)
 		return finish(r, err)
 	}
-	res, err := rn.exec(ctx, cfg, path, checkID, interval)
+	rn.logRefusal(ctx, checkID, nil)
+	res, err := rn.exec(ctx, cfg, path, real, checkID, interval)
 	if res.stderr.Len() > 0 {
 		defer rn.logStderr(ctx, checkID, path, res.stderr, r)
 	}
@@ -151,6 +162,54 @@ func (rn *Runner) Run(ctx context.Context, cfg Config, checkID string, interval 
 	return finish(r, nil)
 }
 
+// trusted returns the real path to execute for the configured path
+// (joined to the plugin directory as path when relative), once the
+// StrictModes rules hold for it (see resolve). A relative path must also
+// end, symlinks followed, inside the plugin directory: a link there may
+// not lead to a program elsewhere, which the config would have had to name
+// by its absolute path.
+func (rn *Runner) trusted(configured, path string) (string, error) {
+	real, err := resolve(path, false)
+	if err != nil || filepath.IsAbs(configured) {
+		return real, err
+	}
+	dir, err := resolve(rn.dir, true)
+	if err != nil {
+		reason := err.Error()
+		if re := (*RefusedError)(nil); errors.As(err, &re) {
+			reason = re.Reason
+		}
+		return "", &RefusedError{Path: path, Reason: "plugin directory " + rn.dir + ": " + reason}
+	}
+	if !strings.HasPrefix(real, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator)) {
+		return "", &RefusedError{Path: path, Reason: fmt.Sprintf(
+			"resolves to %s, outside the plugin directory %s; fix: move the plugin into %s, or give its absolute path in the config",
+			real, dir, dir)}
+	}
+	return real, nil
+}
+
+// logRefusal logs a refused plugin once, and again only when the reason
+// changes or after the plugin ran: the result's message carries it every
+// run, the log need not.
+func (rn *Runner) logRefusal(ctx context.Context, checkID string, err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	rn.mu.Lock()
+	last, seen := rn.refused[checkID]
+	if msg == "" {
+		delete(rn.refused, checkID)
+	} else {
+		rn.refused[checkID] = msg
+	}
+	rn.mu.Unlock()
+	if msg != "" && (!seen || last != msg) {
+		rn.log.WarnContext(ctx, "plugin refused: it could be changed by a user other than root and the agent's", slog.String("check", checkID), slog.String("err", msg))
+	}
+}
+
 func (rn *Runner) logStderr(ctx context.Context, checkID, path string, stderr *capBuffer, r *check.Result) {
 	level := slog.LevelInfo
 	if r.Status == check.Unknown {
@@ -170,12 +229,17 @@ type execResult struct {
 
 // exec runs the plugin to its end, or kills it at its timeout or when ctx
 // is done.
-func (rn *Runner) exec(ctx context.Context, cfg Config, path, checkID string, interval time.Duration) (execResult, error) {
+//
+// real is the file executed; path, as configured, stays the plugin's
+// argv[0], so that multi-call plugins reached through a symlink
+// (check_host -> check_icmp) still see the name they were called by.
+func (rn *Runner) exec(ctx context.Context, cfg Config, path, real, checkID string, interval time.Duration) (execResult, error) {
 	res := execResult{stdout: &capBuffer{max: cfg.MaxOutputBytes}, stderr: &capBuffer{max: StderrBytes}}
 	tctx, cancel := context.WithTimeout(ctx, cfg.Timeout.Duration)
 	defer cancel()
 
-	cmd := exec.CommandContext(tctx, path, cfg.Args...)
+	cmd := exec.CommandContext(tctx, real, cfg.Args...)
+	cmd.Args[0] = path
 	cmd.Env = pluginEnv(cfg.Env, checkID, interval)
 	cmd.Stdin = nil // the null device: reads see end of file
 	cmd.Stdout, cmd.Stderr = res.stdout, res.stderr

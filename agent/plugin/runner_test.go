@@ -27,7 +27,7 @@ import (
 // (ETXTBSY).
 func script(t *testing.T, body string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "plugin.sh")
+	path := filepath.Join(trustedDir(t), "plugin.sh")
 	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -335,83 +335,236 @@ func TestRunOutputCap(t *testing.T) {
 	}
 }
 
+// TestRunRefusesUnsafeFiles holds the runner to OpenSSH's StrictModes:
+// what another local user could change (the file, a directory on the way,
+// a symlink) is not run, and the message names the path and the rule.
+// Each case sets up a real tree; the plugin would leave a marker if run.
 func TestRunRefusesUnsafeFiles(t *testing.T) {
-	rn, _ := testRunner(t, 0)
-	marker := filepath.Join(t.TempDir(), "ran")
+	if os.Geteuid() != 0 {
+		t.Skip("skipped: needs root to give files to another user (CI runs as root)")
+	}
+	const nobody = 65534
+	rn, logs := testRunner(t, 0)
+	marker := filepath.Join(trustedDir(t), "ran")
 	body := "touch " + marker + "\necho status ok\n"
-	refused := func(t *testing.T, path, want string) {
+	must := func(err error) {
 		t.Helper()
-		r, err := run(t, rn, Config{Path: path})
-		var re *RefusedError
-		if !errors.As(err, &re) {
-			t.Fatalf("error %v, want *RefusedError", err)
-		}
-		full := "plugin " + path + ": refused: " + want
-		if !strings.Contains(err.Error(), full) || r.Message != err.Error() || r.Status != check.Unknown {
-			t.Errorf("error %q / message %q, want %q", err, r.Message, full)
-		}
-		if _, err := os.Stat(marker); err == nil {
-			t.Errorf("refused plugin ran")
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
-	t.Run("world-writable", func(t *testing.T) {
-		p := script(t, body)
-		os.Chmod(p, 0o777)
-		refused(t, p, "writable by others (mode 0777)")
-	})
-	t.Run("other-writable only", func(t *testing.T) {
-		p := script(t, body)
-		os.Chmod(p, 0o757)
-		refused(t, p, "writable by others (mode 0757)")
-	})
-	t.Run("group-writable", func(t *testing.T) {
-		p := script(t, body)
-		os.Chmod(p, 0o775)
-		refused(t, p, "writable by group (mode 0775)")
-	})
-	t.Run("not executable", func(t *testing.T) {
-		p := script(t, body)
-		os.Chmod(p, 0o644)
-		refused(t, p, "not executable (mode 0644)")
-	})
-	t.Run("directory", func(t *testing.T) {
-		refused(t, t.TempDir(), "not a regular file (d")
-	})
-	t.Run("missing", func(t *testing.T) {
-		refused(t, filepath.Join(t.TempDir(), "nope"), "no such file or directory")
-	})
-	t.Run("symlink to world-writable", func(t *testing.T) {
-		p := script(t, body)
-		os.Chmod(p, 0o777)
-		link := filepath.Join(t.TempDir(), "link")
-		if err := os.Symlink(p, link); err != nil {
-			t.Fatal(err)
-		}
-		refused(t, link, "writable by others (mode 0777)")
-	})
-	t.Run("owned by another user", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to give the file away")
-		}
-		p := script(t, body)
-		if err := os.Chown(p, 12345, 12345); err != nil {
-			t.Fatal(err)
-		}
-		refused(t, p, "owned by uid 12345, neither root nor the agent's user (uid 0)")
-	})
-	t.Run("fine file runs", func(t *testing.T) {
-		p := script(t, body)
-		link := filepath.Join(t.TempDir(), "link")
-		if err := os.Symlink(p, link); err != nil {
-			t.Fatal(err)
-		}
-		if r, err := run(t, rn, Config{Path: link}); err != nil || r.Status != check.OK {
-			t.Fatalf("%v %v", err, r.Message)
-		}
-		if _, err := os.Stat(marker); err != nil {
-			t.Errorf("plugin did not run")
-		}
-	})
+	tests := []struct {
+		name string
+		// setup returns the plugin directory and the configured path.
+		setup func(t *testing.T) (dir, path string)
+		want  string // the reason, after "plugin PATH: refused: "; %s is the plugin's directory
+	}{
+		{"world-writable file", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			must(os.Chmod(p, 0o777))
+			return "", p
+		}, "file %s/plugin.sh is writable by others (mode 0777); fix: chmod o-w %s/plugin.sh"},
+		{"other-writable file", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			must(os.Chmod(p, 0o757))
+			return "", p
+		}, "file %s/plugin.sh is writable by others (mode 0757)"},
+		{"group-writable file", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			must(os.Chmod(p, 0o775))
+			return "", p
+		}, "file %s/plugin.sh is writable by group (mode 0775); fix: chmod g-w"},
+		{"not executable", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			must(os.Chmod(p, 0o644))
+			return "", p
+		}, "file %s/plugin.sh is not executable (mode 0644)"},
+		{"file of another user", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			must(os.Chown(p, nobody, nobody))
+			return "", p
+		}, "file %s/plugin.sh is owned by uid 65534, neither root nor the agent's user (uid 0); fix: chown root %s/plugin.sh"},
+		{"directory", func(t *testing.T) (string, string) {
+			return "", trustedDir(t)
+		}, "is not a regular file (d"},
+		{"missing", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			return "", filepath.Join(filepath.Dir(p), "nope")
+		}, "%s/nope: no such file or directory"},
+		{"world-writable plugin directory", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			must(os.Chmod(filepath.Dir(p), 0o777))
+			return "", p
+		}, "directory %s is writable by others (mode 0777); fix: chmod o-w %s"},
+		{"group-writable directory above", func(t *testing.T) (string, string) {
+			up := trustedDir(t)
+			must(os.Mkdir(filepath.Join(up, "sub"), 0o755))
+			p := filepath.Join(up, "sub", "plugin.sh")
+			must(os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755))
+			must(os.Chmod(up, 0o775))
+			return "", p
+		}, "writable by group (mode 0775)"},
+		{"directory of another user", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			must(os.Chown(filepath.Dir(p), nobody, nobody))
+			return "", p
+		}, "directory %s is owned by uid 65534"},
+		{"sticky world-writable directory (/tmp)", func(t *testing.T) (string, string) {
+			p := filepath.Join(t.TempDir(), "plugin.sh")
+			must(os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755))
+			return "", p
+		}, "sticky); fix: keep plugins out of shared temporary directories"},
+		{"symlink planted by another user", func(t *testing.T) (string, string) {
+			// The attack of the issue: a plugin replaced by a link to any
+			// program, made by a user who could write the directory.
+			p := script(t, body)
+			link := filepath.Join(filepath.Dir(p), "link")
+			must(os.Symlink(p, link))
+			must(os.Lchown(link, nobody, nobody))
+			return "", link
+		}, "symlink %s/link is owned by uid 65534, neither root nor the agent's user (uid 0); fix: chown -h root %s/link"},
+		{"symlink to a world-writable file", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			must(os.Chmod(p, 0o777))
+			link := filepath.Join(trustedDir(t), "link")
+			must(os.Symlink(p, link))
+			return "", link
+		}, "file %s/plugin.sh is writable by others (mode 0777)"},
+		{"symlink through a world-writable directory", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			must(os.Chmod(filepath.Dir(p), 0o777))
+			link := filepath.Join(trustedDir(t), "link")
+			must(os.Symlink(p, link))
+			return "", link
+		}, "is writable by others (mode 0777); fix: chmod o-w"},
+		{"symlink loop", func(t *testing.T) (string, string) {
+			d := trustedDir(t)
+			must(os.Symlink("b", filepath.Join(d, "a")))
+			must(os.Symlink("a", filepath.Join(d, "b")))
+			return "", filepath.Join(d, "a")
+		}, "more than 40 symlinks on the way (a loop?)"},
+		{"symlink in the plugin directory to a program elsewhere", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			dir := trustedDir(t)
+			must(os.Symlink(p, filepath.Join(dir, "link")))
+			return dir, "link"
+		}, "resolves to %s/plugin.sh, outside the plugin directory"},
+		{"world-writable plugin directory, relative path", func(t *testing.T) (string, string) {
+			p := script(t, body)
+			must(os.Chmod(filepath.Dir(p), 0o777))
+			return filepath.Dir(p), "plugin.sh"
+		}, "directory %s is writable by others (mode 0777)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			os.Remove(marker)
+			dir, path := tt.setup(t)
+			rn := rn
+			if dir != "" {
+				rn = NewRunner(RunnerOptions{Dir: dir, Logger: rn.log})
+			}
+			r, err := run(t, rn, Config{Path: path})
+			var re *RefusedError
+			if !errors.As(err, &re) {
+				t.Fatalf("error %v, want *RefusedError", err)
+			}
+			full := path
+			if dir != "" {
+				full = filepath.Join(dir, path)
+			}
+			// The directory that holds the plugin, whatever the case made it.
+			pdir := filepath.Dir(full)
+			if real, err := filepath.EvalSymlinks(pdir); err == nil {
+				pdir = real
+			}
+			if m, _ := filepath.Glob(filepath.Join(filepath.Dir(pdir), ".plugintest-*", "plugin.sh")); len(m) > 0 && strings.Contains(tt.want, "plugin.sh") {
+				pdir = filepath.Dir(m[0])
+			}
+			want := strings.ReplaceAll(tt.want, "%s", pdir)
+			if !strings.HasPrefix(err.Error(), "plugin "+full+": refused: ") || !strings.Contains(err.Error(), want) || r.Status != check.Unknown {
+				t.Errorf("error %q, want %q", err, want)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Errorf("refused plugin ran")
+			}
+		})
+	}
+	// A refusal is logged once, not at every run.
+	logs.Reset()
+	p := script(t, body)
+	must(os.Chmod(p, 0o777))
+	for range 3 {
+		run(t, rn, Config{Path: p})
+	}
+	if n := strings.Count(logs.String(), "plugin refused"); n != 1 {
+		t.Errorf("%d refusal log lines for 3 runs, want 1:\n%s", n, logs)
+	}
+}
+
+// TestRunFollowsTrustedSymlinks runs plugins reached through links that
+// only root could have made, with argv[0] as configured.
+func TestRunFollowsTrustedSymlinks(t *testing.T) {
+	rn, _ := testRunner(t, 0)
+	p := script(t, "echo \"status ok $(basename $0)\"\n")
+	dir := filepath.Dir(p)
+	tests := []struct {
+		name, dir, path, msg string
+	}{
+		// A script gets its real path from the kernel as $0.
+		{"absolute link elsewhere", "", func() string {
+			l := filepath.Join(trustedDir(t), "other-name")
+			os.Symlink(p, l)
+			return l
+		}(), "plugin.sh"},
+		{"relative link inside the plugin directory", dir, func() string {
+			os.Symlink("plugin.sh", filepath.Join(dir, "alias"))
+			return "alias"
+		}(), "plugin.sh"},
+		{"dot-dot that stays inside", dir, func() string {
+			os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+			return "sub/../plugin.sh"
+		}(), "plugin.sh"},
+		{"linked directory", "", func() string {
+			l := filepath.Join(trustedDir(t), "d")
+			os.Symlink(dir, l)
+			return l + "/plugin.sh"
+		}(), "plugin.sh"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rn := rn
+			if tt.dir != "" {
+				rn = NewRunner(RunnerOptions{Dir: tt.dir})
+			}
+			r, err := run(t, rn, Config{Path: tt.path, Format: FormatCloudkick})
+			if err != nil || r.Status != check.OK || r.Message != tt.msg {
+				t.Fatalf("%v %v %q, want ok %q", err, r.Status, r.Message, tt.msg)
+			}
+		})
+	}
+
+	// A binary reached through a link keeps the link's name as argv[0]:
+	// multi-call plugins (check_host -> check_icmp) dispatch on it. A copy
+	// of the shell, whose -c sets $0 to argv[0], shows it.
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "shell"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("shell", filepath.Join(dir, "check_alias")); err != nil {
+		t.Fatal(err)
+	}
+	rn = NewRunner(RunnerOptions{Dir: dir})
+	r, err := run(t, rn, Config{Path: "check_alias", Args: []string{"-c", `echo "status ok ${0##*/}"`}, Format: FormatCloudkick})
+	if err != nil || r.Message != "check_alias" {
+		t.Errorf("argv[0]: %v %q, want check_alias", err, r.Message)
+	}
 }
 
 func TestRunFailures(t *testing.T) {
@@ -422,7 +575,7 @@ func TestRunFailures(t *testing.T) {
 		want string
 	}{
 		{"no shebang", Config{Path: func() string {
-			p := filepath.Join(t.TempDir(), "p")
+			p := filepath.Join(trustedDir(t), "p")
 			os.WriteFile(p, []byte("echo hi\n"), 0o755)
 			return p
 		}()}, ": start: "},
