@@ -34,7 +34,7 @@ import (
 type refusingCollector struct {
 	addr, caFile string
 	refusals     []*protocol.Refusal
-	maxFrame     uint32 // announced in Welcome; 0: 1 MiB
+	maxFrame     atomic.Uint32 // announced in Welcome; 0: 1 MiB (set by tests while it serves)
 	conns        atomic.Int32
 	mu           sync.Mutex
 	attempts     []time.Time // of each batch stream
@@ -89,7 +89,7 @@ func (c *refusingCollector) serve(ctx context.Context, conn *quic.Conn) {
 		return
 	}
 	protocol.WriteFrame(ctrl, &protocol.HelloReply{Reply: &protocol.HelloReply_Welcome{Welcome: &protocol.Welcome{
-		SessionId: "s", MaxFrameBytes: cmp.Or(c.maxFrame, 1<<20), MaxInflight: 1}}}, protocol.DefaultMaxFrameBytes)
+		SessionId: "s", MaxFrameBytes: cmp.Or(c.maxFrame.Load(), 1<<20), MaxInflight: 1}}}, protocol.DefaultMaxFrameBytes)
 	for {
 		st, err := conn.AcceptStream(ctx)
 		if err != nil {
@@ -196,7 +196,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // does not reconnect in a loop over it.
 func TestSenderOversizedBatchNoHotLoop(t *testing.T) {
 	coll := newRefusingCollector(t)
-	coll.maxFrame = 16
+	coll.maxFrame.Store(16)
 	sp, err := spool.Open(t.TempDir(), spool.Options{})
 	if err != nil {
 		t.Fatal(err)
