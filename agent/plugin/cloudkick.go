@@ -11,19 +11,64 @@ import (
 )
 
 // ParseCloudkick reads Cloudkick / Rackspace agent plugin output into r,
-// which it resets first. See the package documentation for the format and
-// for what a non-zero exit code does.
+// which it resets first. See the package documentation for the format, for
+// the lines it skips and for what a non-zero exit code does.
 func ParseCloudkick(out []byte, exitCode int, r *check.Result) error {
+	_, err := parseCloudkick(out, exitCode, r)
+	return err
+}
+
+// MaxSkippedReported is how many skipped lines a result's message and the
+// runner's log name; the rest are only counted.
+const MaxSkippedReported = 3
+
+// Skipped is what a parser left out of a result: the lines it could not
+// read (Cloudkick output only, as the Rackspace agent skips them too).
+type Skipped struct {
+	Lines  int           // how many lines were skipped
+	Errors []*ParseError // the first MaxSkippedReported of them
+}
+
+func (s *Skipped) add(err *ParseError) {
+	s.Lines++
+	if len(s.Errors) < MaxSkippedReported {
+		s.Errors = append(s.Errors, err)
+	}
+}
+
+// ParseErrorsMetric is the gauge that counts the lines skipped in a
+// Cloudkick plugin's output; it is only reported when lines were skipped.
+const ParseErrorsMetric = "plugin_parse_errors"
+
+// parseCloudkick is ParseCloudkick that also returns the lines it skipped.
+// Like the Rackspace agent it logs (here: returns) and skips a line it
+// cannot read, keeping the others; only output with no readable line at
+// all fails, with the first line's error.
+func parseCloudkick(out []byte, exitCode int, r *check.Result) (Skipped, error) {
 	r.Reset()
 	var st ckState
+	var skipped Skipped
+	good := 0
 	for n, line := range lines(out) {
 		text := strings.TrimSpace(line)
 		if text == "" {
 			continue
 		}
 		if err := st.line(text, n, r); err != nil {
-			return finish(r, err)
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				pe = &ParseError{Format: FormatCloudkick, Line: n, Reason: err.Error()}
+			}
+			skipped.add(pe)
+			continue
 		}
+		good++
+	}
+	if good == 0 && skipped.Lines > 0 && exitCode == 0 {
+		// Nothing readable: not Cloudkick output at all. (With a non-zero
+		// exit, the plugin failed before its status line: the exit code
+		// and stderr say more than the parse error.)
+		return skipped, finish(r, skipped.Errors[0])
 	}
 
 	r.Status = check.OK
@@ -47,7 +92,49 @@ func ParseCloudkick(out []byte, exitCode int, r *check.Result) error {
 			r.Message = exitMessage(exitCode)
 		}
 	}
-	return finish(r, nil)
+	if skipped.Lines > 0 {
+		r.Message = withNote(r.Message, skipped.note())
+		if len(r.Metrics) < MaxMetrics {
+			r.Metrics = append(r.Metrics, check.Metric{Name: ParseErrorsMetric, Type: check.Gauge, Value: float64(skipped.Lines)})
+		}
+	}
+	return skipped, finish(r, nil)
+}
+
+// note says in a few words which lines were skipped and why, for a
+// result's message: "[2 lines skipped; line 1: unrecognized line …]".
+func (s *Skipped) note() string {
+	if s.Lines == 0 {
+		return ""
+	}
+	var b strings.Builder
+	if s.Lines == 1 {
+		b.WriteString("[1 line skipped")
+	} else {
+		fmt.Fprintf(&b, "[%d lines skipped", s.Lines)
+	}
+	for _, e := range s.Errors {
+		fmt.Fprintf(&b, "; line %d: %s", e.Line, e.Reason)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// minNoteBytes is how much of a message a note may claim from the text
+// before it, so that a long status text cannot hide the note entirely.
+const minNoteBytes = 96
+
+// withNote appends note to msg within MaxMessageBytes: msg keeps at least
+// all but minNoteBytes of the room, the note is cut at the end.
+func withNote(msg, note string) string {
+	if note == "" {
+		return msg
+	}
+	if msg == "" {
+		return note
+	}
+	room := MaxMessageBytes - 1 - min(len(note), minNoteBytes)
+	return cleanMessage(msg, room) + " " + note
 }
 
 // ckState is what a Cloudkick output has said so far.

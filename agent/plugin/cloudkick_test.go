@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -9,14 +8,8 @@ import (
 )
 
 func TestParseCloudkick(t *testing.T) {
-	tests := []struct {
-		name    string
-		out     string
-		exit    int
-		status  check.Status
-		msg     string
-		metrics []check.Metric
-	}{
+	const xNote = `[1 line skipped; line 2: unrecognized line "x": want status, state, timestamp or metric]`
+	tests := []parserTest{
 		{
 			// The example of the Rackspace plugin repository's README.
 			name:    "rackspace readme",
@@ -153,31 +146,78 @@ func TestParseCloudkick(t *testing.T) {
 			status: check.Unknown,
 			msg:    "plugin exited with code 1",
 		},
+		// Lines the Rackspace agent skips: the others count, the message
+		// and plugin_parse_errors say what was skipped.
+		{
+			name:    "chatty first line skipped",
+			out:     "Checking things...\nstatus ok all good\nmetric a int32 1\n",
+			status:  check.OK,
+			msg:     `all good [1 line skipped; line 1: unrecognized line "Checking things...": want status, state, timestamp or metric]`,
+			metrics: []check.Metric{str("legacy_state", "ok"), gauge("a", 1, ""), gauge("plugin_parse_errors", 1, "")},
+		},
+		{
+			name:    "bad metric line skipped, good ones kept",
+			out:     "status ok\nmetric a int 1\nmetric b int32 1.5\nmetric c gauge 2.5 ms\n",
+			status:  check.OK,
+			msg:     `[1 line skipped; line 3: metric b: value "1.5" is not an integer in the range of int32]`,
+			metrics: []check.Metric{str("legacy_state", "ok"), gauge("a", 1, ""), gauge("c", 2.5, "ms"), gauge("plugin_parse_errors", 1, "")},
+		},
+		{
+			name:    "bad state after a good one",
+			out:     "state available\nstate nope\nstatus fine\n",
+			status:  check.OK,
+			msg:     `fine [1 line skipped; line 2: state "nope": want "state available" or "state unavailable"]`,
+			metrics: []check.Metric{gauge("plugin_parse_errors", 1, "")},
+		},
+		{
+			name:   "legacy status kept with skipped lines",
+			out:    "status err database down\nTraceback (most recent call last):\nmetric up int 0\n",
+			status: check.Crit,
+			msg:    `database down [1 line skipped; line 2: unrecognized line "Traceback (most recent call last):": want status, state, timestamp or metric]`,
+			metrics: []check.Metric{str("legacy_state", "err"), gauge("up", 0, ""), gauge("plugin_parse_errors", 1, "")},
+		},
+		{
+			name:   "only the first three skipped lines are named",
+			out:    "status ok\na\nb\nc\nd\ne\n",
+			status: check.OK,
+			msg: `[5 lines skipped; line 2: unrecognized line "a": want status, state, timestamp or metric; line 3: unrecognized line "b": want status, state, timestamp or metric; ` +
+				`line 4: unrecognized line "c": want status, state, timestamp or metric]`,
+			metrics: []check.Metric{str("legacy_state", "ok"), gauge("plugin_parse_errors", 5, "")},
+		},
+		{
+			name:    "long status text leaves room for the note",
+			out:     "status " + strings.Repeat("s", 300) + "\nx\n",
+			status:  check.OK,
+			msg:     strings.Repeat("s", 256-1-len(xNote)-len("…")) + "… " + xNote,
+			metrics: []check.Metric{gauge("plugin_parse_errors", 1, "")},
+		},
+		{
+			name:    "non-zero exit with only bad lines is not a parse error",
+			out:     "Checking things...\n",
+			exit:    1,
+			status:  check.Unknown,
+			msg:     `plugin exited with code 1 [1 line skipped; line 1: unrecognized line "Checking things...": want status, state, timestamp or metric]`,
+			metrics: []check.Metric{gauge("plugin_parse_errors", 1, "")},
+		},
+		{
+			name:   "metrics past the limit are skipped and counted",
+			out:    strings.Repeat("metric a int 1\n", MaxMetrics+2),
+			status: check.OK,
+			msg:    "[2 lines skipped; line 2001: more than 2000 metrics; line 2002: more than 2000 metrics]",
+			metrics: func() []check.Metric {
+				m := make([]check.Metric, MaxMetrics)
+				for i := range m {
+					m[i] = gauge("a", 1, "")
+				}
+				return m
+			}(),
+		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r check.Result
-			r.Metrics = append(r.Metrics, gauge("stale", 1, "")) // must be reset
-			err := ParseCloudkick([]byte(tt.out), tt.exit, &r)
-			checkInvariants(t, &r, err)
-			if err != nil {
-				t.Fatalf("error: %v", err)
-			}
-			if r.Status != tt.status || r.Message != tt.msg {
-				t.Errorf("got %v %q, want %v %q", r.Status, r.Message, tt.status, tt.msg)
-			}
-			sameMetrics(t, r.Metrics, tt.metrics)
-		})
-	}
+	testParser(t, FormatCloudkick, tests)
 }
 
 func TestParseCloudkickErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		out  string
-		want []string // substrings of the error
-	}{
-		{"unknown keyword", "status ok\nhello world\n", []string{"line 2", `unrecognized line "hello world"`}},
+	tests := []errorCase{
 		{"keyword must be a whole word", "statusok fine\n", []string{"line 1", "unrecognized line"}},
 		{"keyword is case-sensitive", "Status ok\n", []string{"line 1", "unrecognized"}},
 		{"metric alone", "metric\n", []string{"line 1", "metric without name"}},
@@ -209,32 +249,12 @@ func TestParseCloudkickErrors(t *testing.T) {
 		{"string too long", "metric x string " + strings.Repeat("s", 1025) + "\n", []string{"line 1", "longer than 1024 bytes"}},
 		{"bad state", "state maybe\n", []string{"line 1", `state "maybe"`, "available"}},
 		{"empty state", "state\n", []string{"line 1", "state \"\""}},
-		{"bad state after a good one", "state available\nstate nope\n", []string{"line 2", "state"}},
 		{"timestamp not a number", "timestamp soon\n", []string{"line 1", `timestamp "soon"`}},
 		{"timestamp negative", "timestamp -5\n", []string{"non-negative"}},
 		{"timestamp float", "timestamp 1.5\n", []string{"timestamp \"1.5\""}},
 		{"timestamp missing", "timestamp\n", []string{"line 1", "timestamp"}},
-		{"error after good lines", "status ok\nmetric a int 1\nmetric b int x\n", []string{"line 3", "metric b"}},
-		{"too many metrics", strings.Repeat("metric a int 1\n", MaxMetrics+1), []string{"line 2001", "more than 2000 metrics"}},
 		{"nagios output", "OK - all fine | x=1\n", []string{"line 1", "unrecognized"}},
+		{"every line bad", "Checking things...\nmetric b int32 1.5\n", []string{"line 1", `unrecognized line "Checking things..."`}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r check.Result
-			err := ParseCloudkick([]byte(tt.out), 0, &r)
-			checkInvariants(t, &r, err)
-			if err == nil {
-				t.Fatalf("no error; got %v %q %d metrics", r.Status, r.Message, len(r.Metrics))
-			}
-			var pe *ParseError
-			if !errors.As(err, &pe) || pe.Format != FormatCloudkick {
-				t.Errorf("error %T %v is not a cloudkick *ParseError", err, err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	testParser(t, FormatCloudkick, errorCases(0, tests))
 }

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -120,5 +121,77 @@ func checkInvariants(t *testing.T, r *check.Result, err error) {
 				t.Fatalf("%s: unit %q: %s", m.Name, m.Unit, p)
 			}
 		}
+	}
+}
+
+// parserTest is one case of a parser's table: output and exit code in,
+// and either the result (status, message, metrics) or, when err is set,
+// an error that contains each of err's substrings.
+type parserTest struct {
+	name    string
+	out     string
+	exit    int
+	status  check.Status
+	msg     string
+	metrics []check.Metric
+	err     []string
+}
+
+// errorCase is a parserTest that expects an error, in a shorter table.
+type errorCase struct {
+	name string
+	out  string
+	want []string // substrings of the error
+}
+
+func errorCases(exit int, cases []errorCase) []parserTest {
+	out := make([]parserTest, len(cases))
+	for i, c := range cases {
+		out[i] = parserTest{name: c.name, out: c.out, exit: exit, err: c.want}
+	}
+	return out
+}
+
+var parsers = map[Format]func([]byte, int, *check.Result) error{
+	FormatCloudkick: ParseCloudkick,
+	FormatNagios:    ParseNagios,
+	FormatInflux:    ParseInflux,
+}
+
+// testParser is the loop shared by the tables of the three parsers: each
+// case parses into a used result (which must be reset), holds the data
+// model's invariants, and gives the expected result or error.
+func testParser(t *testing.T, f Format, tests []parserTest) {
+	t.Helper()
+	parse := parsers[f]
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r check.Result
+			r.Metrics = append(r.Metrics, gauge("stale", 1, "")) // must be reset
+			err := parse([]byte(tt.out), tt.exit, &r)
+			checkInvariants(t, &r, err)
+			if tt.err != nil {
+				if err == nil {
+					t.Fatalf("no error; got %v %q %d metrics", r.Status, r.Message, len(r.Metrics))
+				}
+				var pe *ParseError
+				if !errors.As(err, &pe) || pe.Format != f {
+					t.Errorf("error %T %v is not a %s *ParseError", err, err, f)
+				}
+				for _, w := range tt.err {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not contain %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("error: %v", err)
+			}
+			if r.Status != tt.status || r.Message != tt.msg {
+				t.Errorf("got %v %q, want %v %q", r.Status, r.Message, tt.status, tt.msg)
+			}
+			sameMetrics(t, r.Metrics, tt.metrics)
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,14 +9,7 @@ import (
 )
 
 func TestParseInflux(t *testing.T) {
-	tests := []struct {
-		name    string
-		out     string
-		exit    int
-		status  check.Status
-		msg     string
-		metrics []check.Metric
-	}{
+	tests := []parserTest{
 		{
 			// InfluxDB line protocol documentation example.
 			name:    "weather",
@@ -66,20 +58,7 @@ func TestParseInflux(t *testing.T) {
 		{name: "empty", out: "", status: check.OK},
 		{name: "only comments", out: "# a\n  # b\n", status: check.OK},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r check.Result
-			err := ParseInflux([]byte(tt.out), tt.exit, &r)
-			checkInvariants(t, &r, err)
-			if err != nil {
-				t.Fatalf("error: %v", err)
-			}
-			if r.Status != tt.status || r.Message != tt.msg {
-				t.Errorf("got %v %q, want %v %q", r.Status, r.Message, tt.status, tt.msg)
-			}
-			sameMetrics(t, r.Metrics, tt.metrics)
-		})
-	}
+	testParser(t, FormatInflux, tests)
 }
 
 func TestParseInfluxErrors(t *testing.T) {
@@ -87,11 +66,7 @@ func TestParseInfluxErrors(t *testing.T) {
 	for i := 0; i < 17; i++ {
 		many = append(many, fmt.Sprintf("t%d=v", i))
 	}
-	tests := []struct {
-		name string
-		out  string
-		want []string
-	}{
+	tests := []errorCase{
 		{"no fields", "cpu\n", []string{"line 1", "no fields"}},
 		{"field without value", "cpu value\n", []string{"line 1", "column"}},
 		{"tag only", "cpu,host=a\n", []string{"line 1", "no fields"}},
@@ -116,23 +91,5 @@ func TestParseInfluxErrors(t *testing.T) {
 		{"cloudkick output", "status ok\n", []string{"line 1"}},
 		{"too many metrics", "m " + strings.TrimSuffix(strings.Repeat("f=1,", 1), ",") + "\n" + strings.Repeat("m a=1,b=1,c=1,d=1\n", MaxMetrics/4), []string{"more than 2000 metrics"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r check.Result
-			err := ParseInflux([]byte(tt.out), 0, &r)
-			checkInvariants(t, &r, err)
-			if err == nil {
-				t.Fatalf("no error; got %v %q %d metrics", r.Status, r.Message, len(r.Metrics))
-			}
-			var pe *ParseError
-			if !errors.As(err, &pe) || pe.Format != FormatInflux {
-				t.Errorf("error %T %v is not an influx *ParseError", err, err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	testParser(t, FormatInflux, errorCases(0, tests))
 }

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -10,14 +9,7 @@ import (
 
 func TestParseNagios(t *testing.T) {
 	pd := func(v string) check.Label { return lbl("perfdata", v) }
-	tests := []struct {
-		name    string
-		out     string
-		exit    int
-		status  check.Status
-		msg     string
-		metrics []check.Metric
-	}{
+	tests := []parserTest{
 		{
 			// Nagios plugin API documentation, first example.
 			name:   "api doc single line",
@@ -166,28 +158,11 @@ func TestParseNagios(t *testing.T) {
 		{name: "exit 0 without output", out: "", exit: 0, status: check.OK, msg: ""},
 		{name: "message cut", out: strings.Repeat("x", 300) + "\n", status: check.OK, msg: strings.Repeat("x", 253) + "…"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r check.Result
-			err := ParseNagios([]byte(tt.out), tt.exit, &r)
-			checkInvariants(t, &r, err)
-			if err != nil {
-				t.Fatalf("error: %v", err)
-			}
-			if r.Status != tt.status || r.Message != tt.msg {
-				t.Errorf("got %v %q, want %v %q", r.Status, r.Message, tt.status, tt.msg)
-			}
-			sameMetrics(t, r.Metrics, tt.metrics)
-		})
-	}
+	testParser(t, FormatNagios, tests)
 }
 
 func TestParseNagiosErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		out  string
-		want []string
-	}{
+	tests := []errorCase{
 		{"no equals", "OK | a\n", []string{"line 1", `perfdata "a": no '='`}},
 		{"space before equals", "OK | a =1\n", []string{"line 1", `"a": no '='`}},
 		{"unterminated quote", "OK | 'abc=1\n", []string{"line 1", "without closing quote"}},
@@ -216,23 +191,5 @@ func TestParseNagiosErrors(t *testing.T) {
 		{"error on a later perfdata line", "OK\nlong | a=1\nb\n", []string{"line 3", `"b": no '='`}},
 		{"too many metrics", "OK |" + strings.Repeat(" a=1;1;1;1;1", MaxMetrics/5+1), []string{"more than 2000 metrics"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r check.Result
-			err := ParseNagios([]byte(tt.out), 2, &r)
-			checkInvariants(t, &r, err)
-			if err == nil {
-				t.Fatalf("no error; got %v %q %d metrics", r.Status, r.Message, len(r.Metrics))
-			}
-			var pe *ParseError
-			if !errors.As(err, &pe) || pe.Format != FormatNagios {
-				t.Errorf("error %T %v is not a nagios *ParseError", err, err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	testParser(t, FormatNagios, errorCases(2, tests))
 }

@@ -40,19 +40,25 @@ func (e *ParseError) Error() string {
 // detected with Detect) into r, which it resets first. On error, r has
 // status unknown, the error as its message and no metrics.
 func Parse(f Format, out []byte, exitCode int, r *check.Result) error {
+	_, err := parse(f, out, exitCode, r)
+	return err
+}
+
+// parse is Parse that also returns the lines a lenient parser skipped.
+func parse(f Format, out []byte, exitCode int, r *check.Result) (Skipped, error) {
 	if f == FormatAuto {
 		f = Detect(out)
 	}
 	switch f {
 	case FormatCloudkick:
-		return ParseCloudkick(out, exitCode, r)
+		return parseCloudkick(out, exitCode, r)
 	case FormatNagios:
-		return ParseNagios(out, exitCode, r)
+		return Skipped{}, ParseNagios(out, exitCode, r)
 	case FormatInflux:
-		return ParseInflux(out, exitCode, r)
+		return Skipped{}, ParseInflux(out, exitCode, r)
 	}
 	r.Reset()
-	return finish(r, fmt.Errorf("unknown plugin output format %q", string(f)))
+	return Skipped{}, finish(r, fmt.Errorf("unknown plugin output format %q", string(f)))
 }
 
 // Detect decides the format of a plugin's output; see the package
@@ -86,9 +92,42 @@ func Detect(out []byte) Format {
 		if influxLineOK(line) {
 			return FormatInflux
 		}
+		if !strings.Contains(text, "|") && laterCloudkickLine(out) {
+			return FormatCloudkick
+		}
 		return FormatNagios
 	}
 	return FormatNagios
+}
+
+// laterCloudkickLine reports whether a line of out after the first
+// non-blank one is a valid Cloudkick status or metric line: a Cloudkick
+// plugin that prints something else first ("Checking things...") is still
+// read as Cloudkick. Nagios long output rarely starts a line with the word
+// status or metric, and one that did would need a '|' on its first line to
+// stay Nagios.
+func laterCloudkickLine(out []byte) bool {
+	first := true
+	for _, line := range lines(out) {
+		text := strings.TrimSpace(line)
+		if text == "" {
+			continue
+		}
+		if first {
+			first = false
+			continue
+		}
+		kw, _ := cutWord(text)
+		if kw != "status" && kw != "metric" {
+			continue
+		}
+		var r check.Result
+		var st ckState
+		if st.line(text, 1, &r) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // lines yields each line of out with its 1-based number, without the line

@@ -16,3 +16,8 @@ func killGroup(cmd *exec.Cmd) error {
 	}
 	return cmd.Process.Kill()
 }
+
+const shellPath = ""
+
+// noInterpreter is false: there is no shell to fall back to.
+func noInterpreter(error) bool { return false }

@@ -26,3 +26,10 @@ func killGroup(cmd *exec.Cmd) error {
 	}
 	return err
 }
+
+// shellPath runs a plugin that the kernel will not execute (ENOEXEC).
+const shellPath = "/bin/sh"
+
+// noInterpreter reports whether a start failed because the file has no
+// "#!" line the kernel understands (ENOEXEC, "exec format error").
+func noInterpreter(err error) bool { return errors.Is(err, syscall.ENOEXEC) }

@@ -2,9 +2,12 @@ package plugin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -14,9 +17,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/vigilmon/vigil/agent/check"
 )
+
+// stderrTailBytes is how much of the end of a long stderr is kept to find
+// the line that says why the plugin failed.
+const stderrTailBytes = 1024
 
 // ErrTimeout is wrapped by Run's error when a plugin ran past its timeout.
 var ErrTimeout = errors.New("timed out")
@@ -30,6 +38,22 @@ type RefusedError struct {
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("plugin %s: refused: %s", e.Path, e.Reason)
 }
+
+// NotFoundError is a plugin path that leads to no file.
+type NotFoundError struct {
+	Path    string
+	Missing string // the first path on the way that does not exist, if known
+}
+
+func (e *NotFoundError) Error() string {
+	if e.Missing == "" || e.Missing == e.Path {
+		return fmt.Sprintf("plugin %s: not found", e.Path)
+	}
+	return fmt.Sprintf("plugin %s: not found: %s does not exist", e.Path, e.Missing)
+}
+
+// Unwrap makes errors.Is(err, fs.ErrNotExist) hold.
+func (e *NotFoundError) Unwrap() error { return fs.ErrNotExist }
 
 // RunnerOptions configures a Runner.
 type RunnerOptions struct {
@@ -52,6 +76,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	refused map[string]string // check id -> the refusal last logged
+	skipped map[string]string // check id -> the skipped lines last logged
 }
 
 // NewRunner returns a Runner with the given options.
@@ -65,7 +90,7 @@ func NewRunner(o RunnerOptions) *Runner {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Runner{dir: o.Dir, sem: make(chan struct{}, o.Concurrency), log: o.Logger, waitDelay: time.Second, refused: map[string]string{}}
+	return &Runner{dir: o.Dir, sem: make(chan struct{}, o.Concurrency), log: o.Logger, waitDelay: time.Second, refused: map[string]string{}, skipped: map[string]string{}}
 }
 
 // RunOnce runs one plugin outside the scheduler, as "vigil-agent check
@@ -147,12 +172,14 @@ func (rn *Runner) Run(ctx context.Context, cfg Config, checkID string, interval 
 			out = nil
 		}
 	}
-	if err := Parse(cfg.Format, out, res.exitCode, r); err != nil {
+	skipped, err := parse(cfg.Format, out, res.exitCode, r)
+	rn.logSkipped(ctx, checkID, path, skipped)
+	if err != nil {
 		return finish(r, fmt.Errorf("plugin %s: %w", path, err))
 	}
-	if r.Message == exitMessage(res.exitCode) {
-		if line, _, _ := strings.Cut(strings.TrimSpace(res.stderr.String()), "\n"); line != "" {
-			r.Message += ": " + line
+	if em := exitMessage(res.exitCode); res.exitCode != 0 && strings.HasPrefix(r.Message, em) {
+		if line := lastStderrLine(res.stderr); line != "" {
+			r.Message = em + ": " + cleanMessage(line, maxStderrInMessage) + r.Message[len(em):]
 		}
 	}
 	if res.stdout.cut {
@@ -178,6 +205,9 @@ func (rn *Runner) trusted(configured, path string) (string, error) {
 		reason := err.Error()
 		if re := (*RefusedError)(nil); errors.As(err, &re) {
 			reason = re.Reason
+		}
+		if nf := (*NotFoundError)(nil); errors.As(err, &nf) {
+			return "", &NotFoundError{Path: path, Missing: cmp.Or(nf.Missing, rn.dir)}
 		}
 		return "", &RefusedError{Path: path, Reason: "plugin directory " + rn.dir + ": " + reason}
 	}
@@ -206,8 +236,72 @@ func (rn *Runner) logRefusal(ctx context.Context, checkID string, err error) {
 	}
 	rn.mu.Unlock()
 	if msg != "" && (!seen || last != msg) {
+		if errors.Is(err, fs.ErrNotExist) {
+			rn.log.WarnContext(ctx, "plugin not found", slog.String("check", checkID), slog.String("err", msg))
+			return
+		}
 		rn.log.WarnContext(ctx, "plugin refused: it could be changed by a user other than root and the agent's", slog.String("check", checkID), slog.String("err", msg))
 	}
+}
+
+// logSkipped logs the lines of a plugin's output that the parser skipped,
+// at most MaxSkippedReported of them, once, and again only when what is
+// skipped changes: the result's message and its plugin_parse_errors metric
+// say it every run.
+func (rn *Runner) logSkipped(ctx context.Context, checkID, path string, s Skipped) {
+	note := s.note()
+	rn.mu.Lock()
+	last, seen := rn.skipped[checkID]
+	if note == "" {
+		delete(rn.skipped, checkID)
+	} else {
+		rn.skipped[checkID] = note
+	}
+	rn.mu.Unlock()
+	if note == "" || seen && last == note {
+		return
+	}
+	errs := make([]string, len(s.Errors))
+	for i, e := range s.Errors {
+		errs[i] = e.Error()
+	}
+	rn.log.WarnContext(ctx, "plugin output lines skipped: they are not in the format; the other lines count",
+		slog.String("check", checkID),
+		slog.String("plugin", path),
+		slog.Int("lines", s.Lines),
+		slog.String("first", strings.Join(errs, "; ")))
+}
+
+// maxStderrInMessage bounds the stderr line added to a result's message.
+const maxStderrInMessage = 160
+
+// lastStderrLine is the last line of a plugin's stderr that says
+// something: a Python traceback ends with "SyntaxError: ..." or
+// "KeyError: 'x'", after lines of source and of ^^^^ markers; a shell
+// says "line 3: foo: not found" last. A line without a letter or digit
+// (markers, rules, braces) says nothing. When stderr was cut, its tail is
+// read, since that is where the reason is.
+func lastStderrLine(b *capBuffer) string {
+	text := b.String()
+	if b.cut {
+		text = string(b.tail)
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			text = text[i+1:] // the tail starts inside a line
+		}
+	}
+	for text != "" {
+		var line string
+		if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+			text, line = text[:i], text[i+1:]
+		} else {
+			text, line = "", text
+		}
+		line = strings.TrimSpace(line)
+		if strings.IndexFunc(line, func(c rune) bool { return unicode.IsLetter(c) || unicode.IsDigit(c) }) >= 0 {
+			return line
+		}
+	}
+	return ""
 }
 
 func (rn *Runner) logStderr(ctx context.Context, checkID, path string, stderr *capBuffer, r *check.Result) {
@@ -234,20 +328,34 @@ type execResult struct {
 // argv[0], so that multi-call plugins reached through a symlink
 // (check_host -> check_icmp) still see the name they were called by.
 func (rn *Runner) exec(ctx context.Context, cfg Config, path, real, checkID string, interval time.Duration) (execResult, error) {
-	res := execResult{stdout: &capBuffer{max: cfg.MaxOutputBytes}, stderr: &capBuffer{max: StderrBytes}}
+	res := execResult{stdout: &capBuffer{max: cfg.MaxOutputBytes}, stderr: &capBuffer{max: StderrBytes, tailMax: stderrTailBytes}}
 	tctx, cancel := context.WithTimeout(ctx, cfg.Timeout.Duration)
 	defer cancel()
 
-	cmd := exec.CommandContext(tctx, real, cfg.Args...)
-	cmd.Args[0] = path
-	cmd.Env = pluginEnv(cfg.Env, checkID, interval)
-	cmd.Stdin = nil // the null device: reads see end of file
-	cmd.Stdout, cmd.Stderr = res.stdout, res.stderr
-	cmd.WaitDelay = rn.waitDelay
-	setGroup(cmd)
-	cmd.Cancel = func() error { return killGroup(cmd) }
-
+	command := func(name, argv0 string, args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(tctx, name, args...)
+		cmd.Args[0] = argv0
+		cmd.Env = pluginEnv(cfg.Env, checkID, interval)
+		cmd.Stdin = nil // the null device: reads see end of file
+		cmd.Stdout, cmd.Stderr = res.stdout, res.stderr
+		cmd.WaitDelay = rn.waitDelay
+		setGroup(cmd)
+		cmd.Cancel = func() error { return killGroup(cmd) }
+		return cmd
+	}
+	cmd := command(real, path, cfg.Args...)
 	err := cmd.Start()
+	if err != nil && noInterpreter(err) {
+		// A script without "#!" (or with a typo in it: "#/usr/bin/env
+		// bash") is run by /bin/sh, as execvp and shells do on ENOEXEC:
+		// plugins written for other agents rely on it. The file is the one
+		// checked; a binary for another system is not fed to the shell.
+		if why := notScript(real); why != "" {
+			return res, fmt.Errorf("plugin %s: start: %w (%s)", path, err, why)
+		}
+		cmd = command(shellPath, shellPath, append([]string{real}, cfg.Args...)...)
+		err = cmd.Start()
+	}
 	if err != nil {
 		return res, fmt.Errorf("plugin %s: start: %w", path, err)
 	}
@@ -294,17 +402,47 @@ func pluginEnv(extra map[string]string, checkID string, interval time.Duration) 
 	)
 }
 
+// notScript says why the file at path, which the kernel would not
+// execute, is no shell script either ("" if it may be one): it holds a NUL
+// byte in its first 512 bytes, as binaries do.
+func notScript(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	if bytes.IndexByte(head[:n], 0) >= 0 {
+		return "a binary file, not a script; built for another system?"
+	}
+	return ""
+}
+
 // capBuffer keeps the first max bytes written to it and drops the rest,
-// so that a plugin writing more is never blocked on a full pipe. It has no
+// so that a plugin writing more is never blocked on a full pipe; with
+// tailMax set, it also keeps the last tailMax bytes written. It has no
 // ReadFrom method on purpose: io.Copy must go through Write.
 type capBuffer struct {
-	buf []byte
-	max int
-	cut bool
+	buf     []byte
+	max     int
+	cut     bool
+	tail    []byte
+	tailMax int
 }
 
 func (b *capBuffer) Write(p []byte) (int, error) {
 	n := len(p)
+	if b.tailMax > 0 {
+		if len(p) >= b.tailMax {
+			b.tail = append(b.tail[:0], p[len(p)-b.tailMax:]...)
+		} else {
+			if drop := len(b.tail) + len(p) - b.tailMax; drop > 0 {
+				b.tail = append(b.tail[:0], b.tail[drop:]...)
+			}
+			b.tail = append(b.tail, p...)
+		}
+	}
 	if room := b.max - len(b.buf); n > room {
 		b.cut = true
 		p = p[:max(room, 0)]

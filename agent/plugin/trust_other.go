@@ -18,6 +18,9 @@ func resolve(path string, wantDir bool) (string, error) {
 	if err == nil {
 		real, err = filepath.EvalSymlinks(real)
 	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", &NotFoundError{Path: path}
+	}
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {

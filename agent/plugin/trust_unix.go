@@ -61,6 +61,9 @@ func resolve(path string, wantDir bool) (string, error) {
 		}
 		next := filepath.Join(cur, name)
 		fi, err := os.Lstat(next)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", &NotFoundError{Path: path, Missing: next}
+		}
 		if err != nil {
 			return "", refuse(statReason(next, err))
 		}
