@@ -170,10 +170,10 @@ func TestParseCloudkick(t *testing.T) {
 			metrics: []check.Metric{gauge("plugin_parse_errors", 1, "")},
 		},
 		{
-			name:   "legacy status kept with skipped lines",
-			out:    "status err database down\nTraceback (most recent call last):\nmetric up int 0\n",
-			status: check.Crit,
-			msg:    `database down [1 line skipped; line 2: unrecognized line "Traceback (most recent call last):": want status, state, timestamp or metric]`,
+			name:    "legacy status kept with skipped lines",
+			out:     "status err database down\nTraceback (most recent call last):\nmetric up int 0\n",
+			status:  check.Crit,
+			msg:     `database down [1 line skipped; line 2: unrecognized line "Traceback (most recent call last):": want status, state, timestamp or metric]`,
 			metrics: []check.Metric{str("legacy_state", "err"), gauge("up", 0, ""), gauge("plugin_parse_errors", 1, "")},
 		},
 		{

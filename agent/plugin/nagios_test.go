@@ -9,6 +9,7 @@ import (
 
 func TestParseNagios(t *testing.T) {
 	pd := func(v string) check.Label { return lbl("perfdata", v) }
+	const mb = 1 << 20
 	tests := []parserTest{
 		{
 			// Nagios plugin API documentation, first example.
@@ -16,8 +17,8 @@ func TestParseNagios(t *testing.T) {
 			out:    "DISK OK - free space: / 3326 MB (56%); | /=2643MB;5948;5958;0;5968\n",
 			status: check.OK,
 			msg:    "DISK OK - free space: / 3326 MB (56%);",
-			metrics: []check.Metric{gauge("value", 2643, "MB", pd("/")), gauge("value_warn", 5948, "MB", pd("/")),
-				gauge("value_crit", 5958, "MB", pd("/")), gauge("value_min", 0, "MB", pd("/")), gauge("value_max", 5968, "MB", pd("/"))},
+			metrics: []check.Metric{gauge("value", 2643*mb, "B", pd("/")), gauge("value_warn", 5948*mb, "B", pd("/")),
+				gauge("value_crit", 5958*mb, "B", pd("/")), gauge("value_min", 0, "B", pd("/")), gauge("value_max", 5968*mb, "B", pd("/"))},
 		},
 		{
 			// Nagios plugin API documentation, long output example.
@@ -28,16 +29,17 @@ func TestParseNagios(t *testing.T) {
 				"/home=69357MB;253404;253409;0;253414 \n/var/log=818MB;970;975;0;980\n",
 			exit:   0,
 			status: check.OK,
-			msg:    "DISK OK - free space: / 3326 MB (56%);",
+			// The long output follows the first line in the message.
+			msg: "DISK OK - free space: / 3326 MB (56%); / 15272 MB (77%); /boot 68 MB (69%); /home 69357 MB (27%); /var/log 819 MB (84%);",
 			metrics: []check.Metric{
-				gauge("value", 2643, "MB", pd("/")), gauge("value_warn", 5948, "MB", pd("/")), gauge("value_crit", 5958, "MB", pd("/")),
-				gauge("value_min", 0, "MB", pd("/")), gauge("value_max", 5968, "MB", pd("/")),
-				gauge("value", 68, "MB", pd("/boot")), gauge("value_warn", 88, "MB", pd("/boot")), gauge("value_crit", 93, "MB", pd("/boot")),
-				gauge("value_min", 0, "MB", pd("/boot")), gauge("value_max", 98, "MB", pd("/boot")),
-				gauge("value", 69357, "MB", pd("/home")), gauge("value_warn", 253404, "MB", pd("/home")), gauge("value_crit", 253409, "MB", pd("/home")),
-				gauge("value_min", 0, "MB", pd("/home")), gauge("value_max", 253414, "MB", pd("/home")),
-				gauge("value", 818, "MB", pd("/var/log")), gauge("value_warn", 970, "MB", pd("/var/log")), gauge("value_crit", 975, "MB", pd("/var/log")),
-				gauge("value_min", 0, "MB", pd("/var/log")), gauge("value_max", 980, "MB", pd("/var/log")),
+				gauge("value", 2643*mb, "B", pd("/")), gauge("value_warn", 5948*mb, "B", pd("/")), gauge("value_crit", 5958*mb, "B", pd("/")),
+				gauge("value_min", 0, "B", pd("/")), gauge("value_max", 5968*mb, "B", pd("/")),
+				gauge("value", 68*mb, "B", pd("/boot")), gauge("value_warn", 88*mb, "B", pd("/boot")), gauge("value_crit", 93*mb, "B", pd("/boot")),
+				gauge("value_min", 0, "B", pd("/boot")), gauge("value_max", 98*mb, "B", pd("/boot")),
+				gauge("value", 69357*mb, "B", pd("/home")), gauge("value_warn", 253404*mb, "B", pd("/home")), gauge("value_crit", 253409*mb, "B", pd("/home")),
+				gauge("value_min", 0, "B", pd("/home")), gauge("value_max", 253414*mb, "B", pd("/home")),
+				gauge("value", 818*mb, "B", pd("/var/log")), gauge("value_warn", 970*mb, "B", pd("/var/log")), gauge("value_crit", 975*mb, "B", pd("/var/log")),
+				gauge("value_min", 0, "B", pd("/var/log")), gauge("value_max", 980*mb, "B", pd("/var/log")),
 			},
 		},
 		{
@@ -45,7 +47,7 @@ func TestParseNagios(t *testing.T) {
 			out:    "PING OK - Packet loss = 0%, RTA = 0.80 ms|rta=0.800000ms;100.000000;500.000000;0.000000 pl=0%;20;60;0\n",
 			status: check.OK,
 			msg:    "PING OK - Packet loss = 0%, RTA = 0.80 ms",
-			metrics: []check.Metric{gauge("rta", 0.8, "ms"), gauge("rta_warn", 100, "ms"), gauge("rta_crit", 500, "ms"), gauge("rta_min", 0, "ms"),
+			metrics: []check.Metric{gauge("rta", 0.0008, "s"), gauge("rta_warn", 0.1, "s"), gauge("rta_crit", 0.5, "s"), gauge("rta_min", 0, "s"),
 				gauge("pl", 0, "%"), gauge("pl_warn", 20, "%"), gauge("pl_crit", 60, "%"), gauge("pl_min", 0, "%")},
 		},
 		{
@@ -70,15 +72,18 @@ func TestParseNagios(t *testing.T) {
 			out:    "OK | 'my ''quoted'' label'=5 'simple'=6 '/ free'=7MB 'a=b'=8 ''''=9\n",
 			status: check.OK,
 			msg:    "OK",
-			metrics: []check.Metric{gauge("value", 5, "", pd("my 'quoted' label")), gauge("simple", 6, ""), gauge("value", 7, "MB", pd("/ free")),
+			metrics: []check.Metric{gauge("value", 5, "", pd("my 'quoted' label")), gauge("simple", 6, ""), gauge("value", 7*mb, "B", pd("/ free")),
 				gauge("value", 8, "", pd("a=b")), gauge("value", 9, "", pd("'"))},
 		},
 		{
 			name:    "counter and units",
-			out:     "OK | in=123c t=1s a=2us b=3% c=4KB d=5GB e=6TB f=7B g=8KiB h=9°C i=10req/s\n",
-			status:  check.OK,
-			msg:     "OK",
-			metrics: []check.Metric{counter("in", 123), gauge("t", 1, "s"), gauge("a", 2, "us"), gauge("b", 3, "%"), gauge("c", 4, "KB"), gauge("d", 5, "GB"), gauge("e", 6, "TB"), gauge("f", 7, "B"), gauge("g", 8, "KiB"), gauge("h", 9, "°C"), gauge("i", 10, "req/s")},
+			out:    "OK | in=123c t=1s a=2us b=3% c=4KB d=5GB e=6TB f=7B g=8KiB h=9°C i=10req/s j=250ms k=1.5MB\n",
+			status: check.OK,
+			msg:    "OK",
+			// Guideline units in base units (seconds, bytes); others as they are.
+			metrics: []check.Metric{counter("in", 123), gauge("t", 1, "s"), gauge("a", 0.000002, "s"), gauge("b", 3, "%"), gauge("c", 4096, "B"),
+				gauge("d", 5<<30, "B"), gauge("e", 6<<40, "B"), gauge("f", 7, "B"), gauge("g", 8, "KiB"), gauge("h", 9, "°C"), gauge("i", 10, "req/s"),
+				gauge("j", 0.25, "s"), gauge("k", 1.5*mb, "B")},
 		},
 		{
 			name:    "counter thresholds are gauges",
@@ -88,11 +93,19 @@ func TestParseNagios(t *testing.T) {
 			metrics: []check.Metric{counter("in", 5), gauge("in_warn", 10, ""), gauge("in_crit", 20, ""), gauge("in_min", 0, "")},
 		},
 		{
-			name:    "ranges are checked and dropped, plain numbers kept",
-			out:     "OK | a=5;10:20;@~:30;0;100 b=1;~:10;10: c=2;@5;-3 d=3;@10:20;:7\n",
-			status:  check.OK,
-			msg:     "OK",
-			metrics: []check.Metric{gauge("a", 5, ""), gauge("a_min", 0, ""), gauge("a_max", 100, ""), gauge("b", 1, ""), gauge("c", 2, ""), gauge("c_crit", -3, ""), gauge("d", 3, "")},
+			// Outside start:end alerts: _min and _max; inside @start:end
+			// alerts: _inside_min and _inside_max; an infinite end (~, or
+			// none after ':') has no gauge.
+			name:   "ranges become min and max gauges",
+			out:    "OK | a=5;10:20;@~:30;0;100 b=1;~:10;10: c=2;@5;-3 d=3;@10:20;:7 e=4ms;1:2.5ms\n",
+			status: check.OK,
+			msg:    "OK",
+			metrics: []check.Metric{gauge("a", 5, ""), gauge("a_warn_min", 10, ""), gauge("a_warn_max", 20, ""), gauge("a_crit_inside_max", 30, ""),
+				gauge("a_min", 0, ""), gauge("a_max", 100, ""),
+				gauge("b", 1, ""), gauge("b_warn_max", 10, ""), gauge("b_crit_min", 10, ""),
+				gauge("c", 2, ""), gauge("c_warn_inside_min", 0, ""), gauge("c_warn_inside_max", 5, ""), gauge("c_crit", -3, ""),
+				gauge("d", 3, ""), gauge("d_warn_inside_min", 10, ""), gauge("d_warn_inside_max", 20, ""), gauge("d_crit_min", 0, ""), gauge("d_crit_max", 7, ""),
+				gauge("e", 0.004, "s"), gauge("e_warn_min", 0.001, "s"), gauge("e_warn_max", 0.0025, "s")},
 		},
 		{
 			name:    "unit repeated on thresholds",
@@ -102,11 +115,11 @@ func TestParseNagios(t *testing.T) {
 			metrics: []check.Metric{gauge("time", 1.5, "s"), gauge("time_warn", 5, "s"), gauge("time_crit", 10, "s"), gauge("time_min", 0, "s"), gauge("time_max", 60, "s")},
 		},
 		{
-			name:    "U skips the item",
+			name:    "U is named in the message",
 			out:     "UNKNOWN - no data | a=U;1;2 b=3 'c d'=U\n",
 			exit:    3,
 			status:  check.Unknown,
-			msg:     "UNKNOWN - no data",
+			msg:     `UNKNOWN - no data [unknown (U): "a", "c d"]`,
 			metrics: []check.Metric{gauge("b", 3, "")},
 		},
 		{
@@ -120,14 +133,14 @@ func TestParseNagios(t *testing.T) {
 			name:    "empty trailing fields",
 			out:     "PROCS OK: 70 processes | procs=70;;;0;\nx=1;2;3;4;5;\n",
 			status:  check.OK,
-			msg:     "PROCS OK: 70 processes",
+			msg:     "PROCS OK: 70 processes; x=1;2;3;4;5;", // no '|' before it: long output
 			metrics: []check.Metric{gauge("procs", 70, ""), gauge("procs_min", 0, "")},
 		},
 		{
 			name:    "perfdata only on a later line",
 			out:     "OK: fine\nlong text\nmore text | a=1\tb=2\r\nc=3\n",
 			status:  check.OK,
-			msg:     "OK: fine",
+			msg:     "OK: fine; long text; more text",
 			metrics: []check.Metric{gauge("a", 1, ""), gauge("b", 2, ""), gauge("c", 3, "")},
 		},
 		{
@@ -135,7 +148,41 @@ func TestParseNagios(t *testing.T) {
 			out:    "WARNING: 2 problems\nproblem 1\nproblem 2\n",
 			exit:   1,
 			status: check.Warn,
-			msg:    "WARNING: 2 problems",
+			msg:    "WARNING: 2 problems; problem 1; problem 2",
+		},
+		{
+			// The first line stays whole; the long output fills the rest.
+			name:   "long output cut to the message limit",
+			out:    "CRITICAL: " + strings.Repeat("f", 200) + "\n" + strings.Repeat("l", 100) + "\nmore\n",
+			exit:   2,
+			status: check.Crit,
+			msg:    "CRITICAL: " + strings.Repeat("f", 200) + "; " + strings.Repeat("l", 256-len("CRITICAL: ")-200-len("; ")-len("…")) + "…",
+		},
+		{
+			name:   "first line longer than the limit",
+			out:    strings.Repeat("x", 300) + "\nlong\n",
+			status: check.OK,
+			msg:    strings.Repeat("x", 253) + "…",
+		},
+		{
+			name:   "blank lines of long output dropped",
+			out:    "OK\n\n  \nsecond\n",
+			status: check.OK,
+			msg:    "OK; second",
+		},
+		{
+			name:   "long output when the first line is empty",
+			out:    "\nsecond\n",
+			exit:   2,
+			status: check.Crit,
+			msg:    "second",
+		},
+		{
+			name:   "many U items: the first 8 named",
+			out:    "OK | a=U b=U c=U d=U e=U f=U g=U h=U i=U j=1\n",
+			status: check.OK,
+			msg:    `OK [unknown (U): "a", "b", "c", "d", "e", "f", "g", "h"]`,
+			metrics: []check.Metric{gauge("j", 1, "")},
 		},
 		{
 			name:   "pipe without perfdata",
@@ -145,10 +192,11 @@ func TestParseNagios(t *testing.T) {
 		},
 		{
 			name:    "long label becomes perfdata label",
-			out:     "OK | " + strings.Repeat("a", 124) + "=1 " + strings.Repeat("b", 123) + "=2\n",
+			out:     "OK | " + strings.Repeat("a", 113) + "=1 " + strings.Repeat("b", 112) + "=2;@1:2\n",
 			status:  check.OK,
 			msg:     "OK",
-			metrics: []check.Metric{gauge("value", 1, "", pd(strings.Repeat("a", 124))), gauge(strings.Repeat("b", 123), 2, "")},
+			metrics: []check.Metric{gauge("value", 1, "", pd(strings.Repeat("a", 113))), gauge(strings.Repeat("b", 112), 2, ""),
+				gauge(strings.Repeat("b", 112)+"_warn_inside_min", 1, ""), gauge(strings.Repeat("b", 112)+"_warn_inside_max", 2, "")},
 		},
 		{name: "exit 2 is crit", out: "CRITICAL - down\n", exit: 2, status: check.Crit, msg: "CRITICAL - down"},
 		{name: "exit 3 is unknown", out: "UNKNOWN - eh\n", exit: 3, status: check.Unknown, msg: "UNKNOWN - eh"},
