@@ -41,6 +41,8 @@ func TestRealNagiosPlugins(t *testing.T) {
 		msg      string // prefix
 		want     []want
 		labelled string // perfdata label expected on a "value" metric
+		exact    bool   // msg is the whole message, not a prefix
+		skip     func(check.Result) string
 	}
 	tests := []plugin{
 		{
@@ -91,6 +93,56 @@ func TestRealNagiosPlugins(t *testing.T) {
 			status: is(check.Crit),
 			msg:    "CRITICAL: boom",
 		},
+		// Exit codes 0, 1, 3 are ok, warn, unknown.
+		{name: "check_dummy", args: []string{"0", "fine"}, status: is(check.OK), msg: "OK: fine", exact: true},
+		{name: "check_dummy", args: []string{"3", "eh"}, status: is(check.Unknown), msg: "UNKNOWN: eh", exact: true},
+		{
+			// Long output: the lines after the first follow it in the message.
+			name:   "check_dummy",
+			args:   []string{"1", "2 disks failing\n/dev/sda: reallocated sectors\n/dev/sdb: pending sectors"},
+			status: is(check.Warn),
+			msg:    "WARNING: 2 disks failing; /dev/sda: reallocated sectors; /dev/sdb: pending sectors",
+			exact:  true,
+		},
+		{
+			// Perfdata after a '|' in the long output.
+			name:   "check_dummy",
+			args:   []string{"0", "up\nlong output | x=5ms;1:10"},
+			status: is(check.OK),
+			msg:    "OK: up; long output",
+			exact:  true,
+			want:   []want{{"x", 0.005, "s"}, {"x_warn_min", 0.001, "s"}, {"x_warn_max", 0.01, "s"}},
+		},
+		{
+			// Range thresholds become _min and _max gauges.
+			name:   "check_procs",
+			args:   []string{"-w", "1:100000", "-c", "1:200000"},
+			status: is(check.OK),
+			msg:    "PROCS OK",
+			want:   []want{{"procs", -1, ""}, {"procs_warn_min", 1, ""}, {"procs_warn_max", 100000, ""}, {"procs_crit_min", 1, ""}, {"procs_crit_max", 200000, ""}},
+		},
+		{
+			// Inside ranges (@) get their own names: alert inside.
+			name:   "check_procs",
+			args:   []string{"-w", "@100000:200000", "-c", "@200001:300000"},
+			status: is(check.OK),
+			msg:    "PROCS OK",
+			want:   []want{{"procs_warn_inside_min", 100000, ""}, {"procs_warn_inside_max", 200000, ""}, {"procs_crit_inside_min", 200001, ""}},
+		},
+		{
+			// ms become seconds; needs ping to work here.
+			name:   "check_ping",
+			args:   []string{"-H", "127.0.0.1", "-w", "100,20%", "-c", "500,60%", "-p", "1"},
+			status: is(check.OK),
+			msg:    "PING OK",
+			want:   []want{{"rta", -1, "s"}, {"rta_warn", 0.1, "s"}, {"rta_crit", 0.5, "s"}, {"pl", 0, "%"}},
+			skip: func(r check.Result) string {
+				if r.Status != check.OK {
+					return "check_ping cannot ping 127.0.0.1 here: " + r.Message
+				}
+				return ""
+			},
+		},
 	}
 	if swapTotal == 0 {
 		tests = append(tests, plugin{name: "check_swap", args: []string{"-w", "10%", "-c", "5%", "-n", "ok"},
@@ -111,7 +163,12 @@ func TestRealNagiosPlugins(t *testing.T) {
 				for _, m := range r.Metrics {
 					t.Logf("  %s", fmtMetric(m))
 				}
-				if !tt.status(r.Status) || !strings.HasPrefix(r.Message, tt.msg) {
+				if tt.skip != nil {
+					if why := tt.skip(r); why != "" {
+						t.Skip(why)
+					}
+				}
+				if !tt.status(r.Status) || !strings.HasPrefix(r.Message, tt.msg) || tt.exact && r.Message != tt.msg {
 					t.Errorf("got %v %q, want message %q and another status", r.Status, r.Message, tt.msg)
 				}
 				for _, w := range tt.want {
