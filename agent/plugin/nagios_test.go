@@ -76,7 +76,7 @@ func TestParseNagios(t *testing.T) {
 				gauge("value", 8, "", pd("a=b")), gauge("value", 9, "", pd("'"))},
 		},
 		{
-			name:    "counter and units",
+			name:   "counter and units",
 			out:    "OK | in=123c t=1s a=2us b=3% c=4KB d=5GB e=6TB f=7B g=8KiB h=9°C i=10req/s j=250ms k=1.5MB\n",
 			status: check.OK,
 			msg:    "OK",
@@ -178,10 +178,10 @@ func TestParseNagios(t *testing.T) {
 			msg:    "second",
 		},
 		{
-			name:   "many U items: the first 8 named",
-			out:    "OK | a=U b=U c=U d=U e=U f=U g=U h=U i=U j=1\n",
-			status: check.OK,
-			msg:    `OK [unknown (U): "a", "b", "c", "d", "e", "f", "g", "h"]`,
+			name:    "many U items: the first 8 named",
+			out:     "OK | a=U b=U c=U d=U e=U f=U g=U h=U i=U j=1\n",
+			status:  check.OK,
+			msg:     `OK [unknown (U): "a", "b", "c", "d", "e", "f", "g", "h"]`,
 			metrics: []check.Metric{gauge("j", 1, "")},
 		},
 		{
@@ -191,10 +191,10 @@ func TestParseNagios(t *testing.T) {
 			msg:    "OK",
 		},
 		{
-			name:    "long label becomes perfdata label",
-			out:     "OK | " + strings.Repeat("a", 113) + "=1 " + strings.Repeat("b", 112) + "=2;@1:2\n",
-			status:  check.OK,
-			msg:     "OK",
+			name:   "long label becomes perfdata label",
+			out:    "OK | " + strings.Repeat("a", 113) + "=1 " + strings.Repeat("b", 112) + "=2;@1:2\n",
+			status: check.OK,
+			msg:    "OK",
 			metrics: []check.Metric{gauge("value", 1, "", pd(strings.Repeat("a", 113))), gauge(strings.Repeat("b", 112), 2, ""),
 				gauge(strings.Repeat("b", 112)+"_warn_inside_min", 1, ""), gauge(strings.Repeat("b", 112)+"_warn_inside_max", 2, "")},
 		},
