@@ -29,6 +29,33 @@ type Report struct {
 	Ran bool `json:"-"`
 }
 
+// Exit statuses of `vigil-agent check --plugin`, as a Nagios plugin's.
+const (
+	ExitOK      = 0
+	ExitWarn    = 1
+	ExitCrit    = 2
+	ExitUnknown = 3 // also: the plugin could not run (not found, refused, timed out, unreadable output)
+)
+
+// ExitCode is the exit status a Nagios plugin would give for r: 0 ok,
+// 1 warn, 2 crit, 3 unknown or not run. `vigil-agent check --plugin` exits
+// with it, so that a Nagios or Sensu server can run plugins through the
+// agent's runner and read the status as it would the plugin's own.
+func (r Report) ExitCode() int {
+	if !r.Ran {
+		return ExitUnknown
+	}
+	switch r.Status {
+	case check.OK.String():
+		return ExitOK
+	case check.Warn.String():
+		return ExitWarn
+	case check.Crit.String():
+		return ExitCrit
+	}
+	return ExitUnknown
+}
+
 // ReportMetric is one metric of a Report.
 type ReportMetric struct {
 	Name   string            `json:"name"`
@@ -42,10 +69,18 @@ type ReportMetric struct {
 // checks that report differences (cpu) have something to compare.
 const sampleGap = time.Second
 
+// twoSamples are the built-in checks whose first run only primes a
+// reading (cpu reports the time spent since its previous run): RunChecks
+// runs them twice. Every other check reports all it has on its first run,
+// and `check load` or `check memory` should not wait sampleGap for nothing.
+var twoSamples = map[string]bool{"cpu": true}
+
 // RunChecks runs the named checks once each, as `vigil-agent check` does.
 // "all" means every check the config enables. A built-in check that the
-// config does not enable runs with its defaults. Built-in checks run twice,
-// sampleGap apart, and the second run is reported.
+// config does not enable runs with its defaults. Built-in checks that
+// compare with a previous reading (twoSamples) run twice, sampleGap apart,
+// and the second run is reported; the wait happens only when one of them
+// is asked for.
 func RunChecks(ctx context.Context, cfg *config.Config, names []string, log *slog.Logger) ([]Report, error) {
 	type entry struct {
 		id  string
@@ -62,7 +97,7 @@ func RunChecks(ctx context.Context, cfg *config.Config, names []string, log *slo
 			if err != nil {
 				return fmt.Errorf("checks.%s: %w", name, err)
 			}
-			entries = append(entries, entry{name, c, cc.Timeout, true})
+			entries = append(entries, entry{name, c, cc.Timeout, twoSamples[name]})
 			return nil
 		}
 		if f, ok := check.Lookup(name); ok {
@@ -70,7 +105,7 @@ func RunChecks(ctx context.Context, cfg *config.Config, names []string, log *slo
 			if err != nil {
 				return fmt.Errorf("check %s: %w", name, err)
 			}
-			entries = append(entries, entry{name, c, config.DefaultInterval, true})
+			entries = append(entries, entry{name, c, config.DefaultInterval, twoSamples[name]})
 			return nil
 		}
 		id := name

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 type report struct {
@@ -74,6 +75,14 @@ func TestCheckCommandBuiltins(t *testing.T) {
 	if reps[1].Check != "load" || len(reps[1].Metrics) != 3 {
 		t.Fatalf("load report: %+v", reps[1])
 	}
+	// Only cpu needs two readings a second apart; load alone does not wait.
+	begin := time.Now()
+	if reps, code, out := runCheck(t, "--config", conf, "load", "--json"); code != 0 || len(reps) != 1 || len(reps[0].Metrics) != 3 {
+		t.Fatalf("load alone: exit %d\n%s", code, out)
+	}
+	if took := time.Since(begin); took >= time.Second {
+		t.Errorf("check load took %v: it waited for the cpu's sample gap", took)
+	}
 
 	if _, code, out := runCheck(t, "--config", conf, "nosuch"); code != 1 || !strings.Contains(out, `no check "nosuch"`) {
 		t.Fatalf("unknown check: exit %d\n%s", code, out)
@@ -104,10 +113,60 @@ func TestCheckCommandPlugin(t *testing.T) {
 		t.Fatalf("latency.p99 missing: %+v", r.Metrics)
 	}
 
+	// Output with no readable line: unknown, exit status 3 as Nagios.
 	bad := filepath.Join(dir, "bad.sh")
 	os.WriteFile(bad, []byte("#!/bin/sh\necho \"metric x gauge notanumber\"\n"), 0o755)
 	reps, code, out = runCheck(t, "--json", "--plugin", bad, "--format", "cloudkick")
-	if code != 1 || len(reps) != 1 || reps[0].Status != "unknown" || !strings.Contains(reps[0].Message, "line 1") {
+	if code != 3 || len(reps) != 1 || reps[0].Status != "unknown" || !strings.Contains(reps[0].Message, "line 1") {
 		t.Fatalf("malformed plugin: exit %d:\n%s", code, out)
+	}
+}
+
+// TestCheckCommandPluginExitStatus: `check --plugin` exits as a Nagios
+// plugin does: 0 ok, 1 warn, 2 crit, 3 unknown or could not run.
+func TestCheckCommandPluginExitStatus(t *testing.T) {
+	dir := trustedDir(t)
+	plugins := map[string]string{
+		"warn.sh":   "#!/bin/sh\necho 'status warn disk 91% full'\n",
+		"crit.sh":   "#!/bin/sh\necho 'status err down'\n",
+		"noshebang": "echo 'status ok no #! line'\n",
+	}
+	for name, body := range plugins {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(dir, "missing.sh")
+	tests := []struct {
+		args   []string
+		code   int
+		status string
+		msg    string
+	}{
+		{[]string{"--plugin", filepath.Join(dir, "noshebang")}, 0, "ok", "no #! line"},
+		{[]string{"--plugin", filepath.Join(dir, "warn.sh")}, 1, "warn", "disk 91% full"},
+		{[]string{"--plugin", filepath.Join(dir, "crit.sh")}, 2, "crit", "down"},
+		{[]string{"--plugin", missing}, 3, "unknown", "plugin " + missing + ": not found"},
+	}
+	const nagios = "/usr/lib/nagios/plugins/check_dummy"
+	if _, err := os.Stat(nagios); err == nil {
+		for code, status := range []string{"ok", "warn", "crit", "unknown"} {
+			text := "line one\nline two"
+			tests = append(tests, struct {
+				args   []string
+				code   int
+				status string
+				msg    string
+			}{[]string{"--plugin", nagios, "--", string(rune('0' + code)), text}, code, status,
+				[]string{"OK", "WARNING", "CRITICAL", "UNKNOWN"}[code] + ": line one; line two"})
+		}
+	} else {
+		t.Logf("check_dummy cases skipped: %s not installed (apt-get install monitoring-plugins-basic)", nagios)
+	}
+	for _, tt := range tests {
+		reps, code, out := runCheck(t, append([]string{"--json"}, tt.args...)...)
+		if code != tt.code || len(reps) != 1 || reps[0].Status != tt.status || reps[0].Message != tt.msg {
+			t.Errorf("%v: exit %d, want %d %s %q:\n%s", tt.args, code, tt.code, tt.status, tt.msg, out)
+		}
 	}
 }

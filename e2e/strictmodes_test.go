@@ -51,9 +51,9 @@ func TestStrictModesCheckPlugin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			os.Remove(marker)
 			reps, code, out := runCheck(t, "--json", "--plugin", tt.path)
-			if code != 1 || len(reps) != 1 || reps[0].Status != "unknown" ||
+			if code != 3 || len(reps) != 1 || reps[0].Status != "unknown" ||
 				!strings.Contains(reps[0].Message, "plugin "+tt.path+": refused: ") || !strings.Contains(reps[0].Message, tt.want) {
-				t.Fatalf("exit %d, want 1 and a message containing %q:\n%s", code, tt.want, out)
+				t.Fatalf("exit %d, want 3 (unknown) and a message containing %q:\n%s", code, tt.want, out)
 			}
 			if _, err := os.Stat(marker); err == nil {
 				t.Fatal("the refused plugin ran")

@@ -35,6 +35,8 @@ commands:
   check    run checks once and print their results:
              check [--config FILE] [--json] all|NAME...
              check --plugin PATH [--format cloudkick|nagios|influx] [--timeout D] [--json] [-- ARGS...]
+           exit status: 0, or 1 when a check could not run; with --plugin, as a
+           Nagios plugin's: 0 ok, 1 warn, 2 crit, 3 unknown or could not run
   config   print a commented sample configuration
   setup    enroll at a collector and write the config (token file next to it; neither
            readable by others, group-readable only if the config already was):
@@ -65,10 +67,10 @@ func main() {
 	case "reload":
 		err = reload(args)
 	case "check":
-		var ok bool
-		ok, err = checkCmd(args)
-		if err == nil && !ok {
-			os.Exit(1)
+		var code int
+		code, err = checkCmd(args)
+		if err == nil && code != 0 {
+			os.Exit(code)
 		}
 	case "config":
 		fmt.Print(config.SampleConfig())
@@ -150,12 +152,14 @@ func serviceCmd(action string, args []string) error {
 	return err
 }
 
-// checkCmd runs checks once; ok is false when one of them could not run.
-func checkCmd(args []string) (ok bool, err error) {
+// checkCmd runs checks once and returns the exit status: for --plugin the
+// plugin's status as Nagios codes it (agent.Report.ExitCode), otherwise 1
+// when a check could not run, else 0.
+func checkCmd(args []string) (code int, err error) {
 	fs := flag.NewFlagSet("check", flag.ExitOnError)
 	path := fs.String("config", "", "config file (default: /etc/vigil/agent.toml if it exists, else built-in defaults)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
-	pluginPath := fs.String("plugin", "", "run this plugin executable instead of configured checks")
+	pluginPath := fs.String("plugin", "", "run this plugin executable instead of configured checks; exit status 0 ok, 1 warn, 2 crit, 3 unknown or could not run")
 	format := fs.String("format", "", "plugin output format: cloudkick, nagios or influx (default: detect)")
 	timeout := fs.Duration("timeout", 30*time.Second, "plugin timeout")
 	// Flags may come after the check names: `check cpu --json`.
@@ -180,33 +184,36 @@ func checkCmd(args []string) (ok bool, err error) {
 	var reports []agent.Report
 	if *pluginPath != "" {
 		if len(names) > 0 {
-			return false, fmt.Errorf("check --plugin takes no check names; pass plugin arguments after --")
+			return 1, fmt.Errorf("check --plugin takes no check names; pass plugin arguments after --")
 		}
 		cfg := plugin.Config{Path: *pluginPath, Args: pluginArgs, Format: plugin.Format(*format)}
 		cfg.Timeout.Duration = *timeout
 		reports = []agent.Report{agent.RunPlugin(ctx, cfg)}
 	} else {
 		if len(names) == 0 {
-			return false, fmt.Errorf("check: name the checks to run, or all")
+			return 1, fmt.Errorf("check: name the checks to run, or all")
 		}
 		cfg, err := loadOrDefault(*path)
 		if err != nil {
-			return false, err
+			return 1, err
 		}
 		reports, err = agent.RunChecks(ctx, cfg, names, log)
 		if err != nil {
-			return false, err
+			return 1, err
 		}
 	}
 	if err := agent.WriteReports(os.Stdout, reports, *asJSON); err != nil {
-		return false, err
+		return 1, err
+	}
+	if *pluginPath != "" {
+		return reports[0].ExitCode(), nil
 	}
 	for _, r := range reports {
 		if !r.Ran {
-			return false, nil
+			return 1, nil
 		}
 	}
-	return true, nil
+	return 0, nil
 }
 
 // setupCmd enrolls this agent (agent/enroll) and writes its config.
