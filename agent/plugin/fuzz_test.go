@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/vigilmon/vigil/agent/check"
@@ -21,6 +23,12 @@ var fuzzSeeds = []string{
 	"cpu,Host=a v=1\n",
 	"",
 	"\x00\xff\n|\n'",
+	// Lines the Cloudkick parser skips, after and before good ones.
+	"Checking things...\nstatus ok all good\nmetric a int32 1\nmetric b int32 1.5\n",
+	"status err x\nTraceback (most recent call last):\n  File \"p.py\", line 38\nstate maybe\ntimestamp -1\n",
+	// Nagios long output, ranges, U and units.
+	"CRITICAL: first\nsecond\nthird | a=5ms;10:20;@~:30;0;100\nb=1KB;~:10;10: c=U;@5;-3 d=3us;@10:20;:7 e=1TB;@1e3:\n",
+	"OK\n\n  \nlong;\nmore | x=1;:;@;~:\n",
 }
 
 func fuzzParser(f *testing.F, parse func([]byte, int, *check.Result) error) {
@@ -40,7 +48,56 @@ func fuzzParser(f *testing.F, parse func([]byte, int, *check.Result) error) {
 	})
 }
 
-func FuzzCloudkick(f *testing.F) { fuzzParser(f, ParseCloudkick) }
+// FuzzCloudkick also holds the skipped lines to their bounds: counted in
+// plugin_parse_errors, at most MaxSkippedReported named.
+func FuzzCloudkick(f *testing.F) {
+	fuzzParser(f, func(out []byte, exit int, r *check.Result) error {
+		s, err := parseCloudkick(out, exit, r)
+		if len(s.Errors) > MaxSkippedReported || len(s.Errors) > s.Lines || s.Lines > 0 && len(s.Errors) == 0 {
+			panic(fmt.Sprintf("skipped %d lines, %d errors kept", s.Lines, len(s.Errors)))
+		}
+		for _, e := range s.Errors {
+			if e.Line <= 0 || e.Format != FormatCloudkick {
+				panic(fmt.Sprintf("skipped line error %+v", e))
+			}
+		}
+		counted := -1.0
+		for _, m := range r.Metrics {
+			if m.Name == ParseErrorsMetric {
+				counted = m.Value
+			}
+		}
+		if err == nil && s.Lines > 0 && len(r.Metrics) < MaxMetrics && counted != float64(s.Lines) {
+			panic(fmt.Sprintf("%d lines skipped, %s = %v", s.Lines, ParseErrorsMetric, counted))
+		}
+		return err
+	})
+}
+
+// FuzzLastStderrLine: the line taken from stderr for a message is one
+// trimmed line of it that says something, or nothing.
+func FuzzLastStderrLine(f *testing.F) {
+	f.Add([]byte("Traceback (most recent call last):\n  File \"p.py\", line 38\n    def f(:\n         ^\nSyntaxError: invalid syntax\n"), 0)
+	f.Add([]byte("a\n^^^^\n\n"), 2)
+	f.Add([]byte(""), 1)
+	f.Fuzz(func(t *testing.T, stderr []byte, max int) {
+		b := &capBuffer{max: (max%64+64)%64 + 1, tailMax: 16}
+		b.Write(stderr)
+		line := lastStderrLine(b)
+		if strings.ContainsAny(line, "\n") || line != strings.TrimSpace(line) {
+			t.Fatalf("line %q", line)
+		}
+		if line != "" && !strings.Contains(string(stderr), line) {
+			t.Fatalf("line %q is not from stderr %q", line, stderr)
+		}
+		if len(b.tail) > 16 || len(b.buf) > b.max {
+			t.Fatalf("kept %d + %d bytes", len(b.buf), len(b.tail))
+		}
+		if n := min(len(stderr), 16); string(b.tail) != string(stderr[len(stderr)-n:]) {
+			t.Fatalf("tail %q of %q", b.tail, stderr)
+		}
+	})
+}
 
 func FuzzNagios(f *testing.F) { fuzzParser(f, ParseNagios) }
 
