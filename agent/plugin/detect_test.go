@@ -32,6 +32,13 @@ func TestDetect(t *testing.T) {
 		{"statusok x=1\n", FormatInflux},
 		{"", FormatNagios},
 		{"\n  \n", FormatNagios},
+		// A Cloudkick plugin that prints something else first.
+		{"Checking things...\nstatus ok fine\nmetric x int 1\n", FormatCloudkick},
+		{"Connecting to db\nmetric conns int32 5\n", FormatCloudkick},
+		{"Starting\nmetric x int16 1\n", FormatNagios},                     // no valid Cloudkick line
+		{"DISK OK | /=1B\nstatus ok of /dev/sda\n", FormatNagios},          // '|' on the first line
+		{"CRITICAL: 2 down\nservice a\nservice b\n", FormatNagios},         // long output
+		{"WARNING: raid degraded\nstatus: rebuilding 40%\n", FormatNagios}, // "status:" is not the keyword
 	}
 	for _, tt := range tests {
 		if got := Detect([]byte(tt.out)); got != tt.want {

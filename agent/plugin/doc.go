@@ -19,7 +19,14 @@
 //     must also end inside the plugin directory. The message names the
 //     path at fault, the rule and the fix, e.g. "plugin /x/y: refused:
 //     directory /x is writable by others (mode 0777); fix: chmod o-w /x".
-//     The real path found is executed, with the configured path as argv[0];
+//     The real path found is executed, with the configured path as argv[0].
+//     A path that leads to no file gives "plugin PATH: not found" (naming
+//     the missing directory when that is what is missing);
+//   - runs a file the kernel will not execute (ENOEXEC: no "#!" line, or a
+//     typo in it such as "#/usr/bin/env bash") with /bin/sh, as execvp and
+//     shells do: "/bin/sh REAL-PATH ARGS...", so the script's $0 is its real
+//     path. A file with a NUL byte in its first 512 bytes (a binary for
+//     another system) is not given to the shell: "exec format error";
 //   - starts it in its own process group (unix) with stdin on the null
 //     device (a read sees end of file at once), the agent's environment plus
 //     Config.Env plus VIGIL_CHECK_ID, VIGIL_CHECK_INTERVAL (seconds),
@@ -30,8 +37,11 @@
 //     line, and the result's message says the output was cut;
 //   - keeps at most 4 KiB of stderr and logs it with log/slog (attribute
 //     "check" = the check id): at level warn when the result is unknown,
-//     info otherwise; the first stderr line is also added to a message that
-//     would otherwise only say "plugin exited with code N";
+//     info otherwise. A message that would only say "plugin exited with
+//     code N" also gets the last stderr line with a letter or digit in it
+//     (at most 160 bytes; the last 1 KiB of a longer stderr is kept for
+//     it): a Python traceback's "SyntaxError: invalid syntax" or
+//     "KeyError: 'x'", a shell's "line 3: foo: not found";
 //   - on timeout (Config.Timeout, default 30s) or when the context is done,
 //     kills the whole process group with SIGKILL (on other systems than
 //     unix: the process only);
@@ -41,10 +51,10 @@
 //     its process group. A process that left the group (setsid, daemons)
 //     is not followed.
 //
-// A run that fails (refused file, cannot start, timeout, killed by a
-// signal, malformed output) gives status unknown with the reason as the
-// message, and Run returns that same reason as an error. Run never panics
-// on plugin output.
+// A run that fails (refused or missing file, cannot start, timeout, killed
+// by a signal, malformed output) gives status unknown with the reason as
+// the message, and Run returns that same reason as an error. Run never
+// panics on plugin output.
 //
 // # Cloudkick / Rackspace format
 //
@@ -72,8 +82,22 @@
 // any finite decimal number. Every numeric type becomes a gauge. A string
 // metric's value is the rest of the line (spaces kept, invalid UTF-8
 // replaced, at most 1024 bytes) and it has no unit; a numeric metric takes at
-// most one unit word (at most 64 bytes). Any other line fails the check with
-// a message naming the line number and what is wrong.
+// most one unit word (at most 64 bytes).
+//
+// A line that is none of these, or a directive that does not parse
+// ("Checking things...", "metric b int32 1.5", "state maybe"), is skipped,
+// as the Rackspace agent skips it; the other lines count. The result then
+// has a gauge plugin_parse_errors (the number of lines skipped; absent
+// when none were), and its message ends with a note naming the first
+// three, cut to fit the 256-byte message with at least 96 bytes left for
+// the note: "all good [2 lines skipped; line 1: unrecognized line
+// "Checking things...": want status, state, timestamp or metric; line 4:
+// ...]". The runner logs them at warn, once, and again when they change.
+// Metric lines past the 2000-metric limit are skipped likewise. Output in
+// which no line could be read fails the check (status unknown, the first
+// line's error as message), unless the exit code is non-zero: then the
+// plugin failed before its status line, and the message is "plugin exited
+// with code N" with stderr's reason and the note.
 //
 // A non-zero exit code (the Rackspace agent treats it as an error): the
 // status is that of a legacy "status ok|warn|err" line if there is one,
@@ -84,8 +108,12 @@
 // # Nagios / Monitoring Plugins format
 //
 // Exit code 0, 1, 2, 3 gives ok, warn, crit, unknown; any other code gives
-// unknown. The message is the text of the first line before '|' (long
-// output on later lines is not kept). Performance data follows '|' on the
+// unknown. The message is the text of the first line before '|', followed
+// by the long output: the text of each later non-blank line (before the
+// '|' that ends it, if any) after "; " (or a space when the text before
+// already ends with ';'). The first line is kept whole; the long output
+// fills the rest of the 256 bytes and is cut with "…": a status message
+// is one line (DESIGN §3), and the first line is the summary. Performance data follows '|' on the
 // first line, and on the line of the long output that has a '|' and every
 // line after it, as the Nagios plugin API describes:
 //
@@ -93,19 +121,42 @@
 //
 // Items are separated by spaces. A label in single quotes may hold spaces
 // and '=', and two single quotes in a row stand for one. A label that is a valid metric name
-// of at most 123 bytes (so that the suffixes below fit) becomes the metric's
-// name; any other label (such as "/" or "/ free") becomes the value of the
-// label "perfdata" on a metric named "value", as Telegraf's Nagios parser
-// does. The value "U" (unknown) skips the item. UOM s, ms, us, %, B, KB, MB,
-// GB, TB is kept as the metric's unit, value unchanged; c makes the metric a
-// counter without unit; other alphabetic units (KiB, MiB, ns, °C …) are kept
-// as they are; anything else is an error (such as "1,5": a decimal comma).
+// of at most 112 bytes (so that the longest suffix below, _crit_inside_max,
+// fits) becomes the metric's name; any other label (such as "/" or
+// "/ free") becomes the value of the label "perfdata" on a metric named
+// "value", as Telegraf's Nagios parser does.
+//
+// The value "U" (the plugin could not measure it) adds no metric; the
+// message ends with a note naming such items, at most 8:
+// "OK [unknown (U): "a", "b"]". The status stays the exit code's.
+//
+// Units of measure of the plugin guidelines are converted to base units,
+// as Prometheus names them (unit, value):
+//
+//	s            s, unchanged
+//	ms, us       s, value / 1000, / 1000000
+//	B            B, unchanged
+//	KB MB GB TB  B, value * 1024, 1024², 1024³, 1024⁴ (check_disk's and
+//	             check_swap's kilobyte is 1024 bytes)
+//	%            %, unchanged
+//	c            no unit; the metric is a counter
+//
+// Other alphabetic units (KiB, MiB, ns, °C …) are kept as they are, value
+// unchanged; anything else is an error (such as "1,5": a decimal comma).
+// Thresholds and bounds get the value's conversion and unit (a unit
+// repeated on them is accepted).
+//
 // warn, crit, min and max that are plain numbers become gauges named with
-// the suffixes _warn, _crit, _min and _max (same labels and unit; a unit
-// repeated on a threshold is accepted). Ranges in warn or crit (10:20, 10:,
-// ~:10, @10:20, @5) are checked for syntax and not kept: a range does not
-// fit one number, and alert rules belong on the collector side. A malformed
-// item fails the check with a message naming the line and the item.
+// the suffixes _warn, _crit, _min and _max (same labels and unit). A range
+// in warn or crit becomes up to two gauges. start:end alerts outside the
+// range: _warn_min = start, _warn_max = end. @start:end alerts inside it:
+// _warn_inside_min and _warn_inside_max. An infinite end has no gauge
+// ("~:100" gives only _warn_max = 100, "10:" only _warn_min = 10), ":N" and
+// "@N" start at 0, and crit works the same with _crit. A plain number N
+// (which Nagios reads as 0:N) stays _warn = N. So `procs=107;10:20;@0:5`
+// gives procs, procs_warn_min 10, procs_warn_max 20,
+// procs_crit_inside_min 0 and procs_crit_inside_max 5. A malformed item
+// fails the check with a message naming the line and the item.
 //
 // # Influx line protocol (Telegraf exec scripts)
 //
@@ -130,7 +181,10 @@
 // Cloudkick (unless that line is not valid Cloudkick but is a valid line
 // protocol entry, such as "metric value=1"); else, if the first line that is
 // neither blank nor a # comment is a complete line protocol entry with at
-// least one field, it is Influx; otherwise it is Nagios. Configure the
-// format explicitly where it is known: a Cloudkick plugin that fails before
-// printing its status line would otherwise be read as Nagios.
+// least one field, it is Influx; otherwise, if the first line has no '|'
+// and a later line is a valid Cloudkick status or metric line (a plugin
+// that prints "Checking things..." first), it is Cloudkick; otherwise it is
+// Nagios. Configure the format explicitly where it is known: a Cloudkick
+// plugin that fails before printing its status line would otherwise be
+// read as Nagios.
 package plugin
