@@ -177,7 +177,9 @@ func (rn *Runner) Run(ctx context.Context, cfg Config, checkID string, interval 
 	if err != nil {
 		return finish(r, fmt.Errorf("plugin %s: %w", path, err))
 	}
-	if em := exitMessage(res.exitCode); res.exitCode != 0 && strings.HasPrefix(r.Message, em) {
+	// A message that only says "plugin exited with code N" (maybe with a
+	// note after it) gets stderr's reason.
+	if em := exitMessage(res.exitCode); res.exitCode != 0 && (r.Message == em || strings.HasPrefix(r.Message, em+" [")) {
 		if line := lastStderrLine(res.stderr); line != "" {
 			r.Message = em + ": " + cleanMessage(line, maxStderrInMessage) + r.Message[len(em):]
 		}
