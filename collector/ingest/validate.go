@@ -227,7 +227,7 @@ func derived(tenant, agent, check string, ts int64, status store.Status, duratio
 // errReservedCheck and errReservedMetric refuse the names of the
 // collector's own series (promapi.ReservedCheck, ReservedMetricPrefix).
 var (
-	errReservedCheck  = errors.New("reserved: checks named vigil or vigil followed by . _ - or : are the collector's own (rename the check)")
+	errReservedCheck  = errors.New("reserved: checks named vigil or starting with vigil. vigil_ or vigil- are the collector's own (rename the check)")
 	errReservedMetric = errors.New("reserved: metric names starting with vigil. are the collector's own, such as vigil.status (rename the metric)")
 )
 

@@ -92,7 +92,7 @@ const (
 
 // ReservedCheck reports whether check names a check that agents may not
 // send: one whose Prometheus form is vigil or starts with vigil_ (vigil,
-// vigil.import, vigil_x, vigil-x…), which would share names with the
+// vigil.import, vigil_x, vigil-x…), which could share names with the
 // collector's own series.
 func ReservedCheck(check string) bool {
 	return strings.HasPrefix(MetricName(check, ""), "vigil_")

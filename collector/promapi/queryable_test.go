@@ -46,3 +46,36 @@ func TestLabelsMetricLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelsCollectorSeries: the derived status and duration series have
+// one name for all checks, and imported series keep their own name and
+// labels, agent and check among them.
+func TestLabelsCollectorSeries(t *testing.T) {
+	for _, tt := range []struct {
+		s    store.SeriesKey
+		want string
+	}{
+		{store.SeriesKey{Agent: "h", Check: "plugin.check_disk", Metric: StatusMetric}, `{__name__="vigil_check_status", agent="h", check="plugin.check_disk"}`},
+		{store.SeriesKey{Agent: "h", Check: "cpu", Metric: DurationMetric}, `{__name__="vigil_check_duration_seconds", agent="h", check="cpu"}`},
+		{store.SeriesKey{Agent: "a:9100", Check: ImportCheck, Metric: "node_load1", Labels: []store.Label{{Key: "instance", Value: "a:9100"}, {Key: "job", Value: "node"}}},
+			`{__name__="node_load1", instance="a:9100", job="node"}`},
+		{store.SeriesKey{Agent: "x", Check: ImportCheck, Metric: "up", Labels: []store.Label{{Key: "agent", Value: "x"}, {Key: "metric", Value: "m"}, {Key: "e", Value: ""}}},
+			`{__name__="up", agent="x", metric="m"}`},
+	} {
+		s := store.Series{SeriesKey: tt.s}
+		if got := Labels(&s).String(); got != tt.want {
+			t.Errorf("Labels(%+v) = %s, want %s", tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestReservedCheck(t *testing.T) {
+	for check, want := range map[string]bool{
+		"vigil": true, "vigil.import": true, "vigil_check": true, "vigil-x": true, "vigil:x": false,
+		"vigilant": false, "cpu": false, "plugin.vigil": false, "Vigil": false, "1vigil": false,
+	} {
+		if got := ReservedCheck(check); got != want {
+			t.Errorf("ReservedCheck(%q) = %v, want %v", check, got, want)
+		}
+	}
+}
