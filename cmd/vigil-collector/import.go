@@ -64,7 +64,7 @@ func importCmd(args []string) error {
 	bad := sum.Check(*maxBad)
 	if c, ok := st.(interface {
 		Compact(context.Context, int64) (pebble.CompactStats, error)
-	}); ok {
+	}); ok && sum.Points > 0 {
 		start := time.Now()
 		cs, err := c.Compact(ctx, start.UnixMilli())
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -255,4 +256,46 @@ func TestSummaryCheck(t *testing.T) {
 			t.Errorf("%+v with %v: %v, want %q", tt.sum, tt.maxBad, err, tt.err)
 		}
 	}
+}
+
+// FuzzImportedLabels: a text line the importer takes becomes a series
+// whose Prometheus labels are exactly the line's name and non-empty
+// labels, and which never has both agent and check labels (those of
+// Vigil's own series).
+func FuzzImportedLabels(f *testing.F) {
+	f.Add([]byte(`node_load1{instance="a:9100",job="node"} 0.5 1795132800000`))
+	f.Add([]byte(`up{agent="x",e=""} 1 1795132800000`))
+	f.Add([]byte(`up{agent="x",check="c"} 1 1795132800000`))
+	f.Add([]byte(`a.b{__x="1"} 1 1795132800000`))
+	im := &importer{opts: Options{Tenant: "t", AgentLabel: "host"}}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var s sample
+		if ok, err := parseText(line, &s); !ok || err != nil {
+			return
+		}
+		want := map[string]string{"__name__": string(s.name)}
+		for _, l := range s.labels {
+			if len(l.value) > 0 {
+				want[string(l.key)] = string(l.value)
+			}
+		}
+		sr, err := im.define(string(s.name), func(yield func(k, v string)) {
+			for _, l := range s.labels {
+				yield(string(l.key), string(l.value))
+			}
+		})
+		if err != nil {
+			return
+		}
+		got := promapi.Labels(&sr).Map()
+		if !maps.Equal(got, want) {
+			t.Fatalf("%q: labels %v, want %v", line, got, want)
+		}
+		if got["agent"] != "" && got["check"] != "" {
+			t.Fatalf("%q: taken with agent and check labels", line)
+		}
+		if sr.Check != promapi.ImportCheck || sr.ID != sr.SeriesKey.ID() || sr.Agent == "" {
+			t.Fatalf("%q: series %+v", line, sr)
+		}
+	})
 }
