@@ -1,9 +1,15 @@
 package promapi
 
 import (
+	"log/slog"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/vigilmon/vigil/collector/store"
+	"github.com/vigilmon/vigil/collector/store/pebble"
 )
 
 func TestMetricName(t *testing.T) {
@@ -76,6 +82,62 @@ func TestReservedCheck(t *testing.T) {
 	} {
 		if got := ReservedCheck(check); got != want {
 			t.Errorf("ReservedCheck(%q) = %v, want %v", check, got, want)
+		}
+	}
+}
+
+// TestSelectImportedByCheckAndAgent: selectors on check and agent, which
+// narrow the store's scan, still find imported series that carry those
+// labels themselves (stored under ImportCheck, agent from their agent
+// label), and only those.
+func TestSelectImportedByCheckAndAgent(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts := time.Now().UnixMilli()
+	var w store.WriteRequest
+	w.Tenant = "acme"
+	for _, k := range []store.SeriesKey{
+		{Agent: "web-1", Check: "cpu", Metric: "usage_percent"},
+		{Agent: "web-1", Check: "cpu", Metric: StatusMetric},
+		{Agent: "unknown", Check: ImportCheck, Metric: "probe_success", Labels: []store.Label{{Key: "check", Value: "cpu"}}},
+		{Agent: "web-1", Check: ImportCheck, Metric: "up", Labels: []store.Label{{Key: "agent", Value: "web-1"}}},
+		{Agent: "h2", Check: ImportCheck, Metric: "up", Labels: []store.Label{{Key: "host", Value: "h2"}}},
+	} {
+		k.Tenant = "acme"
+		s := store.Series{SeriesKey: k, Type: store.Gauge, ID: k.ID()}
+		w.Series = append(w.Series, s)
+		w.Points = append(w.Points, store.Point{Series: s.ID, TS: ts, Value: 1})
+	}
+	if err := st.Write(t.Context(), &w); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := (&queryable{st: st, tenant: "acme", res: store.Raw}).Querier(ts-1000, ts+1000)
+	for _, tt := range []struct {
+		ms   []*labels.Matcher
+		want []string
+	}{
+		{[]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "check", "cpu")}, []string{
+			`{__name__="cpu_usage_percent", agent="web-1", check="cpu"}`,
+			`{__name__="probe_success", check="cpu"}`,
+			`{__name__="vigil_check_status", agent="web-1", check="cpu"}`,
+		}},
+		{[]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "agent", "web-1"), labels.MustNewMatcher(labels.MatchEqual, "__name__", "up")}, []string{
+			`{__name__="up", agent="web-1"}`,
+		}},
+		{[]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "agent", "h2")}, nil},
+		{[]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "check", ImportCheck)}, nil},
+		{[]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "host", "h2")}, []string{`{__name__="up", host="h2"}`}},
+	} {
+		set := q.Select(t.Context(), true, nil, tt.ms...)
+		var got []string
+		for set.Next() {
+			got = append(got, set.At().Labels().String())
+		}
+		if set.Err() != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("%v: %v, %v; want %v", tt.ms, got, set.Err(), tt.want)
 		}
 	}
 }
