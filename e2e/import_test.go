@@ -149,3 +149,21 @@ func TestImportKeepsPrometheusNames(t *testing.T) {
 		t.Errorf("promtool query series: %s", out)
 	}
 }
+
+// TestImportHelp: each flag of import -h states its default once (the
+// old --check-label stated two).
+func TestImportHelp(t *testing.T) {
+	_, coll := binaries(t)
+	out, _ := exec.Command(coll, "import", "-h").CombinedOutput()
+	for _, want := range []string{"-max-bad float", "(default 0.01)", "-agent-label string", `(default "host")`, "keep their metric names and labels"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("import -h lacks %q:\n%s", want, out)
+		}
+	}
+	// A flag's help is its line and the indented one after it.
+	for _, help := range strings.Split(string(out), "\n  -") {
+		if n := strings.Count(help, "default"); n > 1 {
+			t.Errorf("a flag states %d defaults: %q", n, help)
+		}
+	}
+}
