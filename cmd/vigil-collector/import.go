@@ -20,18 +20,23 @@ func importCmd(args []string) error {
 	path := fs.String("config", defaultConfig, "config file")
 	var o importer.Options
 	fs.StringVar(&o.Tenant, "tenant", "", "tenant the series belong to (required)")
-	fs.StringVar(&o.AgentLabel, "agent-label", "host", "label naming the agent")
-	fs.StringVar(&o.CheckLabel, "check-label", "check", "label naming the check (default: the metric name's first word)")
+	fs.StringVar(&o.AgentLabel, "agent-label", "host", "label whose value is the series' agent in /v1/series and /v1/query (a label named agent wins; without either: agent \"unknown\")")
 	fs.IntVar(&o.Batch, "batch", 5000, "points per store write")
+	maxBad := fs.Float64("max-bad", importer.DefaultMaxBad, "fail (exit status 1) when more than this share of the sample lines is bad, 0 to 1")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: vigil-collector import --tenant T [--agent-label host] [--check-label check] [--config FILE] FILE...")
+		fmt.Fprintln(fs.Output(), "usage: vigil-collector import --tenant T [--agent-label host] [--max-bad 0.01] [--config FILE] FILE...")
 		fmt.Fprintln(fs.Output(), "FILE: Prometheus text with timestamps, OpenMetrics, or VictoriaMetrics JSON lines (/api/v1/export).")
+		fmt.Fprintln(fs.Output(), "Series keep their metric names and labels: PromQL on /prometheus/ selects them as in the source.")
+		fmt.Fprintln(fs.Output(), "Exits non-zero when nothing was imported or more than --max-bad of the lines were bad.")
 		fs.PrintDefaults()
 	}
 	fs.Parse(args)
 	if o.Tenant == "" || fs.NArg() == 0 {
 		fs.Usage()
 		return fmt.Errorf("import: --tenant and at least one FILE are required")
+	}
+	if !(*maxBad >= 0 && *maxBad <= 1) {
+		return fmt.Errorf("import: --max-bad %v: want a fraction from 0 to 1 (0.01 is 1%%)", *maxBad)
 	}
 	cfg, err := collector.LoadConfig(*path)
 	if err != nil {
@@ -54,9 +59,12 @@ func importCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	// What was imported is kept (and compressed below) even when the
+	// import as a whole fails the check.
+	bad := sum.Check(*maxBad)
 	if c, ok := st.(interface {
 		Compact(context.Context, int64) (pebble.CompactStats, error)
-	}); ok {
+	}); ok && sum.Points > 0 {
 		start := time.Now()
 		cs, err := c.Compact(ctx, start.UnixMilli())
 		if err != nil {
@@ -65,5 +73,5 @@ func importCmd(args []string) error {
 		fmt.Fprintf(os.Stderr, "compressed %d points of %d series in %d closed days into %d bytes (%.2f bytes/point) in %s\n",
 			cs.Points, cs.Series, cs.Buckets, cs.Bytes, float64(cs.Bytes)/float64(max(cs.Points, 1)), time.Since(start).Round(time.Millisecond))
 	}
-	return nil
+	return bad
 }

@@ -129,8 +129,8 @@ func TestIngestStoresAndAcks(t *testing.T) {
 		t.Fatalf("ack = %v", r.ack)
 	}
 	series, err := f.store.Series(context.Background(), store.SeriesFilter{Tenant: "acme", Agent: "web-1", Check: "cpu"})
-	if err != nil || len(series) != 3 {
-		t.Fatalf("series = %v, %v; want 3", series, err)
+	if err != nil || len(series) != 3+2 { // and the check's status and duration
+		t.Fatalf("series = %v, %v; want 5", series, err)
 	}
 	pts, err := f.store.Points(context.Background(), series[0].ID, 0, f.now.UnixMilli()+1, 0)
 	if err != nil || len(pts) != 1 || pts[0].TS != f.now.UnixMilli() {
@@ -276,7 +276,7 @@ func TestIngestBasicAuth(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	if series, _ := f.store.Series(context.Background(), store.SeriesFilter{Tenant: "acme", Agent: "db-3"}); len(series) != 1 {
+	if series, _ := f.store.Series(context.Background(), store.SeriesFilter{Tenant: "acme", Agent: "db-3"}); len(series) != 1+2 { // and the check's status and duration
 		t.Fatalf("series = %v", series)
 	}
 }

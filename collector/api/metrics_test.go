@@ -69,11 +69,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	for _, want := range []string{
 		`vigil_collector_batches_ingested_total{transport="https"} 1`,
-		`vigil_collector_points_ingested_total{transport="https"} 3`,
+		`vigil_collector_points_ingested_total{transport="https"} 5`, // with the derived status and duration
 		`vigil_collector_points_rejected_total{reason="bad_metric"} 1`,
 		`vigil_collector_ack_latency_seconds_count{transport="https"} 1`,
 		`vigil_collector_store_write_seconds_count 1`,
-		`vigil_collector_store_query_seconds_count{op="points"} 3`,
+		`vigil_collector_store_query_seconds_count{op="points"} 5`, // 3 metrics, the check's status and duration
 		`vigil_collector_http_requests_total{code="200",route="GET /v1/query"} 1`,
 		`vigil_collector_http_requests_total{code="404",route="GET /v1/agents/{id}/checks"} 1`,
 		`vigil_collector_http_requests_total{code="200",route="POST /v1/ingest"} 1`,

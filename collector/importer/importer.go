@@ -2,10 +2,18 @@
 // VictoriaMetrics into a store: Prometheus text exposition with timestamps,
 // OpenMetrics, and VictoriaMetrics' JSON-lines export. vigil-collector
 // import wires it to the configured store.
+//
+// Imported series keep their names and labels: node_load1{instance="a:9100"}
+// answers PromQL as exactly that (promapi maps series of the check
+// promapi.ImportCheck so), and dashboards built on the original data work
+// unchanged. A series with both an agent and a check label is refused:
+// the collector's own series carry both, and the two could share a
+// label set.
 package importer
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -18,18 +26,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vigilmon/vigil/collector/promapi"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
 // Options configures Import.
 type Options struct {
 	Tenant string
-	// AgentLabel names the label holding the agent (default "host"); a
-	// sample without it goes to agent "unknown".
+	// AgentLabel names the label whose value is the series' agent for
+	// Vigil's own API (/v1/series?agent=), default "host"; a label named
+	// agent wins, and a series with neither goes to agent "unknown". The
+	// label stays one of the series' labels.
 	AgentLabel string
-	// CheckLabel names the label holding the check (default "check"); a
-	// sample without it gets the metric name's first _-separated word.
-	CheckLabel string
 	// Batch is the number of points per store write (default 5000) when
 	// the store writes points one by one. A store that writes chunks
 	// (ChunkWriter) gets each series' points of a day together instead:
@@ -53,8 +61,28 @@ type Options struct {
 // Summary is what an import did.
 type Summary struct {
 	Files, Lines, Points, Series, BadLines int64
-	Bytes                                  int64
-	Elapsed                                time.Duration
+	// Skipped is the lines that hold no sample: blank, # comments.
+	Skipped int64
+	Bytes   int64
+	Elapsed time.Duration
+}
+
+// DefaultMaxBad is the share of bad sample lines past which Check fails.
+const DefaultMaxBad = 0.01
+
+// Check says whether the import did its job: some points, and at most
+// maxBad (a fraction) of the lines holding samples bad. A file that is
+// mostly not exposition with timestamps (a scrape of /metrics, a log)
+// should fail the import, not pass as a few points.
+func (s Summary) Check(maxBad float64) error {
+	if s.Points == 0 {
+		return fmt.Errorf("import: nothing imported (%d lines, %d bad): see the bad lines above", s.Lines, s.BadLines)
+	}
+	data := s.Lines - s.Skipped
+	if share := float64(s.BadLines) / float64(max(data, 1)); share > maxBad {
+		return fmt.Errorf("import: %d of %d sample lines bad (%.1f%%), more than --max-bad %g; the good ones were imported", s.BadLines, data, 100*share, maxBad)
+	}
+	return nil
 }
 
 func (s Summary) String() string {
@@ -110,9 +138,6 @@ func Import(ctx context.Context, st store.Store, opts Options, files []string) (
 	}
 	if opts.AgentLabel == "" {
 		opts.AgentLabel = "host"
-	}
-	if opts.CheckLabel == "" {
-		opts.CheckLabel = "check"
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 5000
@@ -239,6 +264,9 @@ func (im *importer) textLine(ctx context.Context, line []byte) error {
 	s := &im.sample
 	ok, err := parseText(line, s)
 	if !ok || err != nil {
+		if !ok && err == nil {
+			im.sum.Skipped++
+		}
 		return err
 	}
 	e := im.series[string(s.key)]
@@ -261,6 +289,9 @@ func (im *importer) vmLine(ctx context.Context, line []byte) error {
 	l := &im.vm
 	ok, err := parseVM(line, l)
 	if !ok || err != nil {
+		if !ok && err == nil {
+			im.sum.Skipped++
+		}
 		return err
 	}
 	key := vmKey(l.Metric)
@@ -302,40 +333,81 @@ func vmKey(m map[string]string) string {
 	return b.String()
 }
 
-// define maps a metric and its labels to a series: the agent and check
-// labels become the series' agent and check, the others stay labels.
+// define maps a metric and its labels to a series of the check
+// promapi.ImportCheck that keeps both as they are. Label values that are
+// empty are dropped: Prometheus does not tell them from absent ones.
 func (im *importer) define(name string, labels func(func(k, v string))) (store.Series, error) {
-	sr := store.Series{SeriesKey: store.SeriesKey{Tenant: im.opts.Tenant, Metric: name}, Type: store.Gauge}
+	sr := store.Series{SeriesKey: store.SeriesKey{Tenant: im.opts.Tenant, Check: promapi.ImportCheck, Metric: name}, Type: store.Gauge}
+	if !validName(name) {
+		return sr, fmt.Errorf("metric name %q: want a Prometheus name, [a-zA-Z_:][a-zA-Z0-9_:]*", name)
+	}
+	var bad error
+	var agent, named string
 	labels(func(k, v string) {
-		switch k {
-		case im.opts.AgentLabel:
-			sr.Agent = v
-		case im.opts.CheckLabel:
-			sr.Check = v
-		default:
-			sr.Labels = append(sr.Labels, store.Label{Key: k, Value: v})
+		switch {
+		case bad != nil:
+			return
+		case !validLabelKey(k):
+			bad = fmt.Errorf("series %s: label name %q: want a Prometheus label name, [a-zA-Z_][a-zA-Z0-9_]* not starting with __", name, k)
+			return
+		case v == "":
+			return
+		case k == promapi.AgentLabel:
+			agent = v
+		case k == im.opts.AgentLabel:
+			named = v
 		}
+		sr.Labels = append(sr.Labels, store.Label{Key: k, Value: v})
 	})
-	if sr.Agent == "" {
-		sr.Agent = "unknown"
+	if bad != nil {
+		return sr, bad
 	}
-	if sr.Check == "" {
-		sr.Check, _, _ = strings.Cut(name, "_")
-	}
-	if strings.HasSuffix(name, "_total") {
-		sr.Type = store.Counter
-	}
+	// An agent label decides the agent: the collector narrows PromQL's
+	// agent="…" selectors by it.
+	sr.Agent = cmp.Or(agent, named, "unknown")
 	if len(sr.Labels) > 16 {
 		return sr, fmt.Errorf("series %s has %d labels, at most 16 are kept", name, len(sr.Labels))
 	}
 	store.SortLabels(sr.Labels)
-	for i := 1; i < len(sr.Labels); i++ {
-		if sr.Labels[i].Key == sr.Labels[i-1].Key {
-			return sr, fmt.Errorf("label %q repeated", sr.Labels[i].Key)
+	hasCheck := false
+	for i, l := range sr.Labels {
+		if i > 0 && l.Key == sr.Labels[i-1].Key {
+			return sr, fmt.Errorf("label %q repeated", l.Key)
 		}
+		hasCheck = hasCheck || l.Key == promapi.CheckLabel
+	}
+	if agent != "" && hasCheck {
+		return sr, fmt.Errorf("series %s has both an agent and a check label, which Vigil's own series carry: it could share their names; rename one of them (relabel) before exporting", name)
+	}
+	if strings.HasSuffix(name, "_total") {
+		sr.Type = store.Counter
 	}
 	sr.ID = sr.SeriesKey.ID()
 	return sr, nil
+}
+
+// validName reports whether n is a Prometheus metric name (the classic
+// character set, which PromQL selects without quoting).
+func validName(n string) bool {
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return n != ""
+}
+
+// validLabelKey reports whether k is a Prometheus label name not reserved
+// by Prometheus (__…).
+func validLabelKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return k != "" && !strings.HasPrefix(k, "__")
 }
 
 func (im *importer) add(ctx context.Context, e *seriesEntry, ts int64, v float64) error {

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/vigilmon/vigil/collector/promapi"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/collector/store/pebble"
 )
@@ -85,7 +88,10 @@ func TestImport(t *testing.T) {
 		t.Fatalf("series of h1: %v, %v", ss, err)
 	}
 	for _, s := range ss {
-		if s.Metric == "net_bytes_total" && (s.Check != "net" || s.Type != store.Counter || len(s.Labels) != 1) {
+		if s.Check != promapi.ImportCheck {
+			t.Errorf("series %+v not of check %s", s, promapi.ImportCheck)
+		}
+		if s.Metric == "net_bytes_total" && (s.Type != store.Counter || fmt.Sprint(s.Labels) != "[{dev eth0} {host h1}]") {
 			t.Errorf("net series %+v", s)
 		}
 	}
@@ -168,4 +174,128 @@ func TestImportBlocks(t *testing.T) {
 			t.Errorf("first point of a: %v, want the later line's 99", want[0])
 		}
 	}
+}
+
+// TestImportKeepsNames: an imported series keeps its name and labels,
+// as Prometheus labels too; its agent (for /v1/) is its agent label, else
+// the --agent-label one, else unknown; lines that Prometheus would not
+// take, or that could share a label set with Vigil's own series, are bad
+// with a reason.
+func TestImportKeepsNames(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "x.prom")
+	os.WriteFile(file, []byte(`# HELP node_load1 1m load average.
+# TYPE node_load1 gauge
+node_load1{instance="a:9100",job="node"} 0.5 1795132800000
+http_requests_total{instance="a:9100",code="200",check="x",empty=""} 7 1795132800000
+up{agent="web-1",instance="a:9100"} 1 1795132800000
+up{host="h1",instance="b:9100"} 1 1795132800000
+up{agent="web-1",check="cpu"} 1 1795132800000
+cpu.usage{a="1"} 1 1795132800000
+x{__meta="1"} 1 1795132800000
+x{1a="1"} 1 1795132800000
+`), 0o644)
+	st, err := pebble.Open(filepath.Join(dir, "db"), pebble.Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var out bytes.Buffer
+	sum, err := Import(t.Context(), st, Options{Tenant: "acme", Progress: &out}, []string{file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Points != 4 || sum.BadLines != 4 || sum.Skipped != 2 || sum.Lines != 10 {
+		t.Errorf("summary %+v", sum)
+	}
+	for _, want := range []string{
+		"x.prom:7: series up has both an agent and a check label",
+		"x.prom:8: metric name \"cpu.usage\": want a Prometheus name",
+		"x.prom:9: series x: label name \"__meta\"",
+		"x.prom:10: ",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	ss, err := st.Series(t.Context(), store.SeriesFilter{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range ss {
+		got = append(got, s.Agent+" "+promapi.Labels(&s).String())
+	}
+	slices.Sort(got)
+	want := []string{
+		`h1 {__name__="up", host="h1", instance="b:9100"}`,
+		`unknown {__name__="http_requests_total", check="x", code="200", instance="a:9100"}`,
+		`unknown {__name__="node_load1", instance="a:9100", job="node"}`,
+		`web-1 {__name__="up", agent="web-1", instance="a:9100"}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("series:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestSummaryCheck(t *testing.T) {
+	for _, tt := range []struct {
+		sum    Summary
+		maxBad float64
+		err    string
+	}{
+		{Summary{Lines: 10, Points: 10}, 0, ""},
+		{Summary{Lines: 0}, 0.5, "nothing imported"},
+		{Summary{Lines: 5, BadLines: 5}, 1, "nothing imported"},
+		{Summary{Lines: 102, Skipped: 2, BadLines: 1, Points: 99}, 0.01, ""},
+		{Summary{Lines: 102, Skipped: 2, BadLines: 2, Points: 98}, 0.01, "2 of 100 sample lines bad (2.0%), more than --max-bad 0.01"},
+		{Summary{Lines: 102, Skipped: 2, BadLines: 50, Points: 50}, 0.5, ""},
+	} {
+		err := tt.sum.Check(tt.maxBad)
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("%+v with %v: %v, want %q", tt.sum, tt.maxBad, err, tt.err)
+		}
+	}
+}
+
+// FuzzImportedLabels: a text line the importer takes becomes a series
+// whose Prometheus labels are exactly the line's name and non-empty
+// labels, and which never has both agent and check labels (those of
+// Vigil's own series).
+func FuzzImportedLabels(f *testing.F) {
+	f.Add([]byte(`node_load1{instance="a:9100",job="node"} 0.5 1795132800000`))
+	f.Add([]byte(`up{agent="x",e=""} 1 1795132800000`))
+	f.Add([]byte(`up{agent="x",check="c"} 1 1795132800000`))
+	f.Add([]byte(`a.b{__x="1"} 1 1795132800000`))
+	im := &importer{opts: Options{Tenant: "t", AgentLabel: "host"}}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var s sample
+		if ok, err := parseText(line, &s); !ok || err != nil {
+			return
+		}
+		want := map[string]string{"__name__": string(s.name)}
+		for _, l := range s.labels {
+			if len(l.value) > 0 {
+				want[string(l.key)] = string(l.value)
+			}
+		}
+		sr, err := im.define(string(s.name), func(yield func(k, v string)) {
+			for _, l := range s.labels {
+				yield(string(l.key), string(l.value))
+			}
+		})
+		if err != nil {
+			return
+		}
+		got := promapi.Labels(&sr).Map()
+		if !maps.Equal(got, want) {
+			t.Fatalf("%q: labels %v, want %v", line, got, want)
+		}
+		if got["agent"] != "" && got["check"] != "" {
+			t.Fatalf("%q: taken with agent and check labels", line)
+		}
+		if sr.Check != promapi.ImportCheck || sr.ID != sr.SeriesKey.ID() || sr.Agent == "" {
+			t.Fatalf("%q: series %+v", line, sr)
+		}
+	})
 }

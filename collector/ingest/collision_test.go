@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vigilmon/vigil/collector/promapi"
+	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/protocol"
 )
 
@@ -38,6 +39,11 @@ func FuzzDistinctSeriesDistinctLabels(f *testing.F) {
 		{"plugin.x", "y", "", "plugin_x", "y", ""},
 		{"1a", "b", "", "_1a", "b", ""},
 		{"a", "b_c", "", "a_b", "c", ""},
+		{"vigil", "check_status", "", "cpu", "x", ""},
+		{"vigil_check", "status", "", "cpu", "x", ""},
+		{"plugin.x", "vigil.status", "", "plugin.x", "y", ""},
+		{"plugin.x", "vigil_status", "", "plugin.x", "y", ""},
+		{"vigil.import", "x", "", "cpu", "x", ""},
 	} {
 		f.Add(seed[0], seed[1], seed[2], seed[3], seed[4], seed[5])
 	}
@@ -48,16 +54,22 @@ func FuzzDistinctSeriesDistinctLabels(f *testing.F) {
 			return v.Validate("t", "h", &protocol.Batch{Results: []*protocol.CheckResult{{Check: check, TimestampMs: ts,
 				Metrics: []*protocol.Metric{gauge(metric, 1, labelsFrom(labels)...)}}}})
 		}
-		r1, r2 := one(check1, metric1, labels1), one(check2, metric2, labels2)
-		if r1.Accepted != 1 || r2.Accepted != 1 {
-			return
+		// Every series of both results, the derived status and duration
+		// series among them.
+		var all []store.Series
+		for _, r := range []*Result{one(check1, metric1, labels1), one(check2, metric2, labels2)} {
+			all = append(all, r.Write.Series...)
 		}
-		s1, s2 := &r1.Write.Series[0], &r2.Write.Series[0]
-		if s1.ID == s2.ID {
-			return
-		}
-		if l1, l2 := promapi.Labels(s1), promapi.Labels(s2); l1.String() == l2.String() {
-			t.Fatalf("series %+v and %+v both map to %s", s1.SeriesKey, s2.SeriesKey, l1)
+		for i := range all {
+			for j := range i {
+				s1, s2 := &all[i], &all[j]
+				if s1.ID == s2.ID {
+					continue
+				}
+				if l1, l2 := promapi.Labels(s1), promapi.Labels(s2); l1.String() == l2.String() {
+					t.Fatalf("series %+v and %+v both map to %s", s1.SeriesKey, s2.SeriesKey, l1)
+				}
+			}
 		}
 	})
 }

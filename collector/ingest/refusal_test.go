@@ -157,7 +157,7 @@ func TestStoreStallRetryLater(t *testing.T) {
 	if err != nil || ack.Seq != 1 || ack.Accepted != 1 {
 		t.Fatalf("resend after the stall: ack %v, err %v", ack, err)
 	}
-	series, err := f.store.Series(context.Background(), store.SeriesFilter{Tenant: "acme", Agent: "web-1", Check: "cpu"})
+	series, err := f.store.Series(context.Background(), store.SeriesFilter{Tenant: "acme", Agent: "web-1", Check: "cpu", Metric: "usage_percent"})
 	if err != nil || len(series) != 1 {
 		t.Fatalf("series %v, err %v", series, err)
 	}

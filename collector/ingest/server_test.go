@@ -206,7 +206,7 @@ func TestBatchStoredAndAcked(t *testing.T) {
 	if _, err := send(conn, raw); err != nil {
 		t.Fatal(err)
 	}
-	series, err := f.store.Series(context.Background(), store.SeriesFilter{Tenant: "acme", Agent: "web-1", Check: "cpu"})
+	series, err := f.store.Series(context.Background(), store.SeriesFilter{Tenant: "acme", Agent: "web-1", Check: "cpu", Metric: "usage_percent"})
 	if err != nil || len(series) != 1 {
 		t.Fatalf("series %v, err %v", series, err)
 	}
@@ -309,7 +309,7 @@ func TestRevokedTokenRefused(t *testing.T) {
 		!strings.Contains(appErr.ErrorMessage, "token was revoked") || !strings.Contains(appErr.ErrorMessage, "token create --tenant acme --role agent") {
 		t.Fatalf("connection closed with %v, want code %d and the reason", cause, codeRevoked)
 	}
-	series, err := f.store.Series(ctx, store.SeriesFilter{Tenant: "acme", Agent: "web-1", Check: "cpu"})
+	series, err := f.store.Series(ctx, store.SeriesFilter{Tenant: "acme", Agent: "web-1", Check: "cpu", Metric: "usage_percent"})
 	if err != nil || len(series) != 1 {
 		t.Fatalf("series %v, err %v", series, err)
 	}

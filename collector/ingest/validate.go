@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -114,6 +115,10 @@ func (v *Validator) Validate(tenant, agent string, b *protocol.Batch) *Result {
 			res.reject(len(cr.Metrics), ReasonBadCheck, "result %d: check name: %v", i, err)
 			continue
 		}
+		if promapi.ReservedCheck(check) {
+			res.reject(len(cr.Metrics), ReasonBadCheck, "result %d: check name %q: %v", i, check, errReservedCheck)
+			continue
+		}
 		ts := cr.GetTimestampMs()
 		if ts > newest {
 			res.reject(len(cr.Metrics), ReasonInFuture, "check %s: timestamp %s is more than %v in the future", check, time.UnixMilli(ts).UTC().Format(time.RFC3339), maxFuture)
@@ -171,9 +176,60 @@ func (v *Validator) Validate(tenant, agent string, b *protocol.Batch) *Result {
 			res.Write.Points = append(res.Write.Points, p)
 			res.Accepted++
 		}
+		// The result's status and duration as series of their own, so
+		// PromQL can alert on them. They are the collector's, not the
+		// agent's: past a series limit they are left out without being
+		// counted as refused points.
+		for _, d := range derived(tenant, agent, check, ts, status, cr.GetDurationMs()) {
+			admitted, ok := seen[d.s.ID]
+			if !ok {
+				admitted = v.Series == nil || adm.admit(d.s.ID) == limitOK
+				seen[d.s.ID] = admitted
+				if admitted {
+					res.Write.Series = append(res.Write.Series, d.s)
+				}
+			}
+			if admitted {
+				res.Write.Points = append(res.Write.Points, d.p)
+			}
+		}
 	}
 	return res
 }
+
+// derivedPoint is a point ingest makes from a check result.
+type derivedPoint struct {
+	s store.Series
+	p store.Point
+}
+
+// derived returns the points of a check result's status, as a Nagios
+// exit code (0 ok, 1 warning, 2 critical, 3 unknown), and of its duration
+// in seconds: the series promapi serves as vigil_check_status and
+// vigil_check_duration_seconds. Both ingest paths (QUIC and HTTPS) get
+// them here, from any agent version.
+func derived(tenant, agent, check string, ts int64, status store.Status, durationMS uint32) [2]derivedPoint {
+	var out [2]derivedPoint
+	for i, m := range [2]struct {
+		name string
+		v    float64
+	}{
+		{promapi.StatusMetric, float64(status - store.StatusOK)},
+		{promapi.DurationMetric, float64(durationMS) / 1000},
+	} {
+		s := store.Series{SeriesKey: store.SeriesKey{Tenant: tenant, Agent: agent, Check: check, Metric: m.name}, Type: store.Gauge}
+		s.ID = s.SeriesKey.ID()
+		out[i] = derivedPoint{s, store.Point{Series: s.ID, TS: ts, Value: m.v}}
+	}
+	return out
+}
+
+// errReservedCheck and errReservedMetric refuse the names of the
+// collector's own series (promapi.ReservedCheck, ReservedMetricPrefix).
+var (
+	errReservedCheck  = errors.New("reserved: checks named vigil or starting with vigil. vigil_ or vigil- are the collector's own (rename the check)")
+	errReservedMetric = errors.New("reserved: metric names starting with vigil. are the collector's own, such as vigil.status (rename the metric)")
+)
 
 // errReservedLabel refuses label keys the Prometheus mapping adds itself
 // (promapi.ReservedLabel): with them, distinct series would share one
@@ -183,6 +239,9 @@ var errReservedLabel = errors.New("reserved: agent, check, metric and keys start
 func convert(tenant, agent, check string, ts int64, m *protocol.Metric) (store.Series, store.Point, error) {
 	if err := validName(m.GetName()); err != nil {
 		return store.Series{}, store.Point{}, err
+	}
+	if strings.HasPrefix(m.GetName(), promapi.ReservedMetricPrefix) {
+		return store.Series{}, store.Point{}, errReservedMetric
 	}
 	s := store.Series{SeriesKey: store.SeriesKey{Tenant: tenant, Agent: agent, Check: check, Metric: m.GetName()}}
 	if len(m.Labels) > maxLabels {

@@ -1,11 +1,14 @@
 package ingest
 
 import (
+	"log/slog"
+	"maps"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/protocol"
 )
 
@@ -42,6 +45,11 @@ func TestValidate(t *testing.T) {
 		{"reserved label metric", &protocol.CheckResult{Check: "fs", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1, &protocol.Label{Key: "metric", Value: "m"})}}, 0, 1, "reserved"},
 		{"reserved label __name__", &protocol.CheckResult{Check: "fs", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1, &protocol.Label{Key: "__name__", Value: "y"})}}, 0, 1, "reserved"},
 		{"single underscore allowed", &protocol.CheckResult{Check: "fs", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1, &protocol.Label{Key: "_x", Value: "y"})}}, 1, 0, ""},
+		{"reserved metric name", &protocol.CheckResult{Check: "plugin.x", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("vigil.status", 1), gauge("vigil_status", 1)}}, 1, 1, "reserved: metric names starting with vigil."},
+		{"reserved check vigil", &protocol.CheckResult{Check: "vigil", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("check_status", 1)}}, 0, 1, "reserved: checks named vigil"},
+		{"reserved check vigil.import", &protocol.CheckResult{Check: "vigil.import", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1)}}, 0, 1, "reserved: checks named vigil"},
+		{"reserved check vigil-x", &protocol.CheckResult{Check: "vigil-x", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1)}}, 0, 1, "reserved: checks named vigil"},
+		{"check vigilant allowed", &protocol.CheckResult{Check: "vigilant", TimestampMs: ts, Metrics: []*protocol.Metric{gauge("x", 1)}}, 1, 0, ""},
 		{"string metric", &protocol.CheckResult{Check: "plugin.x", TimestampMs: ts, Metrics: []*protocol.Metric{{Name: "version", Type: protocol.MetricType_METRIC_TYPE_STRING, StringValue: "1.2 beta"}}}, 1, 0, ""},
 	}
 	for _, tt := range tests {
@@ -50,8 +58,9 @@ func TestValidate(t *testing.T) {
 			if res.Accepted != tt.accepted || res.Rejected != tt.rejected {
 				t.Fatalf("accepted %d rejected %d, want %d and %d; errors %v", res.Accepted, res.Rejected, tt.accepted, tt.rejected, res.Errors)
 			}
-			if len(res.Write.Points) != int(tt.accepted) {
-				t.Fatalf("%d points written, want %d", len(res.Write.Points), tt.accepted)
+			// Each stored result adds its status and duration points.
+			if len(res.Write.Points) != int(tt.accepted)+2*len(res.Write.Results) {
+				t.Fatalf("%d points written for %d results, want %d and 2 per result", len(res.Write.Points), len(res.Write.Results), tt.accepted)
 			}
 			if tt.wantErr != "" && (len(res.Errors) == 0 || !strings.Contains(res.Errors[0], tt.wantErr)) {
 				t.Fatalf("errors %q, want one containing %q", res.Errors, tt.wantErr)
@@ -105,5 +114,66 @@ func TestValidateEmptyLabelDropped(t *testing.T) {
 	}
 	if a.RejectedBy[ReasonReservedLabel] != 0 {
 		t.Fatal("counted as reserved")
+	}
+}
+
+// TestValidateDerivesStatus: every stored check result adds its status as
+// a Nagios exit code and its duration in seconds, as gauges of the check
+// named vigil.status and vigil.duration_seconds, whatever metrics it has.
+func TestValidateDerivesStatus(t *testing.T) {
+	v := Validator{MaxAge: time.Hour}
+	ts := time.Now().UnixMilli()
+	for _, tt := range []struct {
+		status protocol.Status
+		want   float64
+	}{
+		{protocol.Status_STATUS_OK, 0},
+		{protocol.Status_STATUS_WARN, 1},
+		{protocol.Status_STATUS_CRIT, 2},
+		{protocol.Status_STATUS_UNKNOWN, 3},
+		{protocol.Status_STATUS_UNSPECIFIED, 3},
+		{protocol.Status(99), 3},
+	} {
+		res := v.Validate("t", "web-1", &protocol.Batch{Results: []*protocol.CheckResult{
+			{Check: "plugin.check_disk", TimestampMs: ts, Status: tt.status, DurationMs: 1500},
+			{Check: "cpu", TimestampMs: ts, Status: tt.status, Metrics: []*protocol.Metric{gauge("usage_percent", 5)}},
+		}})
+		if res.Accepted != 1 || res.Rejected != 0 {
+			t.Fatalf("%v: accepted %d rejected %d (derived points must not count)", tt.status, res.Accepted, res.Rejected)
+		}
+		got := map[string]float64{}
+		for _, p := range res.Write.Points {
+			for _, s := range res.Write.Series {
+				if s.ID == p.Series {
+					if s.Tenant != "t" || s.Agent != "web-1" || s.Type != store.Gauge || len(s.Labels) != 0 {
+						t.Errorf("series %+v", s)
+					}
+					got[s.Check+" "+s.Metric] = p.Value
+				}
+			}
+		}
+		want := map[string]float64{
+			"plugin.check_disk vigil.status": tt.want, "plugin.check_disk vigil.duration_seconds": 1.5,
+			"cpu vigil.status": tt.want, "cpu vigil.duration_seconds": 0, "cpu usage_percent": 5,
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%v: points %v, want %v", tt.status, got, want)
+		}
+	}
+}
+
+// TestValidateDerivedSeriesLimit: the derived series count against the
+// agent's series limit, and when it refuses them no point counts as refused.
+func TestValidateDerivedSeriesLimit(t *testing.T) {
+	lim := NewSeriesLimiter(SeriesLimits{PerAgent: 2, PerTenant: 100, NewPerAgentHour: 100, Active: time.Hour}, slog.New(slog.DiscardHandler))
+	v := Validator{MaxAge: time.Hour, Series: lim}
+	ts := time.Now().UnixMilli()
+	res := v.Validate("t", "h", &protocol.Batch{Results: []*protocol.CheckResult{
+		{Check: "a", TimestampMs: ts, Status: protocol.Status_STATUS_CRIT},
+		{Check: "b", TimestampMs: ts, Status: protocol.Status_STATUS_CRIT},
+	}})
+	if res.Accepted != 0 || res.Rejected != 0 || len(res.Write.Series) != 2 || len(res.Write.Points) != 2 || len(res.Write.Results) != 2 {
+		t.Fatalf("accepted %d rejected %d, %d series, %d points, %d results; want 0, 0, 2, 2, 2",
+			res.Accepted, res.Rejected, len(res.Write.Series), len(res.Write.Points), len(res.Write.Results))
 	}
 }

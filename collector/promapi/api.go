@@ -736,7 +736,7 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request, tenant string) {
 		if s.Type == store.String {
 			continue
 		}
-		name := MetricName(s.Check, s.Metric)
+		name := Name(s)
 		if want != "" && name != want {
 			continue
 		}

@@ -13,6 +13,21 @@
 // The mapping is one-to-one: ingest refuses the label keys it adds
 // (ReservedLabel) and drops labels with empty values, which Prometheus
 // does not tell from absent ones.
+//
+// Two kinds of series the collector makes itself map differently:
+//
+//   - A check's status and duration, which ingest derives from every check
+//     result as the metrics vigil.status and vigil.duration_seconds of the
+//     check, are vigil_check_status{agent, check} and
+//     vigil_check_duration_seconds{agent, check}: one name for all checks,
+//     so that one alert covers them. Ingest refuses agent metrics named
+//     vigil.* and checks whose Prometheus form starts with vigil_, so
+//     nothing else has these names.
+//   - A series imported from Prometheus (vigil-collector import) is stored
+//     under the check vigil.import, which ingest refuses, and keeps its
+//     name and labels exactly: {__name__="m", its labels…}. The importer
+//     refuses series carrying both an agent and a check label, the labels
+//     every other series has, so the two kinds never share a label set.
 package promapi
 
 import (
@@ -41,16 +56,57 @@ var errTooManySeries = fmt.Errorf("the selector matches more than %d series: add
 
 // MetricName is the Prometheus name of metric of check.
 func MetricName(check, metric string) string {
-	b := []byte(check + "_" + metric)
+	return sanitize(check + "_" + metric)
+}
+
+// sanitize replaces the characters outside [a-zA-Z0-9_:] of n by _, and
+// puts _ before a leading digit.
+func sanitize(n string) string {
+	b := []byte(n)
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':') {
 			b[i] = '_'
 		}
 	}
-	if b[0] >= '0' && b[0] <= '9' {
+	if len(b) > 0 && b[0] >= '0' && b[0] <= '9' {
 		return "_" + string(b)
 	}
 	return string(b)
+}
+
+// Names of the series the collector makes itself (see the package comment).
+const (
+	// ImportCheck is the check of imported series.
+	ImportCheck = "vigil.import"
+	// StatusMetric and DurationMetric are the metrics ingest derives from
+	// every check result: its status as a Nagios exit code (0 ok,
+	// 1 warning, 2 critical, 3 unknown) and its duration in seconds.
+	StatusMetric   = "vigil.status"
+	DurationMetric = "vigil.duration_seconds"
+	// ReservedMetricPrefix starts the metric names ingest refuses from
+	// agents: the collector's own.
+	ReservedMetricPrefix = "vigil."
+	// checkSeriesPrefix starts the Prometheus names of the derived series.
+	checkSeriesPrefix = "vigil_check_"
+)
+
+// ReservedCheck reports whether check names a check that agents may not
+// send: one whose Prometheus form is vigil or starts with vigil_ (vigil,
+// vigil.import, vigil_x, vigil-x…), which could share names with the
+// collector's own series.
+func ReservedCheck(check string) bool {
+	return strings.HasPrefix(MetricName(check, ""), "vigil_")
+}
+
+// Name is the Prometheus name of s.
+func Name(s *store.Series) string {
+	switch {
+	case s.Check == ImportCheck:
+		return s.Metric
+	case strings.HasPrefix(s.Metric, ReservedMetricPrefix):
+		return sanitize(checkSeriesPrefix + s.Metric[len(ReservedMetricPrefix):])
+	}
+	return MetricName(s.Check, s.Metric)
 }
 
 // The labels the mapping adds besides __name__.
@@ -81,10 +137,20 @@ func promSafe(metric string) bool {
 // Labels is the Prometheus label set of s.
 func Labels(s *store.Series) labels.Labels {
 	b := labels.NewScratchBuilder(4 + len(s.Labels))
-	b.Add(labels.MetricName, MetricName(s.Check, s.Metric))
+	b.Add(labels.MetricName, Name(s))
+	if s.Check == ImportCheck {
+		// The labels as imported (the importer checked them).
+		for _, l := range s.Labels {
+			if l.Value != "" {
+				b.Add(l.Key, l.Value)
+			}
+		}
+		b.Sort()
+		return b.Labels()
+	}
 	b.Add(AgentLabel, s.Agent)
 	b.Add(CheckLabel, s.Check)
-	if !promSafe(s.Metric) {
+	if !promSafe(s.Metric) && !strings.HasPrefix(s.Metric, ReservedMetricPrefix) {
 		b.Add(MetricLabel, s.Metric)
 	}
 	for _, l := range s.Labels {
@@ -138,6 +204,16 @@ func (q *querier) match(ctx context.Context, ms []*labels.Matcher) ([]store.Seri
 	all, err := q.q.st.Series(ctx, f)
 	if err != nil {
 		return nil, nil, err
+	}
+	if f.Check != "" && f.Check != ImportCheck {
+		// An imported series' check label, if it has one, is an ordinary
+		// label: the store holds it under ImportCheck. (Its agent is its
+		// agent label when it has one, so narrowing by agent stays right.)
+		imported, err := q.q.st.Series(ctx, store.SeriesFilter{Tenant: f.Tenant, Agent: f.Agent, Check: ImportCheck})
+		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, imported...)
 	}
 	var (
 		out   []store.Series
