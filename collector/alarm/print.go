@@ -93,7 +93,7 @@ func printExpr(b *strings.Builder, e expr, parentPrec int) {
 func printOperand(b *strings.Builder, o operand) {
 	switch o := o.(type) {
 	case *numLit:
-		b.WriteString(strconv.FormatFloat(o.v, 'g', -1, 64))
+		b.WriteString(formatNum(o.v))
 	case *strLit:
 		writeQuoted(b, o.v)
 	case *metricRef:
