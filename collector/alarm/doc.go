@@ -22,6 +22,8 @@
 //	}
 //	return new AlarmStatus(OK);
 //
+// In detail:
+//
 //   - Settings: ':set consecutiveCount=N' (1 to 5, default 1): observations
 //     in a row before the state changes. ':set recoveryCount=N' (1 to 5,
 //     a Vigil extension, default consecutiveCount): OK observations in a
@@ -61,8 +63,8 @@
 // previous() and rate() without a previous result, rate() over no time,
 // percentage() of a zero total, a NaN) is false, whatever its operator,
 // so != does not fire on an absent metric. The reference does not spell
-// this out; its banner example (CRITICAL when "metric['banner_matched'] !=
-// ''" finds no metric) relies on it.
+// this out; its banner example (CRITICAL when metric['banner_matched'] !=
+// "" finds no metric) relies on it.
 //
 // Limits, each refused with an *Error naming line:column and the rule:
 // 16 KiB of text, 10 conditionals (if and else if, the reference's limit),

@@ -3,6 +3,7 @@ package alarm
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseGood(t *testing.T) {
@@ -161,5 +162,36 @@ func TestParseBad(t *testing.T) {
 				t.Fatalf("error\n%s\nwant\n%s", err, tc.want)
 			}
 		})
+	}
+}
+
+// The example in the package documentation parses and means what it says.
+func TestDocExample(t *testing.T) {
+	c, err := Parse(`:set consecutiveCount=3        # optional settings, before any statement
+/* comments: '#' to the end of the line, or C style */
+if (metric['used_percent'] > 90) {
+  return new AlarmStatus(CRITICAL, 'disk #{used_percent}% full on #{mount}');
+} else if (metric['used_percent'] > 80 && rate(metric['writes']) > 1000) {
+  return new AlarmStatus(WARNING);
+}
+return new AlarmStatus(OK);`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := res(StatusOK, "", t0.Add(-10*time.Second), "writes", 0)
+	for _, tc := range []struct {
+		r    *Result
+		want Outcome
+	}{
+		{res(StatusOK, "m", t0, "used_percent", 91, "mount", "/"), Outcome{StateCritical, "disk 91% full on /"}},
+		{res(StatusOK, "m", t0, "used_percent", 85, "writes", 20000), Outcome{StateWarning, "m"}},
+		{res(StatusOK, "m", t0, "used_percent", 85, "writes", 5000), Outcome{StateOK, "m"}},
+	} {
+		if got := c.Evaluate(tc.r, prev); got != tc.want {
+			t.Errorf("%v: got %+v, want %+v", tc.r.Metrics, got, tc.want)
+		}
+	}
+	if c.ConsecutiveCount() != 3 {
+		t.Errorf("consecutiveCount %d", c.ConsecutiveCount())
 	}
 }
