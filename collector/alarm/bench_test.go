@@ -1,6 +1,7 @@
 package alarm
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,4 +58,13 @@ func BenchmarkObserve(b *testing.B) {
 		at = at.Add(30 * time.Second)
 		m.Observe(s, at, Outcome{State: StateOK}, at)
 	}
+}
+
+// The worst the limits allow, about: hostile regexes (as many
+// instructions as MaxRegexInstsTotal permits, many threads alive at once)
+// on a 4 KiB string metric, the most ingest accepts. What bounds it is the
+// compiled size; a later stage should still bound alarms per tenant.
+func BenchmarkEvaluateWorstRegex(b *testing.B) {
+	src := "if (" + strings.Repeat("metric['s'] regex '(x*){40}q' || ", 3) + "metric['s'] regex '(x*){40}q') { return CRITICAL } return OK"
+	benchEvaluate(b, src, res(StatusOK, "", t0, "s", strings.Repeat("xxy", 4096/3)), nil, StateOK)
 }

@@ -46,7 +46,8 @@
 //     second between the previous result and this one; a counter reset
 //     gives a negative rate), percentage(a, b) (100·a/b), numbers
 //     (-200, 2773.2, 1.2e-7) and strings in single or double quotes with
-//     the escapes \" \' \\ \b \f \n \r \t \uXXXX.
+//     the escapes \" \' \\ \b \f \n \r \t \uXXXX; any other backslash is
+//     kept, so '^\d+\.\d+$' is the regex it looks like.
 //   - Messages: #{name} is replaced by the metric's value in this result;
 //     a metric the result lacks is left as written. Without a message the
 //     check's own message is used.
@@ -71,7 +72,11 @@
 // 100 comparisons, nesting 16 deep, metric names up to 128 bytes,
 // compared strings and regexes up to 256 bytes, messages up to 256 bytes
 // (the reference's 80 and 128 characters are exceeded rather than
-// enforced, so no alarm Rackspace accepted is refused).
+// enforced, so no alarm Rackspace accepted is refused), and regexes of at
+// most 300 compiled instructions each and 1,000 together, which bounds
+// what one evaluation can cost (a few tens of milliseconds for hostile
+// regexes on a 4 KiB string, BenchmarkEvaluateWorstRegex; microseconds
+// for ordinary ones).
 //
 // # Evaluation
 //

@@ -57,6 +57,7 @@ func TestEvaluate(t *testing.T) {
 		{"metric against metric as numbers", `if (metric['a'] != metric['b']) { return CRITICAL } return OK`, res(StatusOK, "", t0, "a", 1.0, "b", 1), nil, StateOK, ""},
 		{"regex searches", `if (metric['banner'] regex "OpenSSH.*") { return OK } return CRITICAL`, res(StatusOK, "", t0, "banner", "SSH-2.0-OpenSSH_9.6"), nil, StateOK, ""},
 		{"regex anchored", `if (metric['banner'] regex "^OpenSSH") { return OK } return CRITICAL`, res(StatusOK, "", t0, "banner", "SSH-2.0-OpenSSH_9.6"), nil, StateCritical, ""},
+		{"regex with a kept backslash", `if (metric['v'] regex '^\d+\.\d+$') { return OK } return CRITICAL`, res(StatusOK, "", t0, "v", "1.25"), nil, StateOK, ""},
 		{"nregex", `if (metric['body'] nregex "ok") { return CRITICAL } return OK`, res(StatusOK, "", t0, "body", "all ok"), nil, StateOK, ""},
 		{"nregex missing metric is false", `if (metric['body'] nregex "ok") { return CRITICAL } return OK`, res(StatusOK, "", t0), nil, StateOK, ""},
 		{"regex on a number", `if (metric['code'] regex "^5") { return CRITICAL } return OK`, res(StatusOK, "", t0, "code", 502), nil, StateCritical, ""},
@@ -96,5 +97,28 @@ func TestEvaluate(t *testing.T) {
 				t.Fatalf("got %v %q, want %v %q", got.State, got.Message, tc.want, tc.wantMsg)
 			}
 		})
+	}
+}
+
+// Criteria are shared by every ingest goroutine; -race checks they can be.
+func TestEvaluateConcurrent(t *testing.T) {
+	c, err := Parse(disk + "\nif (metric['s'] regex 'a+b') { return WARNING }")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Outcome)
+	for i := range 4 {
+		go func() {
+			var o Outcome
+			for range 200 {
+				o = c.Evaluate(res(StatusOK, "", t0, "used_percent", 91+i, "mount", "/", "s", "aab"), nil)
+			}
+			done <- o
+		}()
+	}
+	for range 4 {
+		if o := <-done; o.State != StateCritical {
+			t.Errorf("got %+v", o)
+		}
 	}
 }

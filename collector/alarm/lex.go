@@ -191,7 +191,7 @@ func (l *lexer) number(t token) (token, error) {
 }
 
 // str scans a string in single or double quotes with the reference's
-// escapes: \" \' \\ \b \f \n \r \t \uXXXX.
+// escapes: \" \' \\ \b \f \n \r \t \uXXXX. Any other backslash is kept.
 func (l *lexer) str(t token) (token, error) {
 	quoteChar := l.src[l.pos]
 	var b strings.Builder
@@ -250,8 +250,12 @@ func (l *lexer) str(t token) (token, error) {
 			col += 6
 			continue
 		default:
-			r, _ := utf8.DecodeRuneInString(l.src[i+1:])
-			return t, l.errorf(t.line, col, "unknown escape \\%c", r)
+			// Kept as written, so that a regex reads as in other
+			// languages: '\d+\.\d+' is the regex \d+\.\d+.
+			b.WriteByte('\\')
+			i++
+			col++
+			continue
 		}
 		i += 2
 		col += 2

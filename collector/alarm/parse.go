@@ -3,6 +3,7 @@ package alarm
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -21,6 +22,11 @@ const (
 	MaxStringLen     = 256      // bytes of a compared string or regex
 	MaxMessageLen    = 256      // bytes of a status message, as ingest allows
 	MaxCount         = 5        // consecutiveCount and recoveryCount
+	// A regex's compiled size bounds its cost per byte matched: a 256-byte
+	// literal compiles to about 260 instructions, while a few counted
+	// repeats (a{1000}) make thousands and slow every result down.
+	MaxRegexInsts      = 300  // per regex
+	MaxRegexInstsTotal = 1000 // all regexes of the criteria together
 )
 
 // Error is a criteria error: where, and what was expected.
@@ -203,6 +209,7 @@ type parser struct {
 	tok         token
 	depth       int
 	comparisons int
+	regexInsts  int
 	c           *Criteria
 }
 
@@ -567,8 +574,8 @@ func (p *parser) primary() (expr, error) {
 		if !ok {
 			return nil, p.errorf(rTok, "%s needs a string literal on its right, found %s", opTok.text, rTok.describe())
 		}
-		if c.re, err = regexp.Compile(s.v); err != nil {
-			return nil, p.errorf(rTok, "bad regular expression %s: %v", quote(s.v), unwrapRegexpErr(err))
+		if c.re, err = p.regex(rTok, s.v); err != nil {
+			return nil, err
 		}
 	case opLt, opLe, opGt, opGe:
 		for _, side := range [2]struct {
@@ -581,6 +588,32 @@ func (p *parser) primary() (expr, error) {
 		}
 	}
 	return c, nil
+}
+
+// regex compiles a regex operand within the size limits.
+func (p *parser) regex(t token, src string) (*regexp.Regexp, error) {
+	// Sized before regexp compiles it, which costs more.
+	sre, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return nil, p.errorf(t, "bad regular expression %s: %v", quote(src), unwrapRegexpErr(err))
+	}
+	prog, err := syntax.Compile(sre.Simplify())
+	if err != nil {
+		return nil, p.errorf(t, "bad regular expression %s: %v", quote(src), unwrapRegexpErr(err))
+	}
+	n := len(prog.Inst)
+	if n > MaxRegexInsts {
+		return nil, p.errorf(t, "regular expression too complex: %d instructions, more than the limit of %d", n, MaxRegexInsts)
+	}
+	p.regexInsts += n
+	if p.regexInsts > MaxRegexInstsTotal {
+		return nil, p.errorf(t, "regular expressions too complex together: %d instructions, more than the limit of %d", p.regexInsts, MaxRegexInstsTotal)
+	}
+	re, err := regexp.Compile(src)
+	if err != nil {
+		return nil, p.errorf(t, "bad regular expression %s: %v", quote(src), unwrapRegexpErr(err))
+	}
+	return re, nil
 }
 
 func unwrapRegexpErr(err error) string {
