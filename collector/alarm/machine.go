@@ -95,9 +95,12 @@ const (
 	EffectLate
 	// EffectHeld: the agent is down (Hold); ignored.
 	EffectHeld
+	// EffectInvalid: the outcome's state is not one criteria give (OK,
+	// WARNING, CRITICAL, UNKNOWN); ignored.
+	EffectInvalid
 )
 
-var effectNames = [...]string{"same", "counted", "transition", "stale", "late", "held"}
+var effectNames = [...]string{"same", "counted", "transition", "stale", "late", "held", "invalid"}
 
 func (e Effect) String() string {
 	if int(e) < len(effectNames) {
@@ -151,11 +154,14 @@ func (m *Machine) start(now time.Time) {
 func (m *Machine) reset() { m.candidate, m.count = StateNone, 0 }
 
 // Observe feeds the outcome of the result scheduled at at, with now the
-// collector's clock. Observations must come in the order of at; one not
+// collector's clock; s should pass Validate. Observations must come in the order of at; one not
 // newer than the latest seen is ignored, so a batch delivered twice
 // counts once.
 func (m *Machine) Observe(s Settings, at time.Time, o Outcome, now time.Time) (Transition, Effect) {
 	m.start(now)
+	if o.State < StateOK || o.State > StateUnknown {
+		return Transition{}, EffectInvalid
+	}
 	t := ms(at)
 	if t <= m.last {
 		return Transition{}, EffectStale
@@ -179,6 +185,9 @@ func (m *Machine) Observe(s Settings, at time.Time, o Outcome, now time.Time) (T
 	if o.State == StateOK {
 		need = s.Recovery
 	}
+	// Clamped, so that unvalidated settings cannot store a count the
+	// decoder refuses.
+	need = min(max(need, 1), MaxCount)
 	if int(m.count) < need {
 		return Transition{}, EffectCounted
 	}
@@ -210,7 +219,7 @@ func truncate(s string, n int) string {
 // was one.
 func (m *Machine) Tick(s Settings, now time.Time) (Transition, bool) {
 	m.start(now)
-	if m.held || m.state == StateNoData {
+	if m.held || m.state == StateNoData || s.Period <= 0 {
 		return Transition{}, false
 	}
 	base := max(m.since, m.last)

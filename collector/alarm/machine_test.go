@@ -189,6 +189,32 @@ func TestMachineMessage(t *testing.T) {
 	}
 }
 
+// Callers' mistakes must not make a state the decoder refuses.
+func TestMachineBadInput(t *testing.T) {
+	var m Machine
+	for _, st := range []State{StateNone, StateNoData, StateAgentDown, numStates} {
+		if _, eff := m.Observe(Settings{Period: time.Second, Trigger: 1, Recovery: 1}, t0, Outcome{State: st}, t0); eff != EffectInvalid {
+			t.Errorf("observing %v: %v, want invalid", st, eff)
+		}
+	}
+	huge := Settings{Period: time.Second, Trigger: 100, Recovery: 100}
+	for i := range 10 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		tr, eff := m.Observe(huge, at, Outcome{State: StateCritical}, at)
+		roundTrip(t, &m)
+		if want := EffectCounted; i == MaxCount-1 {
+			if eff != EffectTransition || tr.To != StateCritical {
+				t.Fatalf("observation %d: %v %+v, want the transition at the clamped count", i, eff, tr)
+			}
+		} else if i < MaxCount-1 && eff != want {
+			t.Fatalf("observation %d: %v", i, eff)
+		}
+	}
+	if _, fired := m.Tick(Settings{}, t0.Add(time.Hour)); fired {
+		t.Fatal("ticked to NO_DATA without a period")
+	}
+}
+
 func TestSettings(t *testing.T) {
 	c, err := Parse(":set consecutiveCount=2\n:set recoveryCount=4")
 	if err != nil {
