@@ -189,7 +189,7 @@ func value(o operand, r, prev *Result) (Value, bool) {
 }
 
 func lookup(r *Result, name string) (Value, bool) {
-	v, ok := r.Metrics[name]
+	v, ok := r.Metric(name)
 	if !ok || !v.isString && math.IsNaN(v.num) {
 		return Value{}, false
 	}

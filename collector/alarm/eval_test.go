@@ -9,16 +9,18 @@ import (
 var t0 = time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
 
 func res(status CheckStatus, msg string, at time.Time, kv ...any) *Result {
-	r := &Result{Time: at, Status: status, Message: msg, Metrics: map[string]Value{}}
+	r := &Result{Time: at, Status: status, Message: msg}
 	for i := 0; i < len(kv); i += 2 {
+		var val Value
 		switch v := kv[i+1].(type) {
 		case string:
-			r.Metrics[kv[i].(string)] = Str(v)
+			val = Str(v)
 		case float64:
-			r.Metrics[kv[i].(string)] = Num(v)
+			val = Num(v)
 		case int:
-			r.Metrics[kv[i].(string)] = Num(float64(v))
+			val = Num(float64(v))
 		}
+		r.Metrics = append(r.Metrics, Metric{Name: kv[i].(string), Value: val})
 	}
 	return r
 }

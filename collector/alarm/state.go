@@ -108,6 +108,12 @@ func formatNum(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
+// Metric is one named value of a result.
+type Metric struct {
+	Name  string
+	Value Value
+}
+
 // Result is one run of one check, as criteria see it.
 type Result struct {
 	// Time is the run's scheduled time (not its arrival), so a result
@@ -115,5 +121,19 @@ type Result struct {
 	Time    time.Time
 	Status  CheckStatus
 	Message string
-	Metrics map[string]Value
+	// Metrics are searched in order, the first of a name wins. A slice,
+	// not a map: a result holds a few metrics, criteria read a few, and
+	// building a map per result at ingest would cost more than all the
+	// evaluation (BenchmarkSplitAndEvaluate).
+	Metrics []Metric
+}
+
+// Metric looks a metric up by name.
+func (r *Result) Metric(name string) (Value, bool) {
+	for i := range r.Metrics {
+		if r.Metrics[i].Name == name {
+			return r.Metrics[i].Value, true
+		}
+	}
+	return Value{}, false
 }
