@@ -81,13 +81,21 @@
 // # Evaluation
 //
 // Criteria.Evaluate runs on one Result (scheduled time, status, message,
-// metrics) and the check's previous Result. A result whose status is
+// metrics as a slice of name and number or string) and the check's
+// previous Result. A result whose status is
 // unknown (the check could not run) gives StateUnknown without evaluating
 // the criteria; Rackspace calls that CRITICAL, Vigil keeps "could not
 // look" apart from "looked and found it bad". When no return is reached
 // (or the criteria are empty) the check's own status decides: ok, warn and
 // crit give OK, WARNING and CRITICAL. Evaluation allocates nothing unless
 // a message substitutes metrics.
+//
+// Labelled metrics: a Splitter turns a protocol.CheckResult into one
+// Instance per label set (a filesystem result into one per mount), each
+// with the unlabelled metrics too and its labels readable as string
+// metrics (metric['mount'] == '/', #{mount}); an alarm is evaluated and
+// tracked per instance, keyed by Instance.Key. The caller keeps each
+// instance's previous result with Result.Keep(Criteria.PreviousMetrics()).
 //
 // # States and the state machine
 //

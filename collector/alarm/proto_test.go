@@ -64,11 +64,23 @@ func TestFromProto(t *testing.T) {
 		t.Errorf("/data: %+v", o)
 	}
 
+	c2, err := Parse(`if (rate(metric['used_bytes']) > 0 || previous(metric['mount']) != metric['mount']) { return WARNING } return OK`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := got[1].Result.Keep(c2.PreviousMetrics())
+	if len(kept.Metrics) != 2 || !kept.Time.Equal(t0) || kept.Message != "" {
+		t.Fatalf("kept %+v", kept)
+	}
+
 	// The splitter's memory is reused: check got before splitting again.
 	plain := sp.Split(&protocol.CheckResult{Status: protocol.Status_STATUS_UNKNOWN, Message: "timeout",
 		Metrics: []*protocol.Metric{{Name: "code", Type: protocol.MetricType_METRIC_TYPE_STRING, StringValue: "404"}}})
 	if len(plain) != 1 || plain[0].Key != "" || plain[0].Result.Status != StatusUnknown || len(plain[0].Result.Metrics) != 1 || plain[0].Result.Metrics[0] != (Metric{"code", Str("404")}) {
 		t.Fatalf("plain %+v", plain)
+	}
+	if v, _ := kept.Metric("used_bytes"); v != Num(31) {
+		t.Fatalf("kept used_bytes %+v after the splitter reused its memory", v)
 	}
 	for st, want := range map[protocol.Status]CheckStatus{protocol.Status_STATUS_UNSPECIFIED: StatusUnknown, protocol.Status_STATUS_WARN: StatusWarn, protocol.Status_STATUS_CRIT: StatusCrit} {
 		if got := sp.Split(&protocol.CheckResult{Status: st}); got[0].Result.Status != want {

@@ -137,3 +137,16 @@ func (r *Result) Metric(name string) (Value, bool) {
 	}
 	return Value{}, false
 }
+
+// Keep copies r with only the named metrics (Criteria.PreviousMetrics of
+// the alarms on the check): what a caller keeps as the previous result,
+// since a Splitter reuses the memory of the results it returns.
+func (r *Result) Keep(names []string) Result {
+	k := Result{Time: r.Time, Status: r.Status}
+	for _, name := range names {
+		if v, ok := r.Metric(name); ok {
+			k.Metrics = append(k.Metrics, Metric{Name: name, Value: v})
+		}
+	}
+	return k
+}
