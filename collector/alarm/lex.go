@@ -26,19 +26,27 @@ type token struct {
 	col  int
 }
 
-// describe names a token in an error message.
+// describe names a token in an error message, cut to a readable length.
 func (t token) describe() string {
 	switch t.kind {
 	case tEOF:
 		return "end of input"
 	case tIdent:
-		return "'" + t.text + "'"
+		return "'" + clip(t.text) + "'"
 	case tNumber:
-		return "number " + formatNum(t.num)
+		return "number " + clip(t.text)
 	case tString:
-		return "string " + quote(t.text)
+		return "string " + clip(quote(t.text))
 	}
 	return "'" + t.text + "'"
+}
+
+func clip(s string) string {
+	const n = 40
+	if len(s) <= n {
+		return s
+	}
+	return truncate(s, n) + "..."
 }
 
 // lexer turns criteria into tokens. Columns count characters, from 1.

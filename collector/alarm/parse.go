@@ -595,11 +595,11 @@ func (p *parser) regex(t token, src string) (*regexp.Regexp, error) {
 	// Sized before regexp compiles it, which costs more.
 	sre, err := syntax.Parse(src, syntax.Perl)
 	if err != nil {
-		return nil, p.errorf(t, "bad regular expression %s: %v", quote(src), unwrapRegexpErr(err))
+		return nil, p.errorf(t, "bad regular expression %s: %v", clip(quote(src)), unwrapRegexpErr(err))
 	}
 	prog, err := syntax.Compile(sre.Simplify())
 	if err != nil {
-		return nil, p.errorf(t, "bad regular expression %s: %v", quote(src), unwrapRegexpErr(err))
+		return nil, p.errorf(t, "bad regular expression %s: %v", clip(quote(src)), unwrapRegexpErr(err))
 	}
 	n := len(prog.Inst)
 	if n > MaxRegexInsts {
@@ -611,7 +611,7 @@ func (p *parser) regex(t token, src string) (*regexp.Regexp, error) {
 	}
 	re, err := regexp.Compile(src)
 	if err != nil {
-		return nil, p.errorf(t, "bad regular expression %s: %v", quote(src), unwrapRegexpErr(err))
+		return nil, p.errorf(t, "bad regular expression %s: %v", clip(quote(src)), unwrapRegexpErr(err))
 	}
 	return re, nil
 }

@@ -124,6 +124,7 @@ func TestParseBad(t *testing.T) {
 		{"unclosed AlarmStatus", "return new AlarmStatus(OK, 'x';", "criteria:1:31: expected ')' after the AlarmStatus arguments, found ';'"},
 		{"long message", "return OK, '" + strings.Repeat("m", MaxMessageLen+1) + "'", "criteria:1:12: message of 257 bytes, more than the limit of 256"},
 		{"long string", "if (metric['a'] == '" + strings.Repeat("s", MaxStringLen+1) + "') { return OK }", "criteria:1:20: string of 257 bytes, more than the limit of 256"},
+		{"long token cut", "return " + strings.Repeat("W", 500), "criteria:1:8: expected 'new AlarmStatus(', OK, WARNING or CRITICAL after 'return', found 'WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW...'"},
 		{"statement expected", "metric['a'] > 1", "criteria:1:1: expected 'if' or 'return', found 'metric'"},
 		{"set after statement", "return OK\n:set consecutiveCount=2", "criteria:2:1: ':set' must come before the first statement"},
 		{"count too big", ":set consecutiveCount=6", "criteria:1:23: consecutiveCount must be a whole number from 1 to 5, found 6"},
