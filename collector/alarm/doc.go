@@ -119,7 +119,10 @@
 //   - Late results: an observation older than 1.5 × max(Trigger,
 //     Recovery) × period when it arrives is ignored (EffectLate), the
 //     reference's rule: a spooled batch delivered after an outage updates
-//     history but never fires.
+//     history but never fires. The scheduled time comes from the agent's
+//     clock and now from the collector's: the caller must put both on one
+//     clock (correct for a measured offset), or an agent whose clock runs
+//     behind by more than the window has every result ignored as late.
 //   - NO_DATA: Tick, called by the caller's clock, moves the alarm to
 //     NO_DATA once no result has been scheduled for NoDataAfter periods
 //     (default 3) since the last result, the first use, or the last
