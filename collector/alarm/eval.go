@@ -83,12 +83,10 @@ func (c *cmpExpr) eval(r, prev *Result) bool {
 		return false
 	}
 	if c.op == opEq || c.op == opNe {
-		_, lLit := c.l.(*strLit)
-		_, rLit := c.r.(*strLit)
-		// A string on either side, or two strings, compare as text; a
-		// number against a string literal compares as it would print
-		// ("404" == 404), so an HTTP code sent as a gauge still matches.
-		if lLit || rLit || l.isString && rv.isString {
+		// A string literal on either side, or two strings, compare as
+		// text; a number against a string literal compares as it would
+		// print ("404" == 404), so an HTTP code sent as a gauge matches.
+		if c.strLit || l.isString && rv.isString {
 			return (l.String() == rv.String()) == (c.op == opEq)
 		}
 	}

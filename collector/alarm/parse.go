@@ -92,9 +92,10 @@ const (
 var opNames = [...]string{"==", "!=", "<", "<=", ">", ">=", "regex", "nregex"}
 
 type cmpExpr struct {
-	op   cmpOp
-	l, r operand
-	re   *regexp.Regexp // regex and nregex: r is its source, a string literal
+	op     cmpOp
+	l, r   operand
+	re     *regexp.Regexp // regex and nregex: r is its source, a string literal
+	strLit bool           // a string literal on either side: == and != compare text
 }
 
 func (*logicExpr) isExpr() {}
@@ -568,6 +569,9 @@ func (p *parser) primary() (expr, error) {
 		return nil, err
 	}
 	c := &cmpExpr{op: op, l: l, r: r}
+	_, lLit := l.(*strLit)
+	_, rLit := r.(*strLit)
+	c.strLit = lLit || rLit
 	switch op {
 	case opRegex, opNregex:
 		s, ok := r.(*strLit)

@@ -35,7 +35,14 @@ type Splitter struct {
 	sets    [][]*protocol.Label
 	sizes   []int // per set: metrics and labels
 	cursor  []int
+	// keys interns instance keys: the same label sets recur on every
+	// result and across agents ({device="/dev/sda1",fstype="ext4",mount="/"}),
+	// and looking a key up allocates nothing where building one does.
+	keys map[string]string
 }
+
+// maxInterned bounds Splitter.keys; past it the map starts over.
+const maxInterned = 4096
 
 // Split splits cr.
 func (s *Splitter) Split(cr *protocol.CheckResult) []Instance {
@@ -118,7 +125,7 @@ func (s *Splitter) Split(cr *protocol.CheckResult) []Instance {
 		r := base
 		r.Metrics = s.metrics[start:end:end]
 		start = end
-		s.insts = append(s.insts, Instance{Key: labelKey(set), Result: r})
+		s.insts = append(s.insts, Instance{Key: s.key(set), Result: r})
 	}
 	return s.insts
 }
@@ -156,8 +163,27 @@ func sameLabels(a, b []*protocol.Label) bool {
 	return true
 }
 
+func (s *Splitter) key(set []*protocol.Label) string {
+	var kb [256]byte
+	b := appendLabelKey(kb[:0], set)
+	if k, ok := s.keys[string(b)]; ok {
+		return k
+	}
+	if s.keys == nil || len(s.keys) >= maxInterned {
+		s.keys = make(map[string]string)
+	}
+	k := string(b)
+	s.keys[k] = k
+	return k
+}
+
 // labelKey names a label set, sorted by key.
 func labelKey(set []*protocol.Label) string {
+	var kb [256]byte // the string conversion is then the one allocation
+	return string(appendLabelKey(kb[:0], set))
+}
+
+func appendLabelKey(b []byte, set []*protocol.Label) []byte {
 	// Insertion sort on a copy on the stack: a few labels, no allocation.
 	var buf [16]*protocol.Label
 	labels := buf[:0]
@@ -172,8 +198,7 @@ func labelKey(set []*protocol.Label) string {
 		}
 		labels[i] = l
 	}
-	var kb [256]byte // the string conversion is then the one allocation
-	b := append(kb[:0], '{')
+	b = append(b, '{')
 	for i, l := range labels {
 		if i > 0 {
 			b = append(b, ',')
@@ -182,8 +207,7 @@ func labelKey(set []*protocol.Label) string {
 		b = append(b, '=')
 		b = appendQuoted(b, l.GetValue())
 	}
-	b = append(b, '}')
-	return string(b)
+	return append(b, '}')
 }
 
 // appendQuoted appends v in double quotes, escaped as strconv.Quote does

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/vigilmon/vigil/protocol"
 )
@@ -86,6 +87,24 @@ func TestFromProto(t *testing.T) {
 		if got := sp.Split(&protocol.CheckResult{Status: st}); got[0].Result.Status != want {
 			t.Errorf("%v: %v, want %v", st, got[0].Result.Status, want)
 		}
+	}
+}
+
+func TestSplitterInternsKeys(t *testing.T) {
+	var sp Splitter
+	first := sp.Split(fsResult("/", "/data"))[1].Key
+	again := sp.Split(fsResult("/", "/data"))[1].Key
+	if first != again || unsafe.StringData(first) != unsafe.StringData(again) {
+		t.Fatalf("keys %q and %q not interned", first, again)
+	}
+	for i := range maxInterned + 10 {
+		sp.Split(fsResult("/m" + strconv.Itoa(i)))
+	}
+	if len(sp.keys) > maxInterned {
+		t.Fatalf("%d interned keys, more than %d", len(sp.keys), maxInterned)
+	}
+	if got := sp.Split(fsResult("/", "/data"))[1].Key; got != first {
+		t.Fatalf("key %q after the cache started over, want %q", got, first)
 	}
 }
 
