@@ -96,6 +96,9 @@
 // metrics (metric['mount'] == '/', #{mount}); an alarm is evaluated and
 // tracked per instance, keyed by Instance.Key. The caller keeps each
 // instance's previous result with Result.Keep(Criteria.PreviousMetrics()).
+// A Splitter reuses its memory and interns keys: splitting a 3-mount
+// filesystem result, evaluating and observing each instance takes about
+// 1 µs of CPU and allocates nothing (BenchmarkSplitAndEvaluate).
 //
 // # States and the state machine
 //
@@ -112,7 +115,8 @@
 //     Recovery times for OK. Any other observation restarts the count, so
 //     a flapping check does not notify. Transitions are values: from, to,
 //     the scheduled time of the observation that completed the count, and
-//     its message.
+//     its message. A new alarm's first settled state is a transition from
+//     NONE (a notifier will usually record NONE → OK without sending it).
 //   - Order: observations must come in scheduled-time order; one not newer
 //     than the latest seen is ignored (EffectStale), so a batch delivered
 //     twice counts once.
