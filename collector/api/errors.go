@@ -171,7 +171,9 @@ func (a *API) authenticate(r *http.Request, doing string, roles ...store.Role) (
 	}
 	tok, err := auth.Authenticate(r.Context(), a.Store, secret)
 	if errors.Is(err, auth.ErrInvalidToken) {
-		return store.Token{}, errorf(http.StatusUnauthorized, "unauthenticated", "the token is unknown or revoked")
+		// RFC 7235 §3.1: every 401 names the scheme to use.
+		return store.Token{}, errorf(http.StatusUnauthorized, "unauthenticated", "the token is unknown or revoked").
+			withHeader("WWW-Authenticate", `Bearer realm="vigil", error="invalid_token"`)
 	}
 	if err != nil {
 		e := errorf(http.StatusServiceUnavailable, "unavailable", "the store cannot be reached; try again")

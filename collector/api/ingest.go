@@ -57,7 +57,7 @@ func (a *API) ingest(r *http.Request, tok store.Token) (any, error) {
 			"agent token %s is not bound to an agent id, so it could write for any agent of tenant %s, and this collector no longer accepts such tokens: "+
 				"create one with `vigil-collector token create --tenant %s --role agent --agent %s`, put it in agent.token, "+
 				"then revoke the old one with `vigil-collector token revoke --tenant %s --id %s`",
-				tok.ID, tok.Tenant, tok.Tenant, agent, tok.Tenant, tok.ID)
+			tok.ID, tok.Tenant, tok.Tenant, agent, tok.Tenant, tok.ID)
 	}
 	if tok.Agent != agent {
 		return nil, errorf(http.StatusForbidden, "forbidden",
