@@ -127,3 +127,28 @@ func TestServerErrorsLoggedOnce(t *testing.T) {
 		t.Errorf("the log does not name the route: %s", s)
 	}
 }
+
+// label/{name}/values takes names escaped the Prometheus way (U__, _XX_
+// hex code points, __ for _), as Grafana sends them, and refuses names
+// the mapping never makes.
+func TestPrometheusLabelValuesEscaping(t *testing.T) {
+	f := newFixture(t)
+	f.writeCounter(t, "acme", "web-1", 3, 1)
+	read := f.token(t, "acme", store.RoleRead)
+	for _, tt := range []struct {
+		name string
+		code int
+		want string
+	}{
+		{"interface", 200, `["eth0"]`},
+		{"U__interface", 200, `["eth0"]`},
+		{"U__check", 200, `["network"]`},
+		{"U__a_2e_b", 400, `invalid label name: \"a.b\"`},
+		{"1abc", 400, "invalid label name"},
+	} {
+		code, body := f.get(t, "/prometheus/api/v1/label/"+tt.name+"/values", bearerAuth(read))
+		if code != tt.code || !strings.Contains(body, tt.want) {
+			t.Errorf("label %s: %d %s, want %d with %s", tt.name, code, body, tt.code, tt.want)
+		}
+	}
+}
