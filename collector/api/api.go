@@ -1,5 +1,10 @@
 // Package api serves the collector's HTTP API (DESIGN §7): health checks
-// for load balancers and the token-protected /v1 query endpoints.
+// for load balancers, the token-protected /v1 endpoints (queries, token
+// administration, enrollment, HTTPS ingest), the Prometheus query API
+// under /prometheus/api/v1/ and the collector's own /metrics.
+//
+// Handlers return a value or an error (errors.go); one wrapper checks the
+// token, writes the answer as JSON and logs each 5xx once.
 package api
 
 import (

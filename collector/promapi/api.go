@@ -360,9 +360,9 @@ func (a *API) queryRange(r *http.Request, tenant string) (any, error) {
 	})
 }
 
-// run evaluates the expression qs within the query limits: the text is checked before it is parsed, the tree before
-// it is evaluated, and the store reads and the engine share one samples
-// budget. span is a range query's end minus start (0: instant query);
+// run evaluates the expression qs within the query limits: the text is
+// checked before it is parsed, the tree before it is evaluated, and the
+// store reads and the engine share one samples budget. span is a range query's end minus start (0: instant query);
 // newQuery parses qs over the queryable.
 func (a *API) run(r *http.Request, tenant, qs string, span time.Duration, res store.Resolution,
 	newQuery func(context.Context, storage.Queryable) (promql.Query, error)) (any, error) {
