@@ -88,8 +88,8 @@ func (a *API) routes() []route {
 		{"POST /v1/tokens", a.admin(a.createToken)},
 		{"GET /v1/tokens", a.admin(a.listTokens)},
 		{"DELETE /v1/tokens/{id}", a.admin(a.revokeToken)},
-		{"POST /v1/ingest", a.serve("send results", []store.Role{store.RoleAgent}, writeVigilError, a.ingest)},
-		{"POST /v1/enroll", a.serve("enroll agents", []store.Role{store.RoleEnroll, store.RoleAdmin}, writeVigilError, a.enroll)},
+		{"POST /v1/ingest", a.serve("send results", []store.Role{store.RoleAgent}, MaxIngestBody, writeVigilError, a.ingest)},
+		{"POST /v1/enroll", a.serve("enroll agents", []store.Role{store.RoleEnroll, store.RoleAdmin}, maxEnrollBody, writeVigilError, a.enroll)},
 	}
 	if a.Metrics != nil {
 		rs = append(rs, route{"GET /metrics", a.Metrics.Handler()})

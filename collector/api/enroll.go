@@ -46,7 +46,7 @@ func (a *API) enroll(r *http.Request, tok store.Token) (any, error) {
 				"send a JSON body as Content-Type application/json, not %q", ct)
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxEnrollBody))
+	dec := json.NewDecoder(r.Body) // bounded by serve
 	dec.DisallowUnknownFields()
 	var req enrollRequest
 	err := dec.Decode(&req)

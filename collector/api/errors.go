@@ -135,10 +135,15 @@ func cmp(a, b error) error {
 type handler func(r *http.Request, tok store.Token) (any, error)
 
 // serve wraps h: it authenticates the request (a token of one of roles;
-// doing completes "a read token cannot ..."), runs h and answers what it
-// returns, errors in shape.
-func (a *API) serve(doing string, roles []store.Role, shape errorWriter, h handler) http.Handler {
+// doing completes "a read token cannot ..."), bounds its body to maxBody
+// bytes (0: not read), runs h and answers what it returns, errors in shape.
+func (a *API) serve(doing string, roles []store.Role, maxBody int64, shape errorWriter, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if maxBody > 0 {
+			// Reading past it fails with *http.MaxBytesError and makes
+			// the server close the connection after the answer.
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
 		tok, err := a.authenticate(r, doing, roles...)
 		var v any
 		if err == nil {
@@ -152,12 +157,12 @@ var readRoles = []store.Role{store.RoleRead, store.RoleAdmin}
 
 // read wraps h so it only runs for a valid read (or admin) token.
 func (a *API) read(h handler) http.Handler {
-	return a.serve("read", readRoles, writeVigilError, h)
+	return a.serve("read", readRoles, 0, writeVigilError, h)
 }
 
 // admin wraps h so it only runs for a valid admin token.
 func (a *API) admin(h handler) http.Handler {
-	return a.serve("administer tokens", []store.Role{store.RoleAdmin}, writeVigilError, h)
+	return a.serve("administer tokens", []store.Role{store.RoleAdmin}, maxTokenBody, writeVigilError, h)
 }
 
 // authenticate checks the request's token and that its role is one of

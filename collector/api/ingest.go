@@ -77,7 +77,7 @@ func (a *API) ingest(r *http.Request, tok store.Token) (any, error) {
 		return nil, tooLarge(fmt.Errorf("Content-Length %d", r.ContentLength))
 	}
 
-	body := http.MaxBytesReader(nil, r.Body, MaxIngestBody)
+	body := r.Body // bounded by serve to MaxIngestBody
 	fr := protocol.NewFrameReader(body, protocol.DefaultMaxFrameBytes)
 	var b protocol.Batch
 	err := fr.Read(&b)

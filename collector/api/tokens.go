@@ -40,7 +40,7 @@ func (a *API) createToken(r *http.Request, tok store.Token) (any, error) {
 	if err := allowParams(r); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxTokenBody))
+	dec := json.NewDecoder(r.Body) // bounded by serve
 	dec.DisallowUnknownFields()
 	var req struct {
 		Role  string `json:"role"`
