@@ -14,7 +14,7 @@ import (
 
 // httpError is an answer other than success: the status, the stable code
 // clients switch on and the message people read. Handlers return one;
-// the wrapper (serve) writes it and logs it.
+// the wrapper (serve, through answer) writes it and logs a 5xx.
 type httpError struct {
 	status  int
 	code    string
@@ -97,7 +97,7 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, tok store.Token, v 
 		e := asHTTPError(err)
 		if e.status >= 500 && !e.logged {
 			a.Log.Error("request failed", "route", r.Pattern, "tenant", tok.Tenant, "token", tok.ID,
-				"status", e.status, "code", e.code, "err", cmp(e.cause, error(e)))
+				"status", e.status, "code", e.code, "err", orErr(e.cause, e))
 		}
 		for k, vs := range e.header {
 			w.Header()[k] = vs
@@ -123,8 +123,8 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, tok store.Token, v 
 	}
 }
 
-// cmp returns a unless it is nil, else b.
-func cmp(a, b error) error {
+// orErr returns a unless it is nil, else b.
+func orErr(a, b error) error {
 	if a != nil {
 		return a
 	}
