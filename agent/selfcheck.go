@@ -20,7 +20,8 @@ const selfCheckName = "agent"
 //	spool_skipped_bytes          counter: bytes of segment those damaged regions held
 //	sent_batches                 counter: batches acked since start
 //	send_latency_ms              gauge: time to the last Ack
-//	connected{collector}         gauge: 1 while a collector session is up, else 0
+//	connected                    gauge: 1 while a collector session is up, else 0
+//	collector                    string: the collector in use (absent when none)
 //	clock_offset_seconds         gauge: the collector's clock minus this host's,
 //	                             measured at the last connect (absent before one)
 type selfCheck struct {
@@ -37,8 +38,14 @@ func (c *selfCheck) Run(ctx context.Context, r *check.Result) error {
 	r.Counter("spool_skipped_bytes", float64(st.SkippedBytes))
 	r.Counter("sent_batches", float64(c.s.sent.Load()))
 	r.Gauge("send_latency_ms", float64(c.s.latencyMS.Load()))
-	if addr, _ := c.s.active.Load().(string); addr != "" {
-		r.Gauge("connected", 1, check.Label{Key: "collector", Value: addr})
+	// The numeric series are the same whatever the state: a label naming
+	// the collector made a new series at each move, and the old one kept
+	// reading 1 until it went stale, so sum(agent_connected) read 2 for
+	// one agent. The collector's name is a string, which no sum counts.
+	addr, _ := c.s.active.Load().(string)
+	if addr != "" {
+		r.Gauge("connected", 1)
+		r.Metrics = append(r.Metrics, check.Metric{Name: "collector", Type: check.String, Str: addr})
 	} else {
 		r.Gauge("connected", 0)
 	}

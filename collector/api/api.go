@@ -1,11 +1,14 @@
 // Package api serves the collector's HTTP API (DESIGN §7): health checks
-// for load balancers and the token-protected /v1 query endpoints.
+// for load balancers, the token-protected /v1 endpoints (queries, token
+// administration, enrollment, HTTPS ingest), the Prometheus query API
+// under /prometheus/api/v1/ and the collector's own /metrics.
+//
+// Handlers return a value or an error (errors.go); one wrapper checks the
+// token, writes the answer as JSON and logs each 5xx once.
 package api
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/metrics"
 	"github.com/vigilmon/vigil/collector/promapi"
@@ -86,8 +88,8 @@ func (a *API) routes() []route {
 		{"POST /v1/tokens", a.admin(a.createToken)},
 		{"GET /v1/tokens", a.admin(a.listTokens)},
 		{"DELETE /v1/tokens/{id}", a.admin(a.revokeToken)},
-		{"POST /v1/ingest", http.HandlerFunc(a.ingest)},
-		{"POST /v1/enroll", http.HandlerFunc(a.enroll)},
+		{"POST /v1/ingest", a.serve("send results", []store.Role{store.RoleAgent}, MaxIngestBody, writeVigilError, a.ingest)},
+		{"POST /v1/enroll", a.serve("enroll agents", []store.Role{store.RoleEnroll, store.RoleAdmin}, maxEnrollBody, writeVigilError, a.enroll)},
 	}
 	if a.Metrics != nil {
 		rs = append(rs, route{"GET /metrics", a.Metrics.Handler()})
@@ -98,13 +100,27 @@ func (a *API) routes() []route {
 		if a.Query == nil {
 			a.Query = &querylimit.Guard{Log: a.Log, Counter: a.Metrics}
 		}
-		a.prom = &promapi.API{Store: a.Store, Retention: a.Retention, Version: a.Version, Now: a.Now, Guard: a.Query}
+		a.prom = &promapi.API{Store: a.Store, Retention: a.Retention, Version: a.Version, Now: a.Now, Guard: a.Query, Log: a.Log}
 	})
 	for _, ep := range a.prom.Endpoints() {
-		h := a.read(func(w http.ResponseWriter, r *http.Request, tok store.Token) { ep.Serve(w, r, tok.Tenant) })
+		h := a.promRead(ep.Serve)
 		rs = append(rs, route{"GET /prometheus/api/v1" + ep.Path, h}, route{"POST /prometheus/api/v1" + ep.Path, h})
 	}
 	return rs
+}
+
+// promRead wraps serve, an endpoint of the Prometheus API, so it only runs
+// for a valid read (or admin) token; the token's errors are written in
+// Prometheus' shape, and serve writes its own answers.
+func (a *API) promRead(serve func(w http.ResponseWriter, r *http.Request, tenant string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := a.authenticate(r, "read", readRoles...)
+		if err != nil {
+			a.answer(w, r, tok, nil, err, writePromError)
+			return
+		}
+		serve(w, r, tok.Tenant)
+	})
 }
 
 // Handler returns the routes.
@@ -116,6 +132,11 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
+	// Any other path or method under /prometheus/ is answered in
+	// Prometheus' shape too, after the token check as for the rest.
+	mux.Handle("/prometheus/", a.promRead(func(w http.ResponseWriter, r *http.Request, _ string) {
+		promapi.WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+	}))
 	return a.Metrics.HTTP(mux)
 }
 
@@ -146,36 +167,6 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": "ok"})
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, tok store.Token)
-
-// read wraps h so it only runs for a valid read (or admin) token.
-func (a *API) read(h handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := bearer(r)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-			writeError(w, http.StatusUnauthorized, "unauthenticated",
-				"send a token as 'Authorization: Bearer TOKEN' or as the password of HTTP basic auth")
-			return
-		}
-		tok, err := auth.Authenticate(r.Context(), a.Store, secret)
-		if errors.Is(err, auth.ErrInvalidToken) {
-			writeError(w, http.StatusUnauthorized, "unauthenticated", "the token is unknown or revoked")
-			return
-		}
-		if err != nil {
-			a.Log.Error("token lookup failed", "err", err)
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "the store cannot be reached; try again")
-			return
-		}
-		if tok.Role != store.RoleRead && tok.Role != store.RoleAdmin {
-			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("a %s token cannot read; use a token with role read", tok.Role))
-			return
-		}
-		h(w, r, tok)
-	})
-}
-
 // bearer takes the token from a Bearer header or from the password of basic
 // auth, for clients (Grafana, promtool) that can only send the latter.
 func bearer(r *http.Request) (string, bool) {
@@ -190,25 +181,4 @@ func bearer(r *http.Request) (string, bool) {
 		return pw, true
 	}
 	return "", false
-}
-
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var e apiError
-	e.Error.Code = code
-	e.Error.Message = msg
-	writeJSON(w, status, e)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -60,24 +59,21 @@ func (a *API) agentResults(ctx context.Context, tok store.Token, agent string) (
 }
 
 // agentChecks: GET /v1/agents/{id}/checks, the latest status of each check.
-func (a *API) agentChecks(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r, "limit", "cursor") {
-		return
+func (a *API) agentChecks(r *http.Request, tok store.Token) (any, error) {
+	if err := allowParams(r, "limit", "cursor"); err != nil {
+		return nil, err
 	}
 	pg, err := parsePage(r.URL.Query())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
+		return nil, badRequest("%v", err)
 	}
 	id := r.PathValue("id")
 	rs, ok, err := a.agentResults(r.Context(), tok, id)
 	if err != nil {
-		a.storeError(w, "latest results", tok, err)
-		return
+		return nil, storeFailed("latest results", err)
 	}
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no agent %q", id))
-		return
+		return nil, errorf(http.StatusNotFound, "not_found", "no agent %q", id)
 	}
 	rs, next := paginate(rs, func(c *store.CheckResult) string { return c.Check }, pg)
 	out := make([]checkJSON, 0, len(rs))
@@ -85,7 +81,7 @@ func (a *API) agentChecks(w http.ResponseWriter, r *http.Request, tok store.Toke
 		out = append(out, checkJSON{ID: c.Check, Type: checkType(c.Check), Status: c.Status.String(), Message: c.Message,
 			LastRun: time.UnixMilli(c.TS).UTC(), DurationMS: c.DurationMS})
 	}
-	writePage(w, "checks", out, next)
+	return pageReply("checks", out, next), nil
 }
 
 type statusChangeJSON struct {
@@ -97,50 +93,41 @@ type statusChangeJSON struct {
 // checkHistory: GET /v1/checks/{agent}/{check}/history?from=&to=, the
 // status changes of one check: its status at from, then each result whose
 // status differs from the one before.
-func (a *API) checkHistory(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r, "from", "to") {
-		return
+func (a *API) checkHistory(r *http.Request, tok store.Token) (any, error) {
+	if err := allowParams(r, "from", "to"); err != nil {
+		return nil, err
 	}
 	q := r.URL.Query()
 	now := a.now()
 	to, err := parseTime(q.Get("to"), now, now)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("to: %v", err))
-		return
+		return nil, badRequest("to: %v", err)
 	}
 	from, err := parseTime(q.Get("from"), now, to.Add(-defaultHistory))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from: %v", err))
-		return
+		return nil, badRequest("from: %v", err)
 	}
 	if !from.Before(to) {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from (%s) must be before to (%s)",
-			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339)))
-		return
+		return nil, badRequest("from (%s) must be before to (%s)", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
 	}
 	if to.Sub(from) > maxHistoryRange {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from..to spans %v; at most %v allowed",
-			to.Sub(from).Round(time.Second), maxHistoryRange))
-		return
+		return nil, badRequest("from..to spans %v; at most %v allowed", to.Sub(from).Round(time.Second), maxHistoryRange)
 	}
 	agent, check := r.PathValue("agent"), r.PathValue("check")
 	latest, ok, err := a.agentResults(r.Context(), tok, agent)
 	if err != nil {
-		a.storeError(w, "latest results", tok, err)
-		return
+		return nil, storeFailed("latest results", err)
 	}
 	known := false
 	for _, c := range latest {
 		known = known || c.Check == check
 	}
 	if !ok || !known {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no check %q on agent %q", check, agent))
-		return
+		return nil, errorf(http.StatusNotFound, "not_found", "no check %q on agent %q", check, agent)
 	}
 	rs, err := a.Store.History(r.Context(), tok.Tenant, agent, check, from.UnixMilli(), to.UnixMilli(), 0)
 	if err != nil {
-		a.storeError(w, "check history", tok, err)
-		return
+		return nil, storeFailed("check history", err)
 	}
 	out := []statusChangeJSON{}
 	for i, c := range rs {
@@ -149,7 +136,7 @@ func (a *API) checkHistory(w http.ResponseWriter, r *http.Request, tok store.Tok
 		}
 		out = append(out, statusChangeJSON{TS: time.UnixMilli(c.TS).UTC(), Status: c.Status.String(), Message: c.Message})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"agent": agent, "check": check, "changes": out})
+	return map[string]any{"agent": agent, "check": check, "changes": out}, nil
 }
 
 type latestJSON struct {
@@ -165,28 +152,25 @@ type latestJSON struct {
 
 // latest: GET /v1/latest?agent=&check=&metric=&label=, the last point of
 // each matching series seen in the last day.
-func (a *API) latest(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r, "agent", "check", "metric", "label", "limit", "cursor") {
-		return
+func (a *API) latest(r *http.Request, tok store.Token) (any, error) {
+	if err := allowParams(r, "agent", "check", "metric", "label", "limit", "cursor"); err != nil {
+		return nil, err
 	}
 	q := r.URL.Query()
 	if q.Get("agent") == "" {
-		writeError(w, http.StatusBadRequest, "bad_request", "agent: required")
-		return
+		return nil, badRequest("agent: required")
 	}
 	pg, err := parsePage(q)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
+		return nil, badRequest("%v", err)
 	}
-	f, ok := filter(w, q, tok)
-	if !ok {
-		return
+	f, err := filter(q, tok)
+	if err != nil {
+		return nil, err
 	}
 	list, err := a.Store.Series(r.Context(), f)
 	if err != nil {
-		a.storeError(w, "list series", tok, err)
-		return
+		return nil, storeFailed("list series", err)
 	}
 	list, next := paginate(list, seriesCursorKey, pg)
 	now := a.now().UnixMilli()
@@ -196,8 +180,7 @@ func (a *API) latest(w http.ResponseWriter, r *http.Request, tok store.Token) {
 		for _, back := range []time.Duration{latestRecent, latestLookback} {
 			pts, err := a.Store.Points(r.Context(), s.ID, now-back.Milliseconds(), now+time.Minute.Milliseconds(), 0)
 			if err != nil {
-				a.storeError(w, "read points", tok, err)
-				return
+				return nil, storeFailed("read points", err)
 			}
 			if len(pts) > 0 {
 				last = &pts[len(pts)-1]
@@ -214,7 +197,7 @@ func (a *API) latest(w http.ResponseWriter, r *http.Request, tok store.Token) {
 		out = append(out, latestJSON{Agent: s.Agent, Check: s.Check, Metric: s.Metric, Labels: labelMap(s.Labels),
 			Type: s.Type.String(), Unit: s.Unit, TS: last.TS, Value: v})
 	}
-	writePage(w, "series", out, next)
+	return pageReply("series", out, next), nil
 }
 
 // seriesCursorKey orders series as the store does: by agent, check,

@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -40,19 +39,14 @@ type enrollResponse struct {
 // record (updating the hostname) and mints a new token; tokens handed out
 // before stay valid until revoked, so a rerun of setup never locks out a
 // running agent.
-func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
-	tok, ok := a.authenticate(w, r, "enroll agents", store.RoleEnroll, store.RoleAdmin)
-	if !ok {
-		return
-	}
+func (a *API) enroll(r *http.Request, tok store.Token) (any, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
-			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
-				fmt.Sprintf("send a JSON body as Content-Type application/json, not %q", ct))
-			return
+			return nil, errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+				"send a JSON body as Content-Type application/json, not %q", ct)
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEnrollBody))
+	dec := json.NewDecoder(r.Body) // bounded by serve
 	dec.DisallowUnknownFields()
 	var req enrollRequest
 	err := dec.Decode(&req)
@@ -62,35 +56,28 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body may be at most %d bytes", maxEnrollBody))
-			return
+			return nil, errorf(http.StatusRequestEntityTooLarge, "too_large", "the body may be at most %d bytes", maxEnrollBody)
 		}
-		writeError(w, http.StatusBadRequest, "bad_request",
-			fmt.Sprintf(`body: want {"agent_id": "...", "hostname": "..."}: %v`, err))
-		return
+		return nil, badRequest(`body: want {"agent_id": "...", "hostname": "..."}: %v`, err)
 	}
 	if len(req.Hostname) > maxHostname || strings.IndexFunc(req.Hostname, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("hostname: at most %d bytes of printable characters", maxHostname))
-		return
+		return nil, badRequest("hostname: at most %d bytes of printable characters", maxHostname)
 	}
 	id := req.AgentID
 	if id == "" {
 		id = req.Hostname
 	}
 	if id == "" {
-		writeError(w, http.StatusBadRequest, "bad_request", "send agent_id or hostname (the agent id defaults to the hostname)")
-		return
+		return nil, badRequest("send agent_id or hostname (the agent id defaults to the hostname)")
 	}
 	if err := auth.ValidAgentID(id); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
+		return nil, badRequest("%v", err)
 	}
 
 	ctx := r.Context()
 	agents, err := a.Store.Agents(ctx, tok.Tenant)
 	if err != nil {
-		a.storeError(w, "list agents", tok, err)
-		return
+		return nil, storeFailed("list agents", err)
 	}
 	rec := store.Agent{Tenant: tok.Tenant, ID: id}
 	known := false
@@ -107,14 +94,12 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) {
 	// never shown to anyone and is inert.
 	secret, created, err := auth.Create(ctx, a.Store, tok.Tenant, store.RoleAgent, id)
 	if err != nil {
-		a.storeError(w, "create agent token", tok, err)
-		return
+		return nil, storeFailed("create agent token", err)
 	}
 	if err := a.Store.UpsertAgent(ctx, rec); err != nil {
-		a.storeError(w, "record agent", tok, err)
-		return
+		return nil, storeFailed("record agent", err)
 	}
 	a.Log.Info("agent enrolled", "tenant", tok.Tenant, "agent", id, "token", created.ID,
 		"enroll_token", tok.ID, "re_enrolled", known, "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusOK, enrollResponse{AgentID: id, Token: secret, Tenant: tok.Tenant})
+	return enrollResponse{AgentID: id, Token: secret, Tenant: tok.Tenant}, nil
 }

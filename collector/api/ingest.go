@@ -44,49 +44,40 @@ const (
 	maxSeen = 100000
 )
 
-func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
-	tok, ok := a.authenticate(w, r, "send results", store.RoleAgent)
-	if !ok {
-		return
-	}
+func (a *API) ingest(r *http.Request, tok store.Token) (any, error) {
 	agent := r.Header.Get(AgentHeader)
 	if err := auth.ValidAgentID(agent); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("header %s: %v", AgentHeader, err))
-		return
+		return nil, badRequest("header %s: %v", AgentHeader, err)
 	}
 	if tok.Agent == "" {
 		// As at the QUIC Hello: a token from before agent tokens were
 		// bound to one agent could write for any agent of its tenant.
 		a.refused(log0(a, tok, agent, r), "unbound_token", "token not bound to an agent")
-		writeError(w, http.StatusForbidden, "unbound_token",
-			fmt.Sprintf("agent token %s is not bound to an agent id, so it could write for any agent of tenant %s, and this collector no longer accepts such tokens: "+
+		return nil, errorf(http.StatusForbidden, "unbound_token",
+			"agent token %s is not bound to an agent id, so it could write for any agent of tenant %s, and this collector no longer accepts such tokens: "+
 				"create one with `vigil-collector token create --tenant %s --role agent --agent %s`, put it in agent.token, "+
 				"then revoke the old one with `vigil-collector token revoke --tenant %s --id %s`",
-				tok.ID, tok.Tenant, tok.Tenant, agent, tok.Tenant, tok.ID))
-		return
+			tok.ID, tok.Tenant, tok.Tenant, agent, tok.Tenant, tok.ID)
 	}
 	if tok.Agent != agent {
-		writeError(w, http.StatusForbidden, "forbidden",
-			fmt.Sprintf("the token belongs to agent %q, not %q: set agent.id to %q or use this agent's own token", tok.Agent, agent, tok.Agent))
-		return
+		return nil, errorf(http.StatusForbidden, "forbidden",
+			"the token belongs to agent %q, not %q: set agent.id to %q or use this agent's own token", tok.Agent, agent, tok.Agent)
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != ProtobufType {
-		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
-			fmt.Sprintf("send the batch as Content-Type %s, not %q", ProtobufType, r.Header.Get("Content-Type")))
-		return
+		return nil, errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"send the batch as Content-Type %s, not %q", ProtobufType, r.Header.Get("Content-Type"))
 	}
 	log := log0(a, tok, agent, r)
-	tooLarge := func(err error) {
+	tooLarge := func(err error) error {
 		a.refused(log, "oversized", "oversized batch refused", "err", err)
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
-			fmt.Sprintf("a batch may be at most %d bytes (one frame of at most %d bytes)", MaxIngestBody, protocol.DefaultMaxFrameBytes))
+		return errorf(http.StatusRequestEntityTooLarge, "too_large",
+			"a batch may be at most %d bytes (one frame of at most %d bytes)", MaxIngestBody, protocol.DefaultMaxFrameBytes)
 	}
 	if r.ContentLength > MaxIngestBody {
-		tooLarge(fmt.Errorf("Content-Length %d", r.ContentLength))
-		return
+		return nil, tooLarge(fmt.Errorf("Content-Length %d", r.ContentLength))
 	}
 
-	body := http.MaxBytesReader(w, r.Body, MaxIngestBody)
+	body := r.Body // bounded by serve to MaxIngestBody
 	fr := protocol.NewFrameReader(body, protocol.DefaultMaxFrameBytes)
 	var b protocol.Batch
 	err := fr.Read(&b)
@@ -105,8 +96,7 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) || errors.Is(err, protocol.ErrFrameTooLarge) {
-			tooLarge(err)
-			return
+			return nil, tooLarge(err)
 		}
 		reason := "undecodable"
 		switch {
@@ -121,9 +111,7 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 			reason = "seq_zero"
 		}
 		a.refused(log, reason, "bad batch refused", "err", err)
-		writeError(w, http.StatusBadRequest, "bad_request",
-			fmt.Sprintf("the body must be one length-prefixed protobuf Batch: %v", err))
-		return
+		return nil, badRequest("the body must be one length-prefixed protobuf Batch: %v", err)
 	}
 
 	v := a.Validator
@@ -143,36 +131,36 @@ func (a *API) ingest(w http.ResponseWriter, r *http.Request) {
 	if deadline <= 0 {
 		deadline = ingest.DefaultStoreDeadline
 	}
-	retryLater := func(reason, msg string) {
+	// Logged where they arise, rate-limited: an outage refuses every batch.
+	retryLater := func(reason, msg string) error {
 		a.Metrics.BatchRefused("https", reason)
-		w.Header().Set("Retry-After", strconv.Itoa(int(max(deadline.Round(time.Second), time.Second).Seconds())))
-		writeError(w, http.StatusServiceUnavailable, "retry_later", msg)
+		e := errorf(http.StatusServiceUnavailable, "retry_later", "%s", msg).
+			withHeader("Retry-After", strconv.Itoa(int(max(deadline.Round(time.Second), time.Second).Seconds())))
+		e.logged = true
+		return e
 	}
 	if err := a.writeWithin(&res.Write, deadline); err != nil {
 		if errors.Is(err, errStoreDeadline) {
 			a.logs.Warn(log, "batch refused", "store_deadline", "seq", b.Seq, "deadline", deadline)
-			retryLater("store_deadline", fmt.Sprintf("batch %d not stored within the collector's store deadline of %s; send it again later", b.Seq, deadline))
-			return
+			return nil, retryLater("store_deadline", fmt.Sprintf("batch %d not stored within the collector's store deadline of %s; send it again later", b.Seq, deadline))
 		}
 		a.logs.Log(log, slog.LevelError, "store write failed; batch not acked", "store", "seq", b.Seq, "points", len(res.Write.Points), "err", err)
-		retryLater("store_failed", "the store did not accept the batch, so it was not acked; send it again later")
-		return
+		return nil, retryLater("store_failed", "the store did not accept the batch, so it was not acked; send it again later")
 	}
 	ctx := r.Context()
 	ack, err := protocol.AppendFrame(nil, &protocol.Ack{Seq: b.Seq, Accepted: res.Accepted, Rejected: res.Rejected, Errors: res.Errors})
 	if err != nil {
 		// Cannot happen for a well-formed Ack; the batch is stored and a
 		// resend would be deduplicated.
-		log.Error("encode ack", "seq", b.Seq, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "the batch was stored but its ack could not be encoded")
-		return
+		e := errorf(http.StatusInternalServerError, "internal", "the batch was stored but its ack could not be encoded")
+		e.cause = fmt.Errorf("agent %s: encode the ack of batch %d: %w", agent, b.Seq, err)
+		return nil, e
 	}
-	w.Header().Set("Content-Type", ProtobufType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(ack)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(ack)
-	a.Metrics.Batch("https", len(res.Write.Points), time.Since(read))
-	a.recordSeen(ctx, tok.Tenant, agent, log)
+	// The Ack first: recording the agent waits for the store.
+	return reply{status: http.StatusOK, contentType: ProtobufType, body: ack, then: func() {
+		a.Metrics.Batch("https", len(res.Write.Points), time.Since(read))
+		a.recordSeen(ctx, tok.Tenant, agent, log)
+	}}, nil
 }
 
 // errSecondFrame refuses a body that holds more than the batch's frame.
@@ -272,35 +260,4 @@ func (s *seenAgents) due(key string, now time.Time) bool {
 	}
 	s.last[key] = now
 	return true
-}
-
-// authenticate checks the request's token and that its role is one of
-// roles; otherwise it writes the error and returns false. doing completes
-// "a read token cannot ..." in the 403 message.
-func (a *API) authenticate(w http.ResponseWriter, r *http.Request, doing string, roles ...store.Role) (store.Token, bool) {
-	secret, ok := bearer(r)
-	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-		writeError(w, http.StatusUnauthorized, "unauthenticated",
-			"send a token as 'Authorization: Bearer TOKEN' or as the password of HTTP basic auth")
-		return store.Token{}, false
-	}
-	tok, err := auth.Authenticate(r.Context(), a.Store, secret)
-	if errors.Is(err, auth.ErrInvalidToken) {
-		writeError(w, http.StatusUnauthorized, "unauthenticated", "the token is unknown or revoked")
-		return store.Token{}, false
-	}
-	if err != nil {
-		a.Log.Error("token lookup failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the store cannot be reached; try again")
-		return store.Token{}, false
-	}
-	for _, role := range roles {
-		if tok.Role == role {
-			return tok, true
-		}
-	}
-	writeError(w, http.StatusForbidden, "forbidden",
-		fmt.Sprintf("a %s token cannot %s; use a token with role %s", tok.Role, doing, roles[0]))
-	return store.Token{}, false
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigilmon/vigil/collector/metrics"
 )
@@ -49,5 +50,45 @@ func TestOpenAPIServed(t *testing.T) {
 	code, body := f.get(t, "/v1/openapi.json", nil)
 	if code != 200 || !strings.Contains(body, `"openapi": "3.0.3"`) {
 		t.Fatalf("/v1/openapi.json: %d %.200s", code, body)
+	}
+}
+
+// TestOpenAPISchemasMatchAnswers holds each answer's JSON fields to its
+// schema in openapi.json, both ways, so the document cannot drift from
+// what the handlers write.
+func TestOpenAPISchemasMatchAnswers(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for schema, v := range map[string]any{
+		"Agent":        agentJSON{Collector: "c"},
+		"Check":        checkJSON{},
+		"StatusChange": statusChangeJSON{},
+		"Series":       seriesJSON{},
+		"QuerySeries":  queryJSON{Agg: "avg"},
+		"Latest":       latestJSON{},
+		"Token":        tokenJSON{Agent: "a", Revoked: &time.Time{}, Token: "t"},
+	} {
+		b, _ := json.Marshal(v)
+		var fields map[string]any
+		json.Unmarshal(b, &fields)
+		props := doc.Components.Schemas[schema].Properties
+		for f := range fields {
+			if _, ok := props[f]; !ok {
+				t.Errorf("schema %s lacks the field %q the API writes", schema, f)
+			}
+		}
+		for p := range props {
+			if _, ok := fields[p]; !ok {
+				t.Errorf("schema %s describes %q, which the API does not write", schema, p)
+			}
+		}
 	}
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/base64"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -64,12 +63,12 @@ func paginate[T any](items []T, key func(*T) string, p page) ([]T, string) {
 	return items, base64.RawURLEncoding.EncodeToString([]byte(key(&items[len(items)-1])))
 }
 
-// writePage answers {"<name>": items, "next_cursor": "..."}, the cursor
-// only when there is a next page.
-func writePage(w http.ResponseWriter, name string, items any, next string) {
+// pageReply is the answer {"<name>": items, "next_cursor": "..."}, the
+// cursor only when there is a next page.
+func pageReply(name string, items any, next string) map[string]any {
 	out := map[string]any{name: items}
 	if next != "" {
 		out["next_cursor"] = next
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }

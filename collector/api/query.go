@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,19 +36,17 @@ type agentJSON struct {
 	Labels    map[string]string `json:"labels"`
 }
 
-func (a *API) agents(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r, "limit", "cursor") {
-		return
+func (a *API) agents(r *http.Request, tok store.Token) (any, error) {
+	if err := allowParams(r, "limit", "cursor"); err != nil {
+		return nil, err
 	}
 	pg, err := parsePage(r.URL.Query())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
+		return nil, badRequest("%v", err)
 	}
 	list, err := a.Store.Agents(r.Context(), tok.Tenant)
 	if err != nil {
-		a.storeError(w, "list agents", tok, err)
-		return
+		return nil, storeFailed("list agents", err)
 	}
 	list, next := paginate(list, func(ag *store.Agent) string { return ag.ID }, pg)
 	out := make([]agentJSON, 0, len(list))
@@ -59,7 +58,7 @@ func (a *API) agents(w http.ResponseWriter, r *http.Request, tok store.Token) {
 		out = append(out, agentJSON{ID: ag.ID, Hostname: ag.Hostname, Connected: ag.Connected, Collector: ag.Collector,
 			LastSeen: ag.LastSeen, Version: ag.Version, Labels: labels})
 	}
-	writePage(w, "agents", out, next)
+	return pageReply("agents", out, next), nil
 }
 
 type seriesJSON struct {
@@ -72,23 +71,21 @@ type seriesJSON struct {
 	Unit   string            `json:"unit"`
 }
 
-func (a *API) series(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r, "agent", "check", "metric", "label", "limit", "cursor") {
-		return
+func (a *API) series(r *http.Request, tok store.Token) (any, error) {
+	if err := allowParams(r, "agent", "check", "metric", "label", "limit", "cursor"); err != nil {
+		return nil, err
 	}
 	pg, err := parsePage(r.URL.Query())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
+		return nil, badRequest("%v", err)
 	}
-	f, ok := filter(w, r.URL.Query(), tok)
-	if !ok {
-		return
+	f, err := filter(r.URL.Query(), tok)
+	if err != nil {
+		return nil, err
 	}
 	list, err := a.Store.Series(r.Context(), f)
 	if err != nil {
-		a.storeError(w, "list series", tok, err)
-		return
+		return nil, storeFailed("list series", err)
 	}
 	list, next := paginate(list, seriesCursorKey, pg)
 	out := make([]seriesJSON, 0, len(list))
@@ -96,16 +93,25 @@ func (a *API) series(w http.ResponseWriter, r *http.Request, tok store.Token) {
 		out = append(out, seriesJSON{ID: s.ID.String(), Agent: s.Agent, Check: s.Check, Metric: s.Metric,
 			Labels: labelMap(s.Labels), Type: s.Type.String(), Unit: s.Unit})
 	}
-	writePage(w, "series", out, next)
+	return pageReply("series", out, next), nil
 }
 
 type queryJSON struct {
-	Agent      string            `json:"agent"`
-	Check      string            `json:"check"`
-	Metric     string            `json:"metric"`
-	Labels     map[string]string `json:"labels"`
-	Resolution string            `json:"resolution"`
-	Points     [][2]any          `json:"points"`
+	Agent  string            `json:"agent"`
+	Check  string            `json:"check"`
+	Metric string            `json:"metric"`
+	Labels map[string]string `json:"labels"`
+	// Resolution is what each point stands for: "raw" (one point as
+	// stored), "5m" or "1h" (one rollup window), or the wider interval
+	// ("8s", "10m", "2h") points were grouped into to stay within points=.
+	Resolution string `json:"resolution"`
+	// Read is the stored resolution the points come from (raw, 5m, 1h).
+	Read string `json:"read_resolution"`
+	// Agg is the aggregation giving each value when a point stands for
+	// more than one stored value; absent for raw points, strings and
+	// fn=rate.
+	Agg    string   `json:"agg,omitempty"`
+	Points [][2]any `json:"points"`
 }
 
 // Aggregations of agg=, and what each takes from a window's statistics.
@@ -212,14 +218,13 @@ func (a *API) pickResolution(from, now int64) store.Resolution {
 	return store.Res1h
 }
 
-func (a *API) query(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r, "agent", "check", "metric", "label", "from", "to", "points", "resolution", "agg", "fn") {
-		return
+func (a *API) query(r *http.Request, tok store.Token) (any, error) {
+	if err := allowParams(r, "agent", "check", "metric", "label", "from", "to", "points", "resolution", "agg", "fn"); err != nil {
+		return nil, err
 	}
 	p, err := a.parseQuery(r.URL.Query(), tok)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
+		return nil, badRequest("%v", err)
 	}
 	// The query limits: a slot in the queue shared with PromQL, a
 	// timeout from the request's arrival, and a budget of points read.
@@ -227,25 +232,21 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, tok store.Token) {
 	defer cancel()
 	release, err := a.Query.Enter(ctx)
 	if err != nil {
-		a.queryRefused(w, tok, r, err)
-		return
+		return nil, a.queryErr("enter the query queue", tok, r, err)
 	}
 	defer release()
 	list, err := a.Store.Series(ctx, p.filter)
 	if err != nil {
-		a.queryStoreError(w, "query series", tok, r, err)
-		return
+		return nil, a.queryErr("query series", tok, r, err)
 	}
 	if len(list) > maxSeries {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("the query matches %d series, at most %d allowed: add agent, check, metric or label", len(list), maxSeries))
-		return
+		return nil, badRequest("the query matches %d series, at most %d allowed: add agent, check, metric or label", len(list), maxSeries)
 	}
 	if p.rate {
 		for _, s := range list {
 			if s.Type != store.Counter {
-				writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("fn=rate: %s/%s/%s is a %s; rate applies to counters only: narrow the query with check= and metric=",
-					s.Agent, s.Check, s.Metric, s.Type))
-				return
+				return nil, badRequest("fn=rate: %s/%s/%s is a %s; rate applies to counters only: narrow the query with check= and metric=",
+					s.Agent, s.Check, s.Metric, s.Type)
 			}
 		}
 	}
@@ -256,45 +257,40 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, tok store.Token) {
 		if s.Type == store.String {
 			res = store.Raw // strings have no rollups
 		}
-		pts, err := a.seriesPoints(ctx, &s, res, &p, budget)
+		q, err := a.seriesPoints(ctx, &s, res, &p, budget)
 		if err != nil {
-			a.queryStoreError(w, "read points", tok, r, err)
-			return
+			return nil, a.queryErr("read points", tok, r, err)
 		}
-		out = append(out, queryJSON{Agent: s.Agent, Check: s.Check, Metric: s.Metric, Labels: labelMap(s.Labels),
-			Resolution: res.String(), Points: pts})
+		q.Agent, q.Check, q.Metric, q.Labels = s.Agent, s.Check, s.Metric, labelMap(s.Labels)
+		out = append(out, q)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"series": out})
+	return map[string]any{"series": out}, nil
 }
 
-// queryStoreError answers a failed read of /v1/query: a refusal by a
-// query limit, the query's deadline, or the store's failure.
-func (a *API) queryStoreError(w http.ResponseWriter, what string, tok store.Token, r *http.Request, err error) {
-	if err = a.Query.Err(err); !a.queryRefused(w, tok, r, err) {
-		a.storeError(w, what, tok, err)
-	}
-}
-
-// queryRefused answers err when it is a refusal by a query limit, counted
-// and logged, and reports whether it was.
-func (a *API) queryRefused(w http.ResponseWriter, tok store.Token, r *http.Request, err error) bool {
-	if errors.Is(err, context.Canceled) {
-		return true // the client went away: nobody to answer
+// queryErr is the answer to a failed step what of /v1/query: a refusal
+// by a query limit (counted and logged by the guard), the query's
+// deadline, or the store's failure.
+func (a *API) queryErr(what string, tok store.Token, r *http.Request, err error) error {
+	err = a.Query.Err(err)
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away: nobody reads the answer.
+		return &httpError{status: 499, code: "canceled", message: "the client closed the request", logged: true}
 	}
 	if !a.Query.Refused(err, tok.Tenant, r.URL.RawQuery) {
-		return false
+		return storeFailed(what, err)
 	}
 	ref, _ := querylimit.AsRefusal(err)
+	var e *httpError
 	switch ref.Reason {
 	case querylimit.ReasonConcurrency:
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "busy", err.Error())
+		e = errorf(http.StatusServiceUnavailable, "busy", "%v", err).withHeader("Retry-After", "1")
 	case querylimit.ReasonTimeout:
-		writeError(w, http.StatusServiceUnavailable, "timeout", err.Error())
+		e = errorf(http.StatusServiceUnavailable, "timeout", "%v", err)
 	default:
-		writeError(w, http.StatusUnprocessableEntity, "too_large", err.Error())
+		e = errorf(http.StatusUnprocessableEntity, "too_large", "%v", err)
 	}
-	return true
+	e.logged = true
+	return e
 }
 
 // cell is one output point before it is rendered: a raw point, a rollup
@@ -309,7 +305,8 @@ type cell struct {
 // points. When there are more, they are grouped into intervals of equal
 // width (a multiple of the resolution's window), each stamped with its
 // start and aggregated with p.agg (strings: the last value).
-func (a *API) seriesPoints(ctx context.Context, s *store.Series, res store.Resolution, p *queryParams, budget *querylimit.Budget) ([][2]any, error) {
+func (a *API) seriesPoints(ctx context.Context, s *store.Series, res store.Resolution, p *queryParams, budget *querylimit.Budget) (queryJSON, error) {
+	out := queryJSON{Resolution: res.String(), Read: res.String()}
 	var cells []cell
 	origin, unit := p.from, int64(1000)
 	// One more than the budget allows: a read over it is refused without
@@ -318,10 +315,10 @@ func (a *API) seriesPoints(ctx context.Context, s *store.Series, res store.Resol
 	if res == store.Raw {
 		pts, err := a.Store.Points(ctx, s.ID, p.from, p.to, limit)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		if err := budget.Spend(len(pts)); err != nil {
-			return nil, err
+			return out, err
 		}
 		cells = make([]cell, 0, len(pts))
 		for _, pt := range pts {
@@ -339,10 +336,10 @@ func (a *API) seriesPoints(ctx context.Context, s *store.Series, res store.Resol
 		origin = store.Floor(p.from, unit)
 		rs, err := a.Store.ReadRollups(ctx, res, s.ID, origin, p.to, limit)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		if err := budget.Spend(len(rs)); err != nil {
-			return nil, err
+			return out, err
 		}
 		cells = make([]cell, 0, len(rs))
 		for _, w := range rs {
@@ -352,14 +349,33 @@ func (a *API) seriesPoints(ctx context.Context, s *store.Series, res store.Resol
 		}
 	}
 	if len(cells) > p.points {
-		cells = group(cells, origin, p.to, unit, p.points)
+		var step int64
+		cells, step = group(cells, origin, p.to, unit, p.points)
+		out.Resolution = formatInterval(step)
 	}
-	return render(cells, s.Type, p), nil
+	if s.Type != store.String && !p.rate && out.Resolution != store.Raw.String() {
+		out.Agg = p.agg
+	}
+	out.Points = render(cells, s.Type, p)
+	return out, nil
+}
+
+// formatInterval writes ms in its largest whole unit: 8s, 10m, 2h, 3d.
+func formatInterval(ms int64) string {
+	for _, u := range []struct {
+		ms   int64
+		unit string
+	}{{86_400_000, "d"}, {3_600_000, "h"}, {60_000, "m"}, {1000, "s"}} {
+		if ms%u.ms == 0 {
+			return strconv.FormatInt(ms/u.ms, 10) + u.unit
+		}
+	}
+	return strconv.FormatInt(ms, 10) + "ms"
 }
 
 // group merges cells into at most n intervals from origin to to, each a
-// whole number of units wide.
-func group(cells []cell, origin, to, unit int64, n int) []cell {
+// whole number of units wide, and returns the intervals' width.
+func group(cells []cell, origin, to, unit int64, n int) ([]cell, int64) {
 	span := to - origin
 	step := (span + int64(n) - 1) / int64(n)
 	step = (step + unit - 1) / unit * unit
@@ -373,7 +389,7 @@ func group(cells []cell, origin, to, unit int64, n int) []cell {
 		g.acc.AddRollup(c.acc.R)
 		g.str = c.str
 	}
-	return out
+	return out, step
 }
 
 // render turns cells into [ts, value] pairs: the aggregate, the string,
@@ -415,46 +431,31 @@ func number(v float64) any {
 	return json.Number(strconv.FormatFloat(v, 'g', -1, 64))
 }
 
-func (a *API) storeError(w http.ResponseWriter, what string, tok store.Token, err error) {
-	a.Log.Error("store error", "op", what, "tenant", tok.Tenant, "err", err)
-	writeError(w, http.StatusServiceUnavailable, "unavailable", what+": the store failed; try again")
-}
-
 // allowParams refuses parameters the endpoint does not know, so a typo
 // such as ?metirc= is an error instead of a silently wider answer.
-func allowParams(w http.ResponseWriter, r *http.Request, known ...string) bool {
+func allowParams(r *http.Request, known ...string) error {
 	for k := range r.URL.Query() {
-		ok := false
-		for _, n := range known {
-			if k == n {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("unknown parameter %q (known: %s)", k, strings.Join(known, ", ")))
-			return false
+		if !slices.Contains(known, k) {
+			return badRequest("unknown parameter %q (known: %s)", k, strings.Join(known, ", "))
 		}
 	}
-	return true
+	return nil
 }
 
-func filter(w http.ResponseWriter, q url.Values, tok store.Token) (store.SeriesFilter, bool) {
+func filter(q url.Values, tok store.Token) (store.SeriesFilter, error) {
 	f := store.SeriesFilter{Tenant: tok.Tenant, Agent: q.Get("agent"), Check: q.Get("check"), Metric: q.Get("metric")}
 	labels := q["label"]
 	if len(labels) > 16 {
-		writeError(w, http.StatusBadRequest, "bad_request", "label: at most 16 label filters")
-		return f, false
+		return f, badRequest("label: at most 16 label filters")
 	}
 	for _, l := range labels {
 		k, v, ok := strings.Cut(l, ":")
 		if !ok || k == "" {
-			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("label %q: want key:value", l))
-			return f, false
+			return f, badRequest("label %q: want key:value", l)
 		}
 		f.Labels = append(f.Labels, store.Label{Key: k, Value: v})
 	}
-	return f, true
+	return f, nil
 }
 
 func labelMap(ls []store.Label) map[string]string {

@@ -17,7 +17,11 @@ import (
 type queryAnswer struct {
 	Series []struct {
 		Agent, Check, Metric, Resolution string
-		Points                           [][2]any
+		// Read is the stored resolution the points come from;
+		// Resolution what each point stands for.
+		Read   string `json:"read_resolution"`
+		Agg    string
+		Points [][2]any
 	}
 }
 
@@ -127,13 +131,13 @@ func TestQueryPicksResolution(t *testing.T) {
 		{"from=-30d&resolution=raw", "raw"},
 	} {
 		a := f.query(t, f.read, "agent=web-1&check=cpu&"+c.params)
-		if a.Series[0].Resolution != c.want {
-			t.Errorf("%s: resolution %s, want %s", c.params, a.Series[0].Resolution, c.want)
+		if a.Series[0].Read != c.want {
+			t.Errorf("%s: read resolution %s, want %s", c.params, a.Series[0].Read, c.want)
 		}
 	}
 	// A string series is always raw.
 	a := f.query(t, f.read, "agent=web-1&check=plugin.http&from=-100d&points=2")
-	if a.Series[0].Resolution != "raw" || len(a.Series[0].Points) > 2 {
+	if a.Series[0].Read != "raw" || len(a.Series[0].Points) > 2 {
 		t.Errorf("string series: %+v", a.Series[0])
 	}
 	if v := a.vals(t); v[len(v)-1] != "s59" {
@@ -171,12 +175,12 @@ func TestQueryAggregations(t *testing.T) {
 	}
 	// Default agg is avg; at most points= points over a long range.
 	a := f.query(t, f.read, "agent=web-1&check=cpu&from=-19d&points=100")
-	if n := len(a.Series[0].Points); n > 100 || n < 90 || a.Series[0].Resolution != "5m" {
-		t.Errorf("19 days at points=100: %d points at %s", n, a.Series[0].Resolution)
+	if n := len(a.Series[0].Points); n > 100 || n < 90 || a.Series[0].Read != "5m" {
+		t.Errorf("19 days at points=100: %d points at %s", n, a.Series[0].Read)
 	}
 	a = f.query(t, f.read, "agent=web-1&check=cpu&from=-400d&points=11000")
-	if n := len(a.Series[0].Points); n > 11000 || a.Series[0].Resolution != "1h" {
-		t.Errorf("400 days: %d points at %s", n, a.Series[0].Resolution)
+	if n := len(a.Series[0].Points); n > 11000 || a.Series[0].Read != "1h" {
+		t.Errorf("400 days: %d points at %s", n, a.Series[0].Read)
 	}
 	ts := a.times(t)
 	for i := 1; i < len(ts); i++ {

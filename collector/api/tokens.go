@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -35,23 +34,13 @@ func tokenOut(t store.Token) tokenJSON {
 	return out
 }
 
-// admin wraps h so it only runs for a valid admin token.
-func (a *API) admin(h handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := a.authenticate(w, r, "administer tokens", store.RoleAdmin)
-		if ok {
-			h(w, r, tok)
-		}
-	})
-}
-
 // createToken: POST /v1/tokens {"role": "read", "agent": ""} makes a token
 // of the admin token's own tenant.
-func (a *API) createToken(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r) {
-		return
+func (a *API) createToken(r *http.Request, tok store.Token) (any, error) {
+	if err := allowParams(r); err != nil {
+		return nil, err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTokenBody))
+	dec := json.NewDecoder(r.Body) // bounded by serve
 	dec.DisallowUnknownFields()
 	var req struct {
 		Role  string `json:"role"`
@@ -62,66 +51,58 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, tok store.Toke
 		err = errors.New("more than one JSON value")
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("body: want {\"role\": \"read|agent|enroll|admin\", \"agent\": \"ID\"}: %v", err))
-		return
+		return nil, badRequest("body: want {\"role\": \"read|agent|enroll|admin\", \"agent\": \"ID\"}: %v", err)
 	}
 	role, err := auth.ParseRole(req.Role)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
+		return nil, badRequest("%v", err)
 	}
 	if err := auth.AgentBinding(role, req.Agent); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "agent: "+err.Error())
-		return
+		return nil, badRequest("agent: %v", err)
 	}
 	secret, t, err := auth.Create(r.Context(), a.Store, tok.Tenant, role, req.Agent)
 	if err != nil {
-		a.storeError(w, "create token", tok, err)
-		return
+		return nil, storeFailed("create token", err)
 	}
 	out := tokenOut(t)
 	out.Token = secret
-	writeJSON(w, http.StatusCreated, out)
+	return reply{status: http.StatusCreated, body: out}, nil
 }
 
 // listTokens: GET /v1/tokens lists the tokens of the admin token's tenant.
-func (a *API) listTokens(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r, "limit", "cursor") {
-		return
+func (a *API) listTokens(r *http.Request, tok store.Token) (any, error) {
+	if err := allowParams(r, "limit", "cursor"); err != nil {
+		return nil, err
 	}
 	pg, err := parsePage(r.URL.Query())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
+		return nil, badRequest("%v", err)
 	}
 	ts, err := auth.List(r.Context(), a.Store, tok.Tenant)
 	if err != nil {
-		a.storeError(w, "list tokens", tok, err)
-		return
+		return nil, storeFailed("list tokens", err)
 	}
 	ts, next := paginate(ts, func(t *store.Token) string { return t.ID }, pg)
 	out := make([]tokenJSON, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, tokenOut(t))
 	}
-	writePage(w, "tokens", out, next)
+	return pageReply("tokens", out, next), nil
 }
 
 // revokeToken: DELETE /v1/tokens/{id}. A token of another tenant is
 // unknown here.
-func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, tok store.Token) {
-	if !allowParams(w, r) {
-		return
+func (a *API) revokeToken(r *http.Request, tok store.Token) (any, error) {
+	if err := allowParams(r); err != nil {
+		return nil, err
 	}
 	id := r.PathValue("id")
 	t, err := auth.Revoke(r.Context(), a.Store, tok.Tenant, id, a.now())
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no token %q", id))
-		return
+		return nil, errorf(http.StatusNotFound, "not_found", "no token %q", id)
 	}
 	if err != nil {
-		a.storeError(w, "revoke token", tok, err)
-		return
+		return nil, storeFailed("revoke token", err)
 	}
-	writeJSON(w, http.StatusOK, tokenOut(t))
+	return tokenOut(t), nil
 }

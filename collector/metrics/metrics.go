@@ -40,8 +40,10 @@ type Metrics struct {
 	tokenLookups *prometheus.CounterVec // result
 }
 
-// latencyBuckets span 0.5 ms to 10 s.
-var latencyBuckets = prometheus.ExponentialBucketsRange(0.0005, 10, 16)
+// latencyBuckets are Prometheus' default buckets (5 ms to 10 s) with 0.5, 1
+// and 2.5 ms below them for store writes and cached reads: round bounds, so
+// histogram_quantile answers read as the bounds people alert on.
+var latencyBuckets = append([]float64{0.0005, 0.001, 0.0025}, prometheus.DefBuckets...)
 
 // New makes a registry with the collector's metrics and the Go runtime's
 // and process's own.
@@ -77,7 +79,52 @@ func New() *Metrics {
 	}
 	m.initQuery()
 	m.refused = newRefusals(m.reg)
+	m.initKnown()
 	return m
+}
+
+// Label values known in advance. A vector shows a series only once it has
+// one, so a rule such as rate(vigil_collector_points_rejected_total[5m]) > 0
+// would see "no data" until the first refusal; these start at 0 instead.
+var (
+	// Transports agents deliver batches over.
+	Transports = []string{"quic", "https"}
+	// RejectReasons are the reasons ingest refuses a point for
+	// (ingest.ReasonNames; metrics_test holds the two together).
+	RejectReasons = []string{"too_many_results", "bad_check_name", "in_future", "too_old", "too_many_points", "bad_metric",
+		"reserved_label", "series_limit"}
+	// HelloReasons are the reasons a connection is refused at Hello.
+	HelloReasons = []string{"no_hello", "bad_hello", "bad_request", "unsupported_version", "unauthenticated",
+		"token_check_failed", "forbidden", "unbound_token", "busy"}
+	// BatchReasons are the reasons a batch is answered with a refusal.
+	BatchReasons = []string{"oversized", "truncated", "read_error", "empty", "undecodable", "seq_zero", "second_frame",
+		"not_finished", "store_busy", "store_deadline", "store_failed", "revoked"}
+	// StoreOps are the store calls Store times.
+	StoreOps = []string{"write", "series", "points", "rollups", "latest_results", "history", "token"}
+)
+
+// initKnown creates the series of the known label values at 0.
+func (m *Metrics) initKnown() {
+	for _, t := range Transports {
+		m.batches.WithLabelValues(t)
+		m.points.WithLabelValues(t)
+		m.ackLatency.WithLabelValues(t)
+		for _, r := range BatchReasons {
+			m.refused.batches.WithLabelValues(t, r)
+		}
+	}
+	for _, r := range RejectReasons {
+		m.rejected.WithLabelValues(r)
+	}
+	for _, r := range HelloReasons {
+		m.refused.hellos.WithLabelValues(r)
+	}
+	for _, op := range StoreOps {
+		if op != "write" { // timed by store_write_seconds
+			m.storeQuery.WithLabelValues(op)
+		}
+		m.storeErrors.WithLabelValues(op)
+	}
 }
 
 // Registry is where the metrics are, for tests and further collectors.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"runtime"
@@ -53,6 +54,8 @@ type API struct {
 	// samples, concurrency, time); nil means querylimit.Defaults, not
 	// shared with other endpoints.
 	Guard *querylimit.Guard
+	// Log gets answers with a 5xx status, once each; nil: slog.Default.
+	Log *slog.Logger
 
 	once   sync.Once
 	engine *promql.Engine
@@ -94,14 +97,63 @@ type Endpoint struct {
 // Endpoints lists the routes; each takes GET and form POST.
 func (a *API) Endpoints() []Endpoint {
 	return []Endpoint{
-		{"/query", a.query},
-		{"/query_range", a.queryRange},
-		{"/series", a.series},
-		{"/labels", a.labelNames},
-		{"/label/{name}/values", a.labelValues},
-		{"/metadata", a.metadata},
-		{"/status/buildinfo", a.buildinfo},
+		{"/query", a.serve(a.query)},
+		{"/query_range", a.serve(a.queryRange)},
+		{"/series", a.serve(a.series)},
+		{"/labels", a.serve(a.labelNames)},
+		{"/label/{name}/values", a.serve(a.labelValues)},
+		{"/metadata", a.serve(a.metadata)},
+		{"/status/buildinfo", a.serve(a.buildinfo)},
 	}
+}
+
+// handler answers a request of tenant, its form parsed: the data of a
+// success answer (or a whole rawAnswer), or an error.
+type handler func(r *http.Request, tenant string) (any, error)
+
+// rawAnswer is a whole success body, already rendered.
+type rawAnswer []byte
+
+// serve wraps h: it parses the form, runs h and writes what it returns
+// in Prometheus' envelope, logging a 5xx answer once.
+func (a *API) serve(h handler) func(w http.ResponseWriter, r *http.Request, tenant string) {
+	return func(w http.ResponseWriter, r *http.Request, tenant string) {
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		var v any
+		err := r.ParseForm()
+		if err != nil {
+			err = badData("parse form: %v", err)
+		} else {
+			v, err = h(r, tenant)
+		}
+		if err != nil {
+			e := asAPIErr(err)
+			if e.status >= 500 && !e.logged {
+				a.log().Error("prometheus API request failed", "route", r.Pattern, "tenant", tenant,
+					"status", e.status, "error_type", e.typ, "err", e.err)
+			}
+			if e.retryAfter != "" {
+				w.Header().Set("Retry-After", e.retryAfter)
+			}
+			WriteError(w, e.status, e.typ, e.err.Error())
+			return
+		}
+		if b, ok := v.(rawAnswer); ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			w.WriteHeader(http.StatusOK)
+			w.Write(b)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": v})
+	}
+}
+
+func (a *API) log() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
 }
 
 // apiErr is an error with its Prometheus errorType and HTTP status.
@@ -109,10 +161,29 @@ type apiErr struct {
 	typ    string
 	status int
 	err    error
+	// retryAfter is the Retry-After header of the answer, if any.
+	retryAfter string
+	// logged: counted and logged where it arose (a refusal by a query
+	// limit), so serve does not log it again.
+	logged bool
+}
+
+func (e *apiErr) Error() string { return e.typ + ": " + e.err.Error() }
+
+func (e *apiErr) Unwrap() error { return e.err }
+
+// asAPIErr makes any error an apiErr; one that is not is a fault of
+// the collector.
+func asAPIErr(err error) *apiErr {
+	var e *apiErr
+	if errors.As(err, &e) {
+		return e
+	}
+	return &apiErr{typ: "internal", status: http.StatusInternalServerError, err: err}
 }
 
 func badData(format string, args ...any) *apiErr {
-	return &apiErr{"bad_data", http.StatusBadRequest, fmt.Errorf(format, args...)}
+	return &apiErr{typ: "bad_data", status: http.StatusBadRequest, err: fmt.Errorf(format, args...)}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -121,16 +192,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func respond(w http.ResponseWriter, data any, warnings []string) {
-	out := map[string]any{"status": "success", "data": data}
-	if len(warnings) > 0 {
-		out["warnings"] = warnings
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func fail(w http.ResponseWriter, e *apiErr) {
-	writeJSON(w, e.status, map[string]any{"status": "error", "errorType": e.typ, "error": e.err.Error()})
+// WriteError writes an error in Prometheus' shape,
+// {"status":"error","errorType":...,"error":...}, for every answer under
+// /prometheus/ that is not a success, the token's included.
+func WriteError(w http.ResponseWriter, status int, errorType, msg string) {
+	writeJSON(w, status, map[string]any{"status": "error", "errorType": errorType, "error": msg})
 }
 
 // engineErr maps an evaluation error as Prometheus does.
@@ -142,43 +208,29 @@ func engineErr(err error) *apiErr {
 	)
 	switch {
 	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
-		return &apiErr{"timeout", http.StatusServiceUnavailable, err}
+		return &apiErr{typ: "timeout", status: http.StatusServiceUnavailable, err: err}
 	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
-		return &apiErr{"canceled", http.StatusServiceUnavailable, err}
+		// The client went away, or the collector is stopping.
+		return &apiErr{typ: "canceled", status: http.StatusServiceUnavailable, err: err, logged: true}
 	case errors.Is(err, errTooManySeries):
-		return &apiErr{"bad_data", http.StatusUnprocessableEntity, err}
+		return &apiErr{typ: "bad_data", status: http.StatusUnprocessableEntity, err: err}
 	case errors.As(err, &storeErr):
-		return &apiErr{"internal", http.StatusServiceUnavailable, fmt.Errorf("the store failed; try again: %w", err)}
+		return &apiErr{typ: "internal", status: http.StatusServiceUnavailable, err: fmt.Errorf("the store failed; try again: %w", err)}
 	}
-	return &apiErr{"execution", http.StatusUnprocessableEntity, err}
+	return &apiErr{typ: "execution", status: http.StatusUnprocessableEntity, err: err}
 }
 
-func parseForm(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	if err := r.ParseForm(); err != nil {
-		fail(w, badData("parse form: %v", err))
-		return false
-	}
-	return true
-}
-
-// parseTime reads Unix seconds (with a fraction) or RFC 3339.
-// queryParam parses the form and returns its PromQL expression; it
-// answers the request itself when there is none.
-func queryParam(w http.ResponseWriter, r *http.Request) (string, bool) {
-	if !parseForm(w, r) {
-		return "", false
-	}
+// queryParam returns the form's PromQL expression, which must be there.
+func queryParam(r *http.Request) (string, error) {
 	qs := r.Form.Get("query")
 	if qs == "" {
-		fail(w, badData("invalid parameter \"query\": empty"))
-		return "", false
+		return "", badData("invalid parameter \"query\": empty")
 	}
-	return qs, true
+	return qs, nil
 }
 
 // requiredTime parses the form's time parameter name, which must be there.
-func requiredTime(r *http.Request, name string) (time.Time, *apiErr) {
+func requiredTime(r *http.Request, name string) (time.Time, error) {
 	v := r.Form.Get(name)
 	if v == "" {
 		return time.Time{}, badData("invalid parameter %q: missing", name)
@@ -186,7 +238,8 @@ func requiredTime(r *http.Request, name string) (time.Time, *apiErr) {
 	return parseTime(name, v, time.Time{})
 }
 
-func parseTime(name, s string, def time.Time) (time.Time, *apiErr) {
+// parseTime reads Unix seconds (with a fraction) or RFC 3339; "" is def.
+func parseTime(name, s string, def time.Time) (time.Time, error) {
 	if s == "" {
 		return def, nil
 	}
@@ -204,7 +257,7 @@ func parseTime(name, s string, def time.Time) (time.Time, *apiErr) {
 }
 
 // parseDuration reads seconds (with a fraction) or a Prometheus duration.
-func parseDuration(name, s string) (time.Duration, *apiErr) {
+func parseDuration(name, s string) (time.Duration, error) {
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		d := f * float64(time.Second)
 		if d <= 0 || d > float64(math.MaxInt64) {
@@ -260,79 +313,69 @@ func opts(res store.Resolution) promql.QueryOpts {
 	return promql.NewPrometheusQueryOpts(false, lb, nil)
 }
 
-func (a *API) query(w http.ResponseWriter, r *http.Request, tenant string) {
-	qs, ok := queryParam(w, r)
-	if !ok {
-		return
+func (a *API) query(r *http.Request, tenant string) (any, error) {
+	qs, err := queryParam(r)
+	if err != nil {
+		return nil, err
 	}
-	ts, e := parseTime("time", r.Form.Get("time"), a.now())
-	if e != nil {
-		fail(w, e)
-		return
+	ts, err := parseTime("time", r.Form.Get("time"), a.now())
+	if err != nil {
+		return nil, err
 	}
 	res := a.resolution(ts, ts, 0)
-	a.run(w, r, tenant, qs, 0, res, func(ctx context.Context, qy storage.Queryable) (promql.Query, error) {
+	return a.run(r, tenant, qs, 0, res, func(ctx context.Context, qy storage.Queryable) (promql.Query, error) {
 		return a.eng().NewInstantQuery(ctx, qy, opts(res), qs, ts)
 	})
 }
 
-func (a *API) queryRange(w http.ResponseWriter, r *http.Request, tenant string) {
-	qs, ok := queryParam(w, r)
-	if !ok {
-		return
+func (a *API) queryRange(r *http.Request, tenant string) (any, error) {
+	qs, err := queryParam(r)
+	if err != nil {
+		return nil, err
 	}
-	start, e := requiredTime(r, "start")
-	if e != nil {
-		fail(w, e)
-		return
+	start, err := requiredTime(r, "start")
+	if err != nil {
+		return nil, err
 	}
-	end, e := requiredTime(r, "end")
-	if e != nil {
-		fail(w, e)
-		return
+	end, err := requiredTime(r, "end")
+	if err != nil {
+		return nil, err
 	}
 	if end.Before(start) {
-		fail(w, badData("invalid parameter \"end\": end timestamp must not be before start time"))
-		return
+		return nil, badData("invalid parameter \"end\": end timestamp must not be before start time")
 	}
 	if r.Form.Get("step") == "" {
-		fail(w, badData("invalid parameter \"step\": missing"))
-		return
+		return nil, badData("invalid parameter \"step\": missing")
 	}
-	step, e := parseDuration("step", r.Form.Get("step"))
-	if e != nil {
-		fail(w, e)
-		return
+	step, err := parseDuration("step", r.Form.Get("step"))
+	if err != nil {
+		return nil, err
 	}
 	if end.Sub(start)/step > maxPoints {
-		fail(w, badData("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", maxPoints))
-		return
+		return nil, badData("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", maxPoints)
 	}
 	res := a.resolution(start, end, step)
-	a.run(w, r, tenant, qs, end.Sub(start), res, func(ctx context.Context, qy storage.Queryable) (promql.Query, error) {
+	return a.run(r, tenant, qs, end.Sub(start), res, func(ctx context.Context, qy storage.Queryable) (promql.Query, error) {
 		return a.eng().NewRangeQuery(ctx, qy, opts(res), qs, start, end, step)
 	})
 }
 
-// run evaluates the expression qs within the query limits and answers
-// the request: the text is checked before it is parsed, the tree before
-// it is evaluated, and the store reads and the engine share one samples
-// budget. span is a range query's end minus start (0: instant query);
+// run evaluates the expression qs within the query limits: the text is
+// checked before it is parsed, the tree before it is evaluated, and the
+// store reads and the engine share one samples budget. span is a range query's end minus start (0: instant query);
 // newQuery parses qs over the queryable.
-func (a *API) run(w http.ResponseWriter, r *http.Request, tenant, qs string, span time.Duration, res store.Resolution,
-	newQuery func(context.Context, storage.Queryable) (promql.Query, error)) {
+func (a *API) run(r *http.Request, tenant, qs string, span time.Duration, res store.Resolution,
+	newQuery func(context.Context, storage.Queryable) (promql.Query, error)) (any, error) {
 	a.eng() // sets a.Guard
 	l := a.Guard.L()
 	if err := l.CheckText(qs); err != nil {
-		fail(w, a.queryErr(err, tenant, qs, 0))
-		return
+		return nil, a.queryErr(err, tenant, qs, 0)
 	}
 	d := l.Timeout
 	if s := r.Form.Get("timeout"); s != "" {
-		t, e := parseDuration("timeout", s)
-		if e != nil {
-			fail(w, e)
-			return
+		t, err := parseDuration("timeout", s)
+		if err != nil {
+			return nil, err
 		}
 		d = min(d, t)
 	}
@@ -343,31 +386,24 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, tenant, qs string, spa
 	defer cancel()
 	release, err := a.Guard.Enter(ctx)
 	if err != nil {
-		if r, ok := querylimit.AsRefusal(err); ok && r.Reason == querylimit.ReasonConcurrency {
-			w.Header().Set("Retry-After", "1")
-		}
-		fail(w, a.queryErr(err, tenant, qs, d))
-		return
+		return nil, a.queryErr(err, tenant, qs, d)
 	}
 	defer release()
 	q, err := newQuery(ctx, &queryable{st: a.Store, tenant: tenant, res: res, budget: querylimit.NewBudget(l.MaxSamples)})
 	if err != nil {
-		fail(w, badData("invalid parameter \"query\": %v", err))
-		return
+		return nil, badData("invalid parameter \"query\": %v", err)
 	}
 	defer q.Close()
 	if st, ok := q.Statement().(*parser.EvalStmt); ok {
 		if err := l.CheckExpr(st.Expr, span); err != nil {
-			fail(w, a.queryErr(err, tenant, qs, d))
-			return
+			return nil, a.queryErr(err, tenant, qs, d)
 		}
 	}
 	rs := q.Exec(ctx)
 	if rs.Err != nil {
-		fail(w, a.queryErr(rs.Err, tenant, qs, d))
-		return
+		return nil, a.queryErr(rs.Err, tenant, qs, d)
 	}
-	a.result(w, rs)
+	return result(rs)
 }
 
 // queryErr maps an error of evaluating qs, counting and logging the
@@ -387,24 +423,27 @@ func (a *API) queryErr(err error, tenant, qs string, d time.Duration) *apiErr {
 		return engineErr(err)
 	}
 	r, _ := querylimit.AsRefusal(err)
+	var e *apiErr
 	switch r.Reason {
 	case querylimit.ReasonSamples:
-		return &apiErr{"execution", http.StatusUnprocessableEntity, err}
+		e = &apiErr{typ: "execution", status: http.StatusUnprocessableEntity, err: err}
 	case querylimit.ReasonConcurrency:
-		return &apiErr{"unavailable", http.StatusServiceUnavailable, err}
+		e = &apiErr{typ: "unavailable", status: http.StatusServiceUnavailable, err: err, retryAfter: "1"}
 	case querylimit.ReasonTimeout:
-		return &apiErr{"timeout", http.StatusServiceUnavailable, err}
+		e = &apiErr{typ: "timeout", status: http.StatusServiceUnavailable, err: err}
+	default:
+		e = badData("invalid parameter \"query\": %v", err)
 	}
-	return badData("invalid parameter \"query\": %v", err)
+	e.logged = true // by Refused
+	return e
 }
 
 // result renders a query result in Prometheus' JSON. Vectors and
 // matrices are written straight into a buffer: a long range query has
 // hundreds of thousands of points.
-func (a *API) result(w http.ResponseWriter, res *promql.Result) {
+func result(res *promql.Result) (any, error) {
 	if res.Err != nil {
-		fail(w, engineErr(res.Err))
-		return
+		return nil, engineErr(res.Err)
 	}
 	warnings, _ := res.Warnings.AsStrings("", 10, 10)
 	b := make([]byte, 0, 4096)
@@ -436,8 +475,7 @@ func (a *API) result(w http.ResponseWriter, res *promql.Result) {
 		b = strconv.AppendQuote(b, v.V)
 		b = append(b, ']')
 	default:
-		fail(w, &apiErr{"internal", http.StatusInternalServerError, fmt.Errorf("unexpected result type %T", res.Value)})
-		return
+		return nil, &apiErr{typ: "internal", status: http.StatusInternalServerError, err: fmt.Errorf("unexpected result type %T", res.Value)}
 	}
 	b = append(b, '}')
 	if len(warnings) > 0 {
@@ -446,10 +484,7 @@ func (a *API) result(w http.ResponseWriter, res *promql.Result) {
 		b = append(b, ws...)
 	}
 	b = append(b, "}\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
+	return rawAnswer(b), nil
 }
 
 func appendMetric(b []byte, ls labels.Labels) []byte {
@@ -458,7 +493,6 @@ func appendMetric(b []byte, ls labels.Labels) []byte {
 	return append(b, m...)
 }
 
-// appendTS appends t (ms) as Unix seconds.
 // appendMatrix writes m's series, comma-separated. Formatting floats is
 // the larger part of answering a range query (60 series × 361 steps: 2 ms
 // of 5), so a large matrix is formatted in parts on GOMAXPROCS goroutines.
@@ -558,7 +592,7 @@ func appendPoint(b []byte, t int64, v float64) []byte {
 }
 
 // matchers parses match[] selectors.
-func matchers(r *http.Request, required bool) ([][]*labels.Matcher, *apiErr) {
+func matchers(r *http.Request, required bool) ([][]*labels.Matcher, error) {
 	sels := r.Form["match[]"]
 	if required && len(sels) == 0 {
 		return nil, badData("no match[] parameter provided")
@@ -576,24 +610,23 @@ func matchers(r *http.Request, required bool) ([][]*labels.Matcher, *apiErr) {
 
 // querier opens a querier over [start, end] of the request (default: the
 // raw retention up to now).
-func (a *API) querier(r *http.Request, tenant string) (storage.Querier, *apiErr) {
+func (a *API) querier(r *http.Request, tenant string) (storage.Querier, error) {
 	now := a.now()
-	start, e := parseTime("start", r.Form.Get("start"), now.Add(-store.DefaultRetention[store.Raw]))
-	if e != nil {
-		return nil, e
+	start, err := parseTime("start", r.Form.Get("start"), now.Add(-store.DefaultRetention[store.Raw]))
+	if err != nil {
+		return nil, err
 	}
-	end, e := parseTime("end", r.Form.Get("end"), now)
-	if e != nil {
-		return nil, e
+	end, err := parseTime("end", r.Form.Get("end"), now)
+	if err != nil {
+		return nil, err
 	}
 	if end.Before(start) {
 		return nil, badData("invalid parameter \"end\": end timestamp must not be before start time")
 	}
-	q, _ := (&queryable{st: a.Store, tenant: tenant}).Querier(start.UnixMilli(), end.UnixMilli())
-	return q, nil
+	return (&queryable{st: a.Store, tenant: tenant}).Querier(start.UnixMilli(), end.UnixMilli())
 }
 
-func limitParam(r *http.Request) (int, *apiErr) {
+func limitParam(r *http.Request) (int, error) {
 	s := r.Form.Get("limit")
 	if s == "" {
 		return 0, nil
@@ -605,31 +638,28 @@ func limitParam(r *http.Request) (int, *apiErr) {
 	return n, nil
 }
 
-// lookup reads what series and label lookups share — the match[] sets,
-// limit, and start/end as a querier — answering the error itself when one
-// is bad.
-func (a *API) lookup(w http.ResponseWriter, r *http.Request, tenant string, matchRequired bool) ([][]*labels.Matcher, int, storage.Querier, bool) {
-	if !parseForm(w, r) {
-		return nil, 0, nil, false
+// lookup reads what series and label lookups share: the match[] sets,
+// limit, and start/end as a querier.
+func (a *API) lookup(r *http.Request, tenant string, matchRequired bool) ([][]*labels.Matcher, int, storage.Querier, error) {
+	sets, err := matchers(r, matchRequired)
+	if err != nil {
+		return nil, 0, nil, err
 	}
-	sets, e := matchers(r, matchRequired)
-	if e == nil {
-		var n int
-		if n, e = limitParam(r); e == nil {
-			var q storage.Querier
-			if q, e = a.querier(r, tenant); e == nil {
-				return sets, n, q, true
-			}
-		}
+	n, err := limitParam(r)
+	if err != nil {
+		return nil, 0, nil, err
 	}
-	fail(w, e)
-	return nil, 0, nil, false
+	q, err := a.querier(r, tenant)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return sets, n, q, nil
 }
 
-func (a *API) series(w http.ResponseWriter, r *http.Request, tenant string) {
-	sets, n, q, ok := a.lookup(w, r, tenant, true)
-	if !ok {
-		return
+func (a *API) series(r *http.Request, tenant string) (any, error) {
+	sets, n, q, err := a.lookup(r, tenant, true)
+	if err != nil {
+		return nil, err
 	}
 	defer q.Close()
 	seen := map[string]bool{}
@@ -644,38 +674,38 @@ func (a *API) series(w http.ResponseWriter, r *http.Request, tenant string) {
 			}
 		}
 		if err := set.Err(); err != nil {
-			fail(w, engineErr(err))
-			return
+			return nil, engineErr(err)
 		}
 	}
 	slices.SortFunc(out, labels.Compare)
 	if n > 0 && len(out) > n {
 		out = out[:n]
 	}
-	respond(w, out, nil)
+	return out, nil
 }
 
-func (a *API) labelNames(w http.ResponseWriter, r *http.Request, tenant string) {
-	a.labels(w, r, tenant, "")
+func (a *API) labelNames(r *http.Request, tenant string) (any, error) {
+	return a.labels(r, tenant, "")
 }
 
-func (a *API) labelValues(w http.ResponseWriter, r *http.Request, tenant string) {
+func (a *API) labelValues(r *http.Request, tenant string) (any, error) {
 	name := r.PathValue("name")
+	// Clients escape names outside the legacy character set in paths.
 	if strings.HasPrefix(name, "U__") {
-		name = unescapeName(name)
+		name = model.UnescapeName(name, model.ValueEncodingEscaping)
 	}
-	if !model_LabelNameRE(name) {
-		fail(w, badData("invalid label name: %q", name))
-		return
+	// The mapping only makes legacy names (MetricName, ingest's keys).
+	if !model.LegacyValidation.IsValidLabelName(name) {
+		return nil, badData("invalid label name: %q", name)
 	}
-	a.labels(w, r, tenant, name)
+	return a.labels(r, tenant, name)
 }
 
 // labels answers the label names (name == "") or the values of name.
-func (a *API) labels(w http.ResponseWriter, r *http.Request, tenant, name string) {
-	sets, n, q, ok := a.lookup(w, r, tenant, false)
-	if !ok {
-		return
+func (a *API) labels(r *http.Request, tenant, name string) (any, error) {
+	sets, n, q, err := a.lookup(r, tenant, false)
+	if err != nil {
+		return nil, err
 	}
 	defer q.Close()
 	if len(sets) == 0 {
@@ -683,18 +713,14 @@ func (a *API) labels(w http.ResponseWriter, r *http.Request, tenant, name string
 	}
 	var out []string
 	for _, ms := range sets {
-		var (
-			vs  []string
-			err error
-		)
+		var vs []string
 		if name == "" {
 			vs, _, err = q.LabelNames(r.Context(), nil, ms...)
 		} else {
 			vs, _, err = q.LabelValues(r.Context(), name, nil, ms...)
 		}
 		if err != nil {
-			fail(w, engineErr(err))
-			return
+			return nil, engineErr(err)
 		}
 		out = append(out, vs...)
 	}
@@ -706,23 +732,18 @@ func (a *API) labels(w http.ResponseWriter, r *http.Request, tenant, name string
 	if n > 0 && len(out) > n {
 		out = out[:n]
 	}
-	respond(w, out, nil)
+	return out, nil
 }
 
 // metadata answers the type and unit of each metric name.
-func (a *API) metadata(w http.ResponseWriter, r *http.Request, tenant string) {
-	if !parseForm(w, r) {
-		return
-	}
-	n, e := limitParam(r)
-	if e != nil {
-		fail(w, e)
-		return
+func (a *API) metadata(r *http.Request, tenant string) (any, error) {
+	n, err := limitParam(r)
+	if err != nil {
+		return nil, err
 	}
 	list, err := a.Store.Series(r.Context(), store.SeriesFilter{Tenant: tenant})
 	if err != nil {
-		fail(w, engineErr(promql.ErrStorage{Err: err}))
-		return
+		return nil, engineErr(promql.ErrStorage{Err: err})
 	}
 	want := r.Form.Get("metric")
 	type meta struct {
@@ -748,57 +769,16 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request, tenant string) {
 		}
 		out[name] = []meta{{Type: s.Type.String(), Help: fmt.Sprintf("Vigil check %s, metric %s", s.Check, s.Metric), Unit: s.Unit}}
 	}
-	respond(w, out, nil)
+	return out, nil
 }
 
-func (a *API) buildinfo(w http.ResponseWriter, r *http.Request, tenant string) {
-	respond(w, map[string]string{
+func (a *API) buildinfo(r *http.Request, tenant string) (any, error) {
+	return map[string]string{
 		"version":   apiLevel,
 		"revision":  "vigil-" + a.Version,
 		"branch":    "",
 		"buildUser": "",
 		"buildDate": "",
 		"goVersion": runtime.Version(),
-	}, nil)
-}
-
-// model_LabelNameRE checks a label name of the legacy character set.
-func model_LabelNameRE(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// unescapeName undoes the U__ escaping clients use for label names in
-// paths (U__ then _XX_ hex code points, __ for _).
-func unescapeName(s string) string {
-	s = strings.TrimPrefix(s, "U__")
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '_' {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 < len(s) && s[i+1] == '_' {
-			b.WriteByte('_')
-			i++
-			continue
-		}
-		j := strings.IndexByte(s[i+1:], '_')
-		if j < 0 {
-			b.WriteString(s[i:])
-			break
-		}
-		if cp, err := strconv.ParseUint(s[i+1:i+1+j], 16, 32); err == nil {
-			b.WriteRune(rune(cp))
-		}
-		i += j + 1
-	}
-	return b.String()
+	}, nil
 }
