@@ -5,6 +5,8 @@ import (
 	"strings"
 )
 
+//go:generate go test -count=1 -run ^TestREADMEMetricsTable$ . -update
+
 // SampleConfig returns the documented configuration of every built-in
 // check, as TOML for the agent's config file: a [checks.<name>] table per
 // registered check, made from its Def (description, metrics, options
