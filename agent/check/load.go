@@ -3,9 +3,9 @@ package check
 import "context"
 
 // The load check reports the system load averages over 1, 5 and 15
-// minutes: the average number of tasks runnable or, on Linux, in
-// uninterruptible sleep (usually waiting for disk or NFS). They are not
-// divided by the number of CPUs; cpu's count is there for that.
+// minutes (load1, load5, load15): the average number of tasks runnable or,
+// on Linux, in uninterruptible sleep (usually waiting for disk or NFS).
+// They are not divided by the number of CPUs; cpu's count is there for that.
 func init() {
 	Register(Def[NoOptions]{
 		Name:    "load",
