@@ -9,7 +9,7 @@ ARCH     ?= $(shell $(GO) env GOARCH)
 DIST_PLATFORMS ?= linux/amd64 linux/arm64 windows/amd64 darwin/arm64
 VAR      ?= var
 
-.PHONY: all build run test fuzz proto clean bench bench-agent bench-store bench-query package dist
+.PHONY: all build run test fuzz proto clean bench bench-agent bench-store bench-query package dist generate
 
 all: build
 
@@ -36,6 +36,12 @@ run: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 12m ./...
+
+# Files made from the code, each held to it by a test that fails on drift:
+# packaging/agent.toml (the sample config, from the check registry) and
+# README.md's table of built-in metrics (from each check's declared metrics).
+generate:
+	$(GO) generate ./agent/...
 
 # Go benchmarks of the hot paths (checks, framing, store, spool).
 bench:

@@ -166,7 +166,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
 // ceiling was 60 s and a lost session was retried only after a failed
 // round, so a fleet that met the collector down came back up to a minute
 // later. The agent count is VIGIL_RECONNECT_AGENTS (default 300, 100
-// under -race).
+// under -race, 20 under -short).
 func TestReconnectAfterCollectorRestart(t *testing.T) {
 	n := 300
 	if raceEnabled {
@@ -174,6 +174,10 @@ func TestReconnectAfterCollectorRestart(t *testing.T) {
 		// outlast the 5 s handshake timeout and the measurement becomes
 		// one of CPU starvation, not of the reconnect policy.
 		n = 100
+	}
+	if testing.Short() {
+		// The quick loop: the policy still shows with a score of agents.
+		n = 20
 	}
 	if v := os.Getenv("VIGIL_RECONNECT_AGENTS"); v != "" {
 		fmt.Sscan(v, &n)

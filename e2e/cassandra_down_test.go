@@ -18,6 +18,7 @@ import (
 // crash-loop under systemd), answer /readyz 503 with the reason while it
 // retries in the background, say so once in its log, and stop on SIGTERM.
 func TestCollectorStartsWithCassandraDown(t *testing.T) {
+	soak(t)
 	e := setup(t, "10s")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

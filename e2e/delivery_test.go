@@ -138,6 +138,7 @@ func kill(p *proc) {
 }
 
 func TestCollectorKilledRepeatedly(t *testing.T) {
+	soak(t)
 	e := setup(t, "1s")
 	seqAgent(t, e, "ack_timeout = \"2s\"\nreconnect_max = \"2s\"", "")
 	collConf := filepath.Join(e.dir, "collector.toml")
@@ -158,6 +159,7 @@ func TestCollectorKilledRepeatedly(t *testing.T) {
 }
 
 func TestAgentKilledAndRestarted(t *testing.T) {
+	soak(t)
 	e := setup(t, "1s")
 	seqAgent(t, e, "", "")
 	start(t, e.coll, "run", "--config", filepath.Join(e.dir, "collector.toml"))
@@ -176,6 +178,7 @@ func TestAgentKilledAndRestarted(t *testing.T) {
 }
 
 func TestOutageDrains(t *testing.T) {
+	soak(t)
 	e := setup(t, "1s")
 	seqAgent(t, e, "reconnect_max = \"2s\"", "")
 	agentConf := filepath.Join(e.dir, "agent.toml")
@@ -257,6 +260,7 @@ func TestFailoverAndReturn(t *testing.T) {
 }
 
 func TestSpoolLimitDropsOldest(t *testing.T) {
+	soak(t)
 	e := setup(t, "1s")
 	seqAgent(t, e, "reconnect_max = \"1s\"", "max_bytes = 65536")
 	// A plugin with many metrics fills 64 KiB in a few seconds.
@@ -347,6 +351,7 @@ func TestHTTPSFallbackWhenQUICBlocked(t *testing.T) {
 // SIGTERM to the collector under load: it stops accepting, stores and acks
 // the batches it has, closes the store, and exits 0; nothing acked is lost.
 func TestCollectorGracefulStopUnderLoad(t *testing.T) {
+	soak(t)
 	e := setup(t, "1s")
 	seqAgent(t, e, "reconnect_max = \"1s\"", "")
 	big := filepath.Join(e.dir, "big.sh")

@@ -44,6 +44,16 @@ func binaries(t *testing.T) (agent, collector string) {
 	return filepath.Join(binDir, "vigil-agent"), filepath.Join(binDir, "vigil-collector")
 }
 
+// soak skips a long test (restarts, outages, full disks under load: 10 s
+// and more each) under go test -short, the quick loop; make test, which
+// does not pass -short, runs it.
+func soak(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("long soak test: skipped with -short (make test runs it)")
+	}
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if binDir != "" {

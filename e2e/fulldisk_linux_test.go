@@ -19,6 +19,7 @@ import (
 // collector has acked the backlog the spool's files shrink, without a
 // restart.
 func TestSpoolOnFullDisk(t *testing.T) {
+	soak(t)
 	e := setup(t, "1s")
 	state := filepath.Join(e.dir, "agent")
 	if err := os.MkdirAll(state, 0o700); err != nil {

@@ -19,6 +19,7 @@ import (
 // agent's transport reads, keeps the connection, and logs 200 of them in
 // a few lines that count them all.
 func TestCollectorRefusesGarbageWithReason(t *testing.T) {
+	soak(t)
 	e := setup(t, "1s")
 	coll := start(t, e.coll, "run", "--config", filepath.Join(e.dir, "collector.toml"))
 	tc, err := transport.TLSConfig{CAFile: filepath.Join(e.dir, "tls", "ca.pem")}.Load(e.quic)

@@ -9,28 +9,6 @@ import (
 	"time"
 )
 
-// spec is what the data model (DESIGN §3) says a check reports.
-type spec struct {
-	labels  []string // label keys of every series, in order
-	typ     Type
-	metrics []string
-}
-
-var specs = map[string]spec{
-	"cpu": {nil, Gauge, []string{"usage_percent", "user_percent", "system_percent",
-		"iowait_percent", "steal_percent", "idle_percent", "count"}},
-	"memory": {nil, Gauge, []string{"total_bytes", "used_bytes", "available_bytes",
-		"used_percent", "swap_total_bytes", "swap_used_bytes"}},
-	"filesystem": {[]string{"mount", "device", "fstype"}, Gauge, []string{"total_bytes",
-		"used_bytes", "free_bytes", "used_percent", "inodes_total", "inodes_used"}},
-	"disk": {[]string{"device"}, Counter, []string{"read_bytes", "write_bytes", "reads",
-		"writes", "io_time_ms"}},
-	"network": {[]string{"interface"}, Counter, []string{"rx_bytes", "tx_bytes",
-		"rx_packets", "tx_packets", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped"}},
-	"load":   {nil, Gauge, []string{"load1", "load5", "load15"}},
-	"system": {nil, Gauge, []string{"uptime_seconds", "processes", "users"}},
-}
-
 func TestRegistry(t *testing.T) {
 	var names []string
 	for _, f := range All() {
@@ -79,19 +57,22 @@ func run(t testing.TB, name string, c Check) *Result {
 	return r
 }
 
-// conform checks a result against the data model: known names, the right
-// type and label keys, finite non-negative values, percents in [0, 100],
-// each series once.
+// conform checks a result against the check's declared metrics (its Def):
+// declared names, their type, the check's label keys, finite non-negative
+// values, percents in [0, 100], each series once.
 func conform(t testing.TB, name string, r *Result) {
 	t.Helper()
-	sp := specs[name]
+	f, ok := Lookup(name)
+	if !ok {
+		t.Fatalf("check %q not registered", name)
+	}
 	seen := map[string]bool{}
 	for _, m := range r.Metrics {
-		if !slices.Contains(sp.metrics, m.Name) {
-			t.Errorf("%s: unknown metric %q", name, m.Name)
-		}
-		if m.Type != sp.typ {
-			t.Errorf("%s: %s is a %v, want %v", name, m.Name, m.Type, sp.typ)
+		def, ok := f.Metric(m.Name)
+		if !ok {
+			t.Errorf("%s: metric %q not declared", name, m.Name)
+		} else if m.Type != def.Type {
+			t.Errorf("%s: %s is a %v, declared a %v", name, m.Name, m.Type, def.Type)
 		}
 		var keys []string
 		for _, l := range m.Labels {
@@ -100,8 +81,8 @@ func conform(t testing.TB, name string, r *Result) {
 				t.Errorf("%s: %s: empty label %s", name, m.Name, l.Key)
 			}
 		}
-		if !slices.Equal(keys, sp.labels) {
-			t.Errorf("%s: %s has labels %v, want %v", name, m.Name, keys, sp.labels)
+		if !slices.Equal(keys, f.Labels) {
+			t.Errorf("%s: %s has labels %v, declared %v", name, m.Name, keys, f.Labels)
 		}
 		if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) || m.Value < 0 {
 			t.Errorf("%s: %s%v = %v", name, m.Name, m.Labels, m.Value)
@@ -115,6 +96,20 @@ func conform(t testing.TB, name string, r *Result) {
 		}
 		seen[k] = true
 	}
+}
+
+// declared returns the names of the check's declared metrics.
+func declared(t testing.TB, name string) []string {
+	t.Helper()
+	f, ok := Lookup(name)
+	if !ok {
+		t.Fatalf("check %q not registered", name)
+	}
+	var out []string
+	for _, m := range f.Metrics {
+		out = append(out, m.Name)
+	}
+	return out
 }
 
 func seriesKey(m Metric) string {
@@ -163,8 +158,8 @@ func TestCPU(t *testing.T) {
 	}
 	r = run(t, "cpu", c)
 	v = values(r)
-	if len(r.Metrics) != len(specs["cpu"].metrics) {
-		t.Fatalf("second run: got %v, want all of %v", r.Metrics, specs["cpu"].metrics)
+	if len(r.Metrics) != len(declared(t, "cpu")) {
+		t.Fatalf("second run: got %v, want all of %v", r.Metrics, declared(t, "cpu"))
 	}
 	sum := v["user_percent"] + v["system_percent"] + v["iowait_percent"] + v["steal_percent"] + v["idle_percent"]
 	if math.Abs(sum-100) > 0.01 {
@@ -216,7 +211,7 @@ func TestCPUPercents(t *testing.T) {
 
 func TestMemory(t *testing.T) {
 	v := values(run(t, "memory", newCheck(t, "memory", nil)))
-	if len(v) != len(specs["memory"].metrics) {
+	if len(v) != len(declared(t, "memory")) {
 		t.Fatalf("got %v", v)
 	}
 	if v["total_bytes"] < 1<<20 {
@@ -292,8 +287,8 @@ func TestNetworkFilter(t *testing.T) {
 		t.Errorf("lo reported by default")
 	}
 	for name, ms := range ifs {
-		if len(ms) != len(specs["network"].metrics) {
-			t.Errorf("%s: %d metrics, want %d", name, len(ms), len(specs["network"].metrics))
+		if len(ms) != len(declared(t, "network")) {
+			t.Errorf("%s: %d metrics, want %d", name, len(ms), len(declared(t, "network")))
 		}
 	}
 	// With lo asked for, lo alone.
@@ -313,8 +308,8 @@ func TestFilesystemFilter(t *testing.T) {
 		}
 	}
 	for mount, ms := range byLabel(r, "mount") {
-		if len(ms) != len(specs["filesystem"].metrics) {
-			t.Errorf("%s: %d metrics, want %d", mount, len(ms), len(specs["filesystem"].metrics))
+		if len(ms) != len(declared(t, "filesystem")) {
+			t.Errorf("%s: %d metrics, want %d", mount, len(ms), len(declared(t, "filesystem")))
 		}
 		checkUsage(t, mount, ms)
 	}

@@ -2,31 +2,29 @@ package check
 
 import "context"
 
-// The cpu check reports how the CPUs spent the time since its previous run,
-// from the difference between two readings of the kernel's cumulative CPU
-// times. Its first run only primes the reading and reports count.
-//
-//	usage_percent   100 - idle - iowait: time spent running anything
-//	user_percent    user and nice time (guest time included, as the kernel counts it)
-//	system_percent  kernel time, including hard and soft interrupts
-//	iowait_percent  idle with I/O outstanding
-//	steal_percent   time the hypervisor gave to other guests
-//	idle_percent    idle time
-//	count           online logical CPUs
-//
-// user + system + iowait + steal + idle = 100. Percents are of all CPUs
-// together (a 4-CPU host with one CPU busy is at 25%), clamped to [0, 100].
+// The cpu check reports how the CPUs spent the time since its previous
+// run, from the difference between two readings of the kernel's
+// cumulative CPU times. Its first run only primes the reading and reports
+// count. user + system + iowait + steal + idle = 100; percents are of all
+// CPUs together, clamped to [0, 100].
 func init() {
-	Register(Factory{
+	Register(Def[NoOptions]{
 		Name:    "cpu",
 		Default: true,
-		Options: func() any { return newNoOptions() },
-		New: func(opts any) (Check, error) {
-			if _, err := optionsAs("cpu", opts, newNoOptions); err != nil {
-				return nil, err
-			}
-			return &cpuCheck{}, nil
+		Doc: `How the CPUs spent the time since the previous run, in percent of all
+CPUs together (a 4-CPU host with one CPU busy is at 25%): user + system
++ iowait + steal + idle = 100. The first run only reports count.
+No options.`,
+		Metrics: []MetricDef{
+			{Name: "usage_percent", Type: Gauge, Doc: "100 - idle - iowait: time spent running anything"},
+			{Name: "user_percent", Type: Gauge, Doc: "user and nice time, guest time included"},
+			{Name: "system_percent", Type: Gauge, Doc: "kernel time, hard and soft interrupts included"},
+			{Name: "iowait_percent", Type: Gauge, Doc: "idle with I/O outstanding"},
+			{Name: "steal_percent", Type: Gauge, Doc: "time the hypervisor gave to other guests"},
+			{Name: "idle_percent", Type: Gauge, Doc: "idle time"},
+			{Name: "count", Type: Gauge, Doc: "online logical CPUs"},
 		},
+		New: func(*NoOptions) (Check, error) { return &cpuCheck{}, nil },
 	})
 }
 

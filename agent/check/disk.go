@@ -3,26 +3,35 @@ package check
 import "context"
 
 // The disk check reports, per whole block device (label device, such as
-// "sda", "nvme0n1", "vda", "dm-0"), the kernel's cumulative I/O counters:
-//
-//	read_bytes, write_bytes  bytes read, written
-//	reads, writes            read and write requests completed
-//	io_time_ms               milliseconds the device had I/O in flight;
-//	                         its rate / 10 is the device's busy percent
-//
+// "sda", "nvme0n1", "vda", "dm-0"), the kernel's cumulative I/O counters.
 // All are counters: rates are computed at query time. Partitions are left
 // out (their I/O is part of their disk's): on Linux a whole device is one
 // listed in /sys/block.
 func init() {
-	Register(Factory{
+	Register(Def[DiskOptions]{
 		Name:    "disk",
 		Default: true,
-		Options: func() any { return newDiskOptions() },
-		New: func(opts any) (Check, error) {
-			o, err := optionsAs("disk", opts, newDiskOptions)
-			if err != nil {
-				return nil, err
-			}
+		Doc: `Per whole block device, partitions left out: the kernel's cumulative
+I/O counters (rates are computed at query time).`,
+		Labels: []string{"device"},
+		Metrics: []MetricDef{
+			{Name: "read_bytes", Type: Counter, Doc: "bytes read"},
+			{Name: "write_bytes", Type: Counter, Doc: "bytes written"},
+			{Name: "reads", Type: Counter, Doc: "read requests completed"},
+			{Name: "writes", Type: Counter, Doc: "write requests completed"},
+			{Name: "io_time_ms", Type: Counter, Doc: "milliseconds with I/O in flight; its rate / 10 is the busy percent"},
+		},
+		Defaults: newDiskOptions,
+		Sample: `## Devices to report, as globs ("sd*", "nvme*"). Empty: every device not
+## excluded.
+# include_devices = []
+## Devices never to report, as globs. The default leaves out loop
+## devices, RAM disks, zram and floppies. Device mapper (dm-*: LVM,
+## dm-crypt) and RAID (md*) devices are reported; their I/O is counted
+## again on the disks beneath them, so add "dm-*" to sum without
+## counting twice.
+# exclude_devices = ["loop*", "ram*", "zram*", "fd*"]`,
+		New: func(o *DiskOptions) (Check, error) {
 			f, err := newNameFilter("include_devices", o.IncludeDevices, "exclude_devices", o.ExcludeDevices)
 			if err != nil {
 				return nil, err

@@ -10,19 +10,10 @@ import (
 )
 
 // The filesystem check reports, per mounted filesystem (labels mount,
-// device, fstype), what df(1) shows:
-//
-//	total_bytes   size of the filesystem
-//	used_bytes    bytes in use
-//	free_bytes    bytes available to unprivileged users (df's "Avail": blocks
-//	              reserved for root are neither used nor free)
-//	used_percent  used / (used + free) * 100, as df's "Use%"
-//	inodes_total  inodes (0 on filesystems without a fixed number, btrfs)
-//	inodes_used   inodes in use
-//
-// Pseudo and virtual filesystems (proc, tmpfs, overlay, ...) are skipped by
-// default, and so are filesystems of size 0. A mount point mounted over
-// another is reported once, for the filesystem on top.
+// device, fstype), what df(1) shows. Pseudo and virtual filesystems (proc,
+// tmpfs, overlay, ...) are skipped by default, and so are filesystems of
+// size 0. A mount point mounted over another is reported once, for the
+// filesystem on top.
 //
 // A mount that cannot be statted (permission denied, stale NFS handle) is
 // skipped and named in the result's message; the rest are reported. statfs
@@ -32,17 +23,45 @@ import (
 // that mount without waiting until its pending statfs returns. Only one
 // goroutine per hung mount is ever left blocked.
 func init() {
-	Register(Factory{
+	Register(Def[FilesystemOptions]{
 		Name:    "filesystem",
 		Default: true,
-		Options: func() any { return newFilesystemOptions() },
-		New: func(opts any) (Check, error) {
-			o, err := optionsAs("filesystem", opts, newFilesystemOptions)
-			if err != nil {
-				return nil, err
-			}
-			return newFilesystemCheck(o)
+		Doc: `Per mounted filesystem, as df shows it. A filesystem mounted again
+elsewhere (a bind mount) is reported once, at its first mount point.`,
+		Labels: []string{"mount", "device", "fstype"},
+		Metrics: []MetricDef{
+			{Name: "total_bytes", Type: Gauge, Doc: "size of the filesystem"},
+			{Name: "used_bytes", Type: Gauge, Doc: "bytes in use"},
+			{Name: "free_bytes", Type: Gauge, Doc: "bytes available to non-root (df's Avail: blocks reserved for root are neither used nor free)"},
+			{Name: "used_percent", Type: Gauge, Doc: "used / (used + free) * 100, as df's Use%"},
+			{Name: "inodes_total", Type: Gauge, Doc: "inodes (0 on filesystems without a fixed number: btrfs)"},
+			{Name: "inodes_used", Type: Gauge, Doc: "inodes in use"},
 		},
+		Defaults: newFilesystemOptions,
+		Sample: `## Mount points to report, as globs ("/", "/data/*"). Empty: every mount
+## not excluded.
+# include_mounts = []
+## Mount points never to report, as globs ("/var/lib/docker/*").
+# exclude_mounts = []
+## Filesystem types to report, as globs ("ext4", "xfs", "nfs*"). Empty:
+## every type not excluded.
+# include_fstypes = []
+## Filesystem types never to report, as globs. The default lists pseudo
+## and virtual filesystems; to report one of them (overlay, tmpfs), set
+## a list without it.
+# exclude_fstypes = [
+#   "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs",
+#   "debugfs", "devfs", "devpts", "devtmpfs", "efivarfs", "fdescfs",
+#   "fuse.gvfsd-fuse", "fuse.lxcfs", "fuse.portal", "fusectl", "hugetlbfs",
+#   "mqueue", "nsfs", "nullfs", "overlay", "proc", "procfs", "pstore",
+#   "ramfs", "rootfs", "rpc_pipefs", "securityfs", "selinuxfs", "squashfs",
+#   "sysfs", "tmpfs", "tracefs",
+# ]
+## Longest wait for one mount's statfs. A mount that does not answer in
+## time (a hung NFS server) is skipped, the status is warn, and later
+## runs skip it at once until its statfs returns.
+# mount_timeout = "5s"`,
+		New: func(o *FilesystemOptions) (Check, error) { return newFilesystemCheck(o) },
 	})
 }
 

@@ -7,16 +7,18 @@ import "context"
 // on Linux, in uninterruptible sleep (usually waiting for disk or NFS).
 // They are not divided by the number of CPUs; cpu's count is there for that.
 func init() {
-	Register(Factory{
+	Register(Def[NoOptions]{
 		Name:    "load",
 		Default: true,
-		Options: func() any { return newNoOptions() },
-		New: func(opts any) (Check, error) {
-			if _, err := optionsAs("load", opts, newNoOptions); err != nil {
-				return nil, err
-			}
-			return &loadCheck{}, nil
+		Doc: `Load averages: tasks runnable or, on Linux, in uninterruptible sleep
+(waiting for disk or NFS), not divided by the number of CPUs.
+No options.`,
+		Metrics: []MetricDef{
+			{Name: "load1", Type: Gauge, Doc: "over 1 minute"},
+			{Name: "load5", Type: Gauge, Doc: "over 5 minutes"},
+			{Name: "load15", Type: Gauge, Doc: "over 15 minutes"},
 		},
+		New: func(*NoOptions) (Check, error) { return &loadCheck{}, nil },
 	})
 }
 

@@ -2,29 +2,25 @@ package check
 
 import "context"
 
-// The memory check reports physical memory and swap, in bytes:
-//
-//	total_bytes       physical memory the kernel manages
-//	used_bytes        total - available: memory that cannot be had without swapping
-//	available_bytes   memory available to start new programs without swapping
-//	                  (Linux MemAvailable: free memory plus reclaimable caches)
-//	used_percent      used_bytes / total_bytes * 100
-//	swap_total_bytes  swap space
-//	swap_used_bytes   swap space in use
-//
-// used is defined from available, as free(1) does since procps-ng 4, so
-// that page cache the kernel would drop on demand does not count as used.
+// The memory check reports physical memory and swap, in bytes. used is
+// defined from available, as free(1) does since procps-ng 4, so that page
+// cache the kernel would drop on demand does not count as used.
 func init() {
-	Register(Factory{
+	Register(Def[NoOptions]{
 		Name:    "memory",
 		Default: true,
-		Options: func() any { return newNoOptions() },
-		New: func(opts any) (Check, error) {
-			if _, err := optionsAs("memory", opts, newNoOptions); err != nil {
-				return nil, err
-			}
-			return &memoryCheck{}, nil
+		Doc: `Physical memory and swap, in bytes. Used memory is total - available,
+as free(1) counts it: page cache the kernel would drop on demand is not
+used. No options.`,
+		Metrics: []MetricDef{
+			{Name: "total_bytes", Type: Gauge, Doc: "physical memory the kernel manages"},
+			{Name: "used_bytes", Type: Gauge, Doc: "total - available"},
+			{Name: "available_bytes", Type: Gauge, Doc: "memory available to start programs without swapping (Linux MemAvailable)"},
+			{Name: "used_percent", Type: Gauge, Doc: "used_bytes / total_bytes * 100"},
+			{Name: "swap_total_bytes", Type: Gauge, Doc: "swap space"},
+			{Name: "swap_used_bytes", Type: Gauge, Doc: "swap space in use"},
 		},
+		New: func(*NoOptions) (Check, error) { return &memoryCheck{}, nil },
 	})
 }
 

@@ -3,26 +3,25 @@ package check
 import "context"
 
 // The network check reports, per network interface (label interface), the
-// kernel's cumulative counters since the interface appeared:
-//
-//	rx_bytes, tx_bytes      bytes received, sent
-//	rx_packets, tx_packets  packets received, sent
-//	rx_errors, tx_errors    packets with errors
-//	rx_dropped, tx_dropped  packets dropped (on Linux rx_dropped includes
-//	                        packets missed for lack of buffer space)
-//
-// All are counters: rates are computed at query time. On Linux these are
-// the interfaces of the agent's network namespace (/proc/net/dev).
+// kernel's cumulative counters since the interface appeared. All are
+// counters: rates are computed at query time. On Linux these are the
+// interfaces of the agent's network namespace (/proc/net/dev).
 func init() {
-	Register(Factory{
+	Register(Def[NetworkOptions]{
 		Name:    "network",
 		Default: true,
-		Options: func() any { return newNetworkOptions() },
-		New: func(opts any) (Check, error) {
-			o, err := optionsAs("network", opts, newNetworkOptions)
-			if err != nil {
-				return nil, err
-			}
+		Doc: `Per network interface: the kernel's cumulative counters since the
+interface appeared (rates are computed at query time).`,
+		Labels:   []string{"interface"},
+		Metrics:  netMetrics[:],
+		Defaults: newNetworkOptions,
+		Sample: `## Interfaces to report, as globs ("eth*", "en*"). Empty: every interface
+## not excluded.
+# include_interfaces = []
+## Interfaces never to report, as globs. The default leaves out the
+## loopback ("lo0" on macOS and BSD); container hosts may add "veth*".
+# exclude_interfaces = ["lo", "lo0"]`,
+		New: func(o *NetworkOptions) (Check, error) {
 			f, err := newNameFilter("include_interfaces", o.IncludeInterfaces, "exclude_interfaces", o.ExcludeInterfaces)
 			if err != nil {
 				return nil, err
@@ -49,11 +48,19 @@ func newNetworkOptions() *NetworkOptions {
 }
 
 // netCounters are one interface's counters, in the order of netMetrics.
-type netCounters [8]uint64
+type netCounters [len(netMetrics)]uint64
 
-var netMetrics = [8]string{
-	"rx_bytes", "tx_bytes", "rx_packets", "tx_packets",
-	"rx_errors", "tx_errors", "rx_dropped", "tx_dropped",
+// netMetrics are the network check's metrics, reported in this order from
+// netCounters.
+var netMetrics = [...]MetricDef{
+	{Name: "rx_bytes", Type: Counter, Doc: "bytes received"},
+	{Name: "tx_bytes", Type: Counter, Doc: "bytes sent"},
+	{Name: "rx_packets", Type: Counter, Doc: "packets received"},
+	{Name: "tx_packets", Type: Counter, Doc: "packets sent"},
+	{Name: "rx_errors", Type: Counter, Doc: "packets received with errors"},
+	{Name: "tx_errors", Type: Counter, Doc: "packets not sent for errors"},
+	{Name: "rx_dropped", Type: Counter, Doc: "packets received and dropped (on Linux also those missed for lack of buffer space)"},
+	{Name: "tx_dropped", Type: Counter, Doc: "packets dropped before sending"},
 }
 
 type networkCheck struct {
@@ -69,8 +76,8 @@ func (c *networkCheck) Run(ctx context.Context, r *Result) error {
 		if !e.report {
 			return
 		}
-		for i, m := range netMetrics {
-			r.Counter(m, float64(v[i]), e.labels...)
+		for i := range netMetrics {
+			r.Counter(netMetrics[i].Name, float64(v[i]), e.labels...)
 		}
 	})
 	if err != nil {

@@ -94,7 +94,8 @@ func percent(part, whole float64) float64 {
 }
 
 // optionsAs returns a check's options as *T, as made by the check's
-// Factory.Options and filled by config; nil stands for the defaults.
+// Factory.Options and filled by config; nil stands for the defaults. It is
+// the one place options lose and regain their type: Register's Factory.
 func optionsAs[T any](check string, opts any, defaults func() *T) (*T, error) {
 	switch o := opts.(type) {
 	case nil:
@@ -107,5 +108,3 @@ func optionsAs[T any](check string, opts any, defaults func() *T) (*T, error) {
 	}
 	return nil, fmt.Errorf("%s: options of type %T, want %T", check, opts, new(T))
 }
-
-func newNoOptions() *NoOptions { return &NoOptions{} }

@@ -166,3 +166,45 @@ func TestSampleConfigCatchesDrift(t *testing.T) {
 		t.Errorf("mount_timeout = \"soon\" decoded")
 	}
 }
+
+func TestWrap(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int
+		want []string
+	}{
+		{"", 10, []string{""}},
+		{"one two three", 20, []string{"one two three"}},
+		{"one two three", 7, []string{"one two", "three"}},
+		{"a verylongword b", 5, []string{"a", "verylongword", "b"}},
+	} {
+		if got := wrap(tt.in, tt.n); !slices.Equal(got, tt.want) {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}
+
+// A check whose metrics differ in type shows the type on each line; one
+// of a single type says it once, with its labels.
+func TestSampleMetrics(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		f    Factory
+		want string
+	}{
+		{"one type", Factory{Labels: []string{"device"}, Metrics: []MetricDef{
+			{Name: "reads", Type: Counter, Doc: "reads done"},
+			{Name: "read_bytes", Type: Counter, Doc: "bytes read"},
+		}}, "  ## Metrics (counters; labels device):\n  ##   reads       reads done\n  ##   read_bytes  bytes read\n"},
+		{"mixed", Factory{Metrics: []MetricDef{
+			{Name: "up", Type: Gauge, Doc: "1 when up"},
+			{Name: "restarts", Type: Counter, Doc: "restarts since boot, counted by the service manager and never reset"},
+		}}, "  ## Metrics:\n  ##   up        gauge: 1 when up\n  ##   restarts  counter: restarts since boot, counted by the service manager\n  ##             and never reset\n"},
+	} {
+		var b strings.Builder
+		writeSampleMetrics(&b, tt.f)
+		if b.String() != tt.want {
+			t.Errorf("%s:\n%s\nwant:\n%s", tt.name, b.String(), tt.want)
+		}
+	}
+}

@@ -2,27 +2,24 @@ package check
 
 import "context"
 
-// The system check reports:
-//
-//	uptime_seconds  time since boot
-//	processes       processes that exist now (not threads)
-//	users           user login sessions, as who(1) lists them
-//
-// On Linux users counts the USER_PROCESS records of utmp (/var/run/utmp);
-// where utmp is not kept (Debian 13 and other systemd-only hosts), it
-// counts systemd-logind's sessions of class user from /run/systemd/sessions
-// instead. When the host keeps neither (most containers), users is left out.
+// The system check reports the host's uptime, its processes and who is
+// logged in. On Linux users counts the USER_PROCESS records of utmp
+// (/var/run/utmp); where utmp is not kept (Debian 13 and other
+// systemd-only hosts), it counts systemd-logind's sessions of class user
+// from /run/systemd/sessions instead. When the host keeps neither (most
+// containers), users is left out.
 func init() {
-	Register(Factory{
+	Register(Def[NoOptions]{
 		Name:    "system",
 		Default: true,
-		Options: func() any { return newNoOptions() },
-		New: func(opts any) (Check, error) {
-			if _, err := optionsAs("system", opts, newNoOptions); err != nil {
-				return nil, err
-			}
-			return &systemCheck{}, nil
+		Doc:     `The host's uptime, processes and login sessions. No options.`,
+		Metrics: []MetricDef{
+			{Name: "uptime_seconds", Type: Gauge, Doc: "time since boot"},
+			{Name: "processes", Type: Gauge, Doc: "processes that exist now (not threads)"},
+			{Name: "users", Type: Gauge, Optional: true,
+				Doc: "login sessions, as who(1) lists them; left out where the host keeps no record of them"},
 		},
+		New: func(*NoOptions) (Check, error) { return &systemCheck{}, nil },
 	})
 }
 

@@ -2,8 +2,11 @@ package config
 
 import "github.com/vigilmon/vigil/agent/check"
 
+//go:generate sh -c "go run ../../cmd/vigil-agent config > ../../packaging/agent.toml"
+
 // SampleConfig returns the commented agent configuration shipped as
-// packaging/agent.toml and printed by `vigil-agent config`. Lines starting
+// packaging/agent.toml (written by go generate; a test fails when it
+// differs) and printed by `vigil-agent config`. Lines starting
 // "##" document; lines starting "# " are settings at their defaults or at
 // example values, to uncomment. A test parses it uncommented, strictly.
 func SampleConfig() string { return sampleHead + "\n" + check.SampleConfig() + "\n" + samplePlugins }

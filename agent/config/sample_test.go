@@ -39,6 +39,6 @@ func TestPackagedSampleIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(b) != SampleConfig() {
-		t.Fatal("packaging/agent.toml differs from the sample: run `go run ./cmd/vigil-agent config > packaging/agent.toml`")
+		t.Fatal("packaging/agent.toml differs from the sample: run `make generate` (or go generate ./agent/config)")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -359,63 +360,63 @@ func TestSeqSurvivesAnEmptySpool(t *testing.T) {
 	}
 }
 
+// In a synctest bubble, synctest.Wait returns once the goroutine calling
+// Next is blocked in it, so each wake-up below is of a Next truly waiting.
 func TestNextWaitsAndWakes(t *testing.T) {
-	s := openT(t, t.TempDir(), Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	if _, err := s.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Next on an empty spool: %v", err)
-	}
-	got := make(chan uint64)
-	go func() {
-		b, err := s.Next(context.Background())
-		if err != nil {
-			t.Error(err)
+	synctest.Test(t, func(t *testing.T) {
+		s := openT(t, t.TempDir(), Options{})
+		begin := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		defer cancel()
+		if _, err := s.Next(ctx); !errors.Is(err, context.DeadlineExceeded) || time.Since(begin) != 30*time.Millisecond {
+			t.Fatalf("Next on an empty spool: %v after %v", err, time.Since(begin))
 		}
-		got <- b.GetSeq()
-	}()
-	time.Sleep(20 * time.Millisecond)
-	appendT(t, s, results(0, 1, 1))
-	select {
-	case seq := <-got:
-		if seq != 1 {
+		got := make(chan uint64)
+		go func() {
+			b, err := s.Next(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			got <- b.GetSeq()
+		}()
+		synctest.Wait()
+		appendT(t, s, results(0, 1, 1))
+		if seq := <-got; seq != 1 {
 			t.Fatalf("woke with %d", seq)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Append did not wake Next")
-	}
-	// Release wakes a waiting Next too.
-	go func() {
-		b, err := s.Next(context.Background())
-		if err != nil {
-			t.Error(err)
+		// Release wakes a waiting Next too.
+		go func() {
+			b, err := s.Next(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			got <- b.GetSeq()
+		}()
+		synctest.Wait()
+		s.Release(1)
+		if seq := <-got; seq != 1 {
+			t.Fatalf("woke with %d", seq)
 		}
-		got <- b.GetSeq()
-	}()
-	time.Sleep(20 * time.Millisecond)
-	s.Release(1)
-	if seq := <-got; seq != 1 {
-		t.Fatalf("woke with %d", seq)
-	}
-	// Close wakes it with ErrClosed.
-	errc := make(chan error)
-	go func() {
-		_, err := s.Next(context.Background())
-		errc <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
-	s.Close()
-	if err := <-errc; !errors.Is(err, ErrClosed) {
-		t.Fatalf("Next after Close: %v", err)
-	}
-	if _, _, err := s.Append(results(0, 1, 1)); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Append after Close: %v", err)
-	}
-	if err := s.Ack(1); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Ack after Close: %v", err)
-	}
-	s.Release(1)
-	s.Stats()
+		// Close wakes it with ErrClosed.
+		errc := make(chan error)
+		go func() {
+			_, err := s.Next(context.Background())
+			errc <- err
+		}()
+		synctest.Wait()
+		s.Close()
+		if err := <-errc; !errors.Is(err, ErrClosed) {
+			t.Fatalf("Next after Close: %v", err)
+		}
+		if _, _, err := s.Append(results(0, 1, 1)); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Append after Close: %v", err)
+		}
+		if err := s.Ack(1); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Ack after Close: %v", err)
+		}
+		s.Release(1)
+		s.Stats()
+	})
 }
 
 func TestLimitDropsOldest(t *testing.T) {
@@ -620,29 +621,20 @@ func TestOptions(t *testing.T) {
 }
 
 func TestIntervalSyncsInBackground(t *testing.T) {
-	s := openT(t, t.TempDir(), Options{SyncInterval: 5 * time.Millisecond})
-	appendT(t, s, results(0, 1, 1))
-	b := nextT(t, s)
-	s.Ack(b.Seq)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s.mu.Lock()
-		dirty := s.dirDirty
-		for _, seg := range s.segs {
-			dirty = dirty || seg.dirty || seg.ackDirty
-		}
-		s.mu.Unlock()
-		if !dirty {
-			break
-		}
-		if time.Now().After(deadline) {
+	synctest.Test(t, func(t *testing.T) {
+		s := openT(t, t.TempDir(), Options{SyncInterval: 5 * time.Millisecond})
+		appendT(t, s, results(0, 1, 1))
+		b := nextT(t, s)
+		s.Ack(b.Seq)
+		time.Sleep(5 * time.Millisecond)
+		synctest.Wait()
+		if dirty(s) {
 			t.Fatal("background sync did not run")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if st := s.Stats(); st.SyncErrors != 0 {
-		t.Fatalf("sync errors: %d", st.SyncErrors)
-	}
+		if st := s.Stats(); st.SyncErrors != 0 {
+			t.Fatalf("sync errors: %d", st.SyncErrors)
+		}
+	})
 }
 
 // dirty reports whether anything written waits for a commit.
@@ -657,50 +649,66 @@ func dirty(s *Spool) bool {
 }
 
 func TestIntervalCommitsAtLastAck(t *testing.T) {
-	// With a commit timer that never fires in the test, only the Ack that
-	// leaves nothing unacked can commit.
-	s := openT(t, t.TempDir(), Options{SyncInterval: time.Hour})
-	appendT(t, s, results(0, 1, 1))
-	appendT(t, s, results(1, 1, 1))
-	b1, b2 := nextT(t, s), nextT(t, s)
-	if err := s.Ack(b1.Seq); err != nil {
-		t.Fatal(err)
-	}
-	if !dirty(s) {
-		t.Fatal("committed while a batch was still unacked")
-	}
-	if err := s.Ack(b2.Seq); err != nil {
-		t.Fatal(err)
-	}
-	if dirty(s) {
-		t.Fatal("the last ack did not commit")
-	}
-	// The next commit waits for the timer: the last one is under an hour old.
-	appendT(t, s, results(2, 1, 1))
-	if err := s.Ack(nextT(t, s).Seq); err != nil {
-		t.Fatal(err)
-	}
-	if !dirty(s) {
-		t.Fatal("committed twice within the sync interval")
-	}
-	s.mu.Lock()
-	armed := s.commitArmed
-	s.mu.Unlock()
-	if !armed {
-		t.Fatal("uncommitted writes without an armed commit timer")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// The commit timer fires only when the test lets an hour pass on
+		// the bubble's clock: until then, only the Ack that leaves nothing
+		// unacked can commit.
+		s := openT(t, t.TempDir(), Options{SyncInterval: time.Hour})
+		appendT(t, s, results(0, 1, 1))
+		appendT(t, s, results(1, 1, 1))
+		b1, b2 := nextT(t, s), nextT(t, s)
+		if err := s.Ack(b1.Seq); err != nil {
+			t.Fatal(err)
+		}
+		if !dirty(s) {
+			t.Fatal("committed while a batch was still unacked")
+		}
+		if err := s.Ack(b2.Seq); err != nil {
+			t.Fatal(err)
+		}
+		if dirty(s) {
+			t.Fatal("the last ack did not commit")
+		}
+		// The next commit waits for the timer: the last one is under an hour old.
+		appendT(t, s, results(2, 1, 1))
+		if err := s.Ack(nextT(t, s).Seq); err != nil {
+			t.Fatal(err)
+		}
+		if !dirty(s) {
+			t.Fatal("committed twice within the sync interval")
+		}
+		s.mu.Lock()
+		armed := s.commitArmed
+		s.mu.Unlock()
+		if !armed {
+			t.Fatal("uncommitted writes without an armed commit timer")
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if dirty(s) {
+			t.Fatal("the armed commit timer did not commit within the sync interval")
+		}
+	})
 }
 
+// Unacked batches are committed by the timer, one sync interval after the
+// first write it has not committed, and not before.
 func TestIntervalCommitTimer(t *testing.T) {
-	// Unacked batches are committed by the timer.
-	s := openT(t, t.TempDir(), Options{SyncInterval: 5 * time.Millisecond})
-	appendT(t, s, results(0, 1, 1))
-	nextT(t, s) // in flight, never acked
-	for deadline := time.Now().Add(5 * time.Second); dirty(s); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the commit timer did not commit")
+	synctest.Test(t, func(t *testing.T) {
+		s := openT(t, t.TempDir(), Options{})
+		appendT(t, s, results(0, 1, 1))
+		nextT(t, s) // in flight, never acked
+		time.Sleep(DefaultSyncInterval - time.Millisecond)
+		synctest.Wait()
+		if !dirty(s) {
+			t.Fatal("committed before the sync interval")
 		}
-	}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if dirty(s) {
+			t.Fatal("the commit timer did not commit after the sync interval")
+		}
+	})
 }
 
 func TestConcurrentUse(t *testing.T) {
