@@ -193,10 +193,11 @@ func TestUnboundAgentTokenRefused(t *testing.T) {
 	}
 }
 
-// 500 connections that never send Hello yield a few log lines that
-// account for all of them, not 500 warnings.
+// 300 connections that never send Hello yield a few log lines that
+// account for all of them, not 300 warnings. (300 TLS handshakes under
+// -race take seconds of CPU: the deadline leaves room for a loaded CI.)
 func TestHelloFloodLogsRateLimited(t *testing.T) {
-	const n = 500
+	const n = 300
 	f := newFixture(t, func(s *Server) {
 		s.HelloTimeout = 300 * time.Millisecond
 		s.Metrics = metrics.New()
@@ -212,7 +213,7 @@ func TestHelloFloodLogsRateLimited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	begin := time.Now()
 	var wg sync.WaitGroup
