@@ -353,6 +353,13 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 		return nil, err
 	}
 	defer s.mu.RUnlock()
+	r := s.runs.Get().(*run)
+	defer s.putRun(r)
+	// The head before the disk: a flush that ends between the two reads
+	// takes its points out of the head after committing their chunks, so
+	// read in the other order they would be in neither view. In this
+	// order a flush in between leaves them in both, the head's copy winning.
+	r.head = s.head.appendRange(r.head[:0], id, from, to)
 	width := Raw.BucketWidth()
 	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{
 		LowerBound: bucketKey(Raw, bucketOf(from, width)),
@@ -367,11 +374,9 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 	}
 	var (
 		out  []store.Point
-		r    = s.runs.Get().(*run)
 		seek = make([]byte, blockKeyLen)
 		last = bucketOf(to-1, width)
 	)
-	defer s.putRun(r)
 	b := bucketOf(from, width)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -420,13 +425,12 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 		return nil, fmt.Errorf("pebble: raw points of %s: %w", id, err)
 	}
 	// The head, newest of all; a limit applies to the union.
-	if hp := s.head.appendRange(r.older[:0], id, from, to); len(hp) > 0 {
+	if hp := r.head; len(hp) > 0 {
 		if len(out) == 0 || hp[0].TS > out[len(out)-1].TS {
 			out = append(out, hp...) // the usual case: the head follows the disk
 		} else {
 			out = mergePoints(make([]store.Point, 0, len(out)+len(hp)), out, hp)
 		}
-		r.older = hp[:0]
 	}
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
@@ -462,11 +466,12 @@ type run struct {
 	rawStr         int
 	buf, seek      []byte
 	older, newer   []store.Point
+	head           []store.Point // the head's points of the read
 }
 
 // putRun returns a read's scratch to the pool unless a large read grew it.
 func (s *Store) putRun(r *run) {
-	if cap(r.block)+cap(r.chunkPts)+cap(r.raw)+cap(r.older)+cap(r.newer) > 1<<18 || cap(r.buf) > 1<<20 {
+	if cap(r.block)+cap(r.chunkPts)+cap(r.raw)+cap(r.older)+cap(r.newer)+cap(r.head) > 1<<18 || cap(r.buf) > 1<<20 {
 		return
 	}
 	// Strings would stay reachable from the pool.
