@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -37,88 +36,6 @@ import (
 // Reads merge the block, the chunks in flush order, point keys (string
 // points, which stay one key each) and the head, later ones winning on
 // equal timestamps. Open replays the records left, in sequence order.
-
-// walKey is w | seq (8, big-endian): one record per Write with numeric points.
-func walKey(seq uint64) []byte {
-	k := make([]byte, 9)
-	k[0] = nsWAL
-	binary.BigEndian.PutUint64(k[1:], seq)
-	return k
-}
-
-// walSeqKey holds the highest sequence number handed out when a flush (or
-// WriteChunks) committed, so that numbers keep growing after every record
-// has been deleted.
-var walSeqKey = []byte{nsMeta, 'w', 'a', 'l', 's', 'e', 'q'}
-
-// chunkKeyLen is a chunk's key: p | Raw | bucket | series | last ts (8) |
-// seq (8); its value is first ts (8) | block, zstd left out (block.go).
-// Chunks sort among the series' point keys by their last point, so a read
-// from ts seeks past every chunk that ends before ts, and skips without
-// decoding the chunks that start after its range.
-const chunkKeyLen = pointKeyLen + 8
-
-func putChunkKey(k []byte, b int64, id store.SeriesID, last int64, seq uint64) {
-	_ = k[chunkKeyLen-1]
-	k[0], k[1] = nsPoint, byte(Raw)
-	putInt64(k[2:10], b)
-	copy(k[10:26], id[:])
-	putInt64(k[26:34], last)
-	binary.BigEndian.PutUint64(k[34:42], seq)
-}
-
-const walVersion = 1
-
-// appendRecord appends the write-ahead record of pts (numeric points):
-//
-//	version (1) | uvarint n | n × (series id (16) | varint ts delta | float64 bits (8, LE))
-//
-// ts deltas are against the previous point of the record (the first
-// against 0): a batch's points mostly share their timestamp.
-func appendRecord(dst []byte, pts []store.Point) []byte {
-	dst = append(dst, walVersion)
-	dst = binary.AppendUvarint(dst, uint64(len(pts)))
-	prev := int64(0)
-	for i := range pts {
-		p := &pts[i]
-		dst = append(dst, p.Series[:]...)
-		dst = binary.AppendVarint(dst, p.TS-prev)
-		prev = p.TS
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p.Value))
-	}
-	return dst
-}
-
-// decodeRecord calls fn for each point of a record; it stops at the first
-// error fn returns.
-func decodeRecord(v []byte, fn func(id store.SeriesID, ts int64, val float64)) error {
-	r := reader{b: v}
-	if r.byte() != walVersion {
-		return fmt.Errorf("write-ahead record version: %w", errCorrupt)
-	}
-	n := r.uvarint()
-	// Every point takes at least 25 bytes.
-	if r.err != nil || n > uint64(len(r.b))/25 {
-		return fmt.Errorf("write-ahead record of %d points: %w", n, errCorrupt)
-	}
-	prev := int64(0)
-	for range n {
-		if len(r.b) < 16 {
-			return fmt.Errorf("write-ahead record: %w", errCorrupt)
-		}
-		var id store.SeriesID
-		copy(id[:], r.b[:16])
-		r.b = r.b[16:]
-		prev += r.varint()
-		if r.err != nil || len(r.b) < 8 {
-			return fmt.Errorf("write-ahead record: %w", errCorrupt)
-		}
-		val := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
-		r.b = r.b[8:]
-		fn(id, prev, val)
-	}
-	return r.done()
-}
 
 // headPoint is a numeric point in memory: 16 bytes.
 type headPoint struct {

@@ -179,7 +179,7 @@ func TestPointsDuringFlush(t *testing.T) {
 	defer s.Close()
 	ctx := t.Context()
 	sr := storetest.NewSeries("acme", "a", "cpu", "m", store.Gauge, "")
-	const n = 600 // 30 flushes
+	const n = 600            // 30 flushes
 	var written atomic.Int64 // points whose Write returned
 	errc := make(chan error, 1)
 	go func() {
