@@ -4,11 +4,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -173,6 +176,39 @@ type Series struct {
 	SeriesKey
 	Type MetricType
 	Unit string
+}
+
+// CompareKeys orders series keys by tenant, agent, check, metric, then
+// labels pair by pair (a key whose labels are a prefix of another's first):
+// the order Store.Series returns.
+func CompareKeys(a, b *SeriesKey) int {
+	if c := cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Agent, b.Agent),
+		cmp.Compare(a.Check, b.Check), cmp.Compare(a.Metric, b.Metric)); c != 0 {
+		return c
+	}
+	return slices.CompareFunc(a.Labels, b.Labels, func(x, y Label) int {
+		return cmp.Or(cmp.Compare(x.Key, y.Key), cmp.Compare(x.Value, y.Value))
+	})
+}
+
+// Validate checks what every backend requires of a series it stores: a
+// known metric type, labels sorted by key without repeats, and an ID that
+// is the hash of the key.
+func (sr *Series) Validate() error {
+	switch sr.Type {
+	case Gauge, Counter, String:
+	default:
+		return fmt.Errorf("series %s: metric type %d", sr.ID, sr.Type)
+	}
+	for i := 1; i < len(sr.Labels); i++ {
+		if sr.Labels[i-1].Key >= sr.Labels[i].Key {
+			return fmt.Errorf("series %s: labels not sorted or repeated at %q", sr.ID, sr.Labels[i].Key)
+		}
+	}
+	if id := sr.SeriesKey.ID(); id != sr.ID {
+		return fmt.Errorf("series %s: key hashes to %s", sr.ID, id)
+	}
+	return nil
 }
 
 // Point is one value of a series; Str is set for string series.

@@ -1,7 +1,6 @@
 package cassandra
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -50,7 +49,7 @@ func (s *Store) Series(ctx context.Context, f store.SeriesFilter) ([]store.Serie
 	for _, p := range per {
 		out = append(out, p...)
 	}
-	slices.SortFunc(out, func(a, b store.Series) int { return compareKeys(&a.SeriesKey, &b.SeriesKey) })
+	slices.SortFunc(out, func(a, b store.Series) int { return store.CompareKeys(&a.SeriesKey, &b.SeriesKey) })
 	return out, nil
 }
 
@@ -91,18 +90,6 @@ func (s *Store) agentSeries(ctx context.Context, sess *gocql.Session, f store.Se
 		return nil, fmt.Errorf("agent %q: %w", agent, err)
 	}
 	return out, nil
-}
-
-// compareKeys orders series keys: tenant, agent, check, metric, then the
-// labels as a list of (key, value), all byte-wise.
-func compareKeys(a, b *store.SeriesKey) int {
-	if c := cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Agent, b.Agent),
-		cmp.Compare(a.Check, b.Check), cmp.Compare(a.Metric, b.Metric)); c != 0 {
-		return c
-	}
-	return slices.CompareFunc(a.Labels, b.Labels, func(x, y store.Label) int {
-		return cmp.Or(cmp.Compare(x.Key, y.Key), cmp.Compare(x.Value, y.Value))
-	})
 }
 
 // parallel runs fn(0..n-1), at most readConcurrency at a time, and returns

@@ -144,7 +144,7 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 		if m, ok := s.known.series[sr.ID]; ok && m.typ == sr.Type && m.unit == sr.Unit {
 			continue
 		}
-		if err := checkSeries(sr); err != nil {
+		if err := sr.Validate(); err != nil {
 			s.known.Unlock()
 			return fmt.Errorf("cassandra: write: %w", err)
 		}
@@ -236,25 +236,6 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	}
 	for _, bk := range newBuckets {
 		s.known.buckets[bk] = struct{}{}
-	}
-	return nil
-}
-
-// checkSeries guards the index against definitions that would corrupt it:
-// the id must be the hash of the key, labels sorted without duplicates.
-func checkSeries(sr *store.Series) error {
-	switch sr.Type {
-	case store.Gauge, store.Counter, store.String:
-	default:
-		return fmt.Errorf("series %s: metric type %d", sr.ID, sr.Type)
-	}
-	for i := 1; i < len(sr.Labels); i++ {
-		if sr.Labels[i-1].Key >= sr.Labels[i].Key {
-			return fmt.Errorf("series %s: labels not sorted or repeated at %q", sr.ID, sr.Labels[i].Key)
-		}
-	}
-	if id := sr.SeriesKey.ID(); id != sr.ID {
-		return fmt.Errorf("series %s: key hashes to %s", sr.ID, id)
 	}
 	return nil
 }

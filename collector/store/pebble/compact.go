@@ -98,7 +98,7 @@ func markDirty(b *pebbledb.Batch, pts []store.Point) error {
 	width := Raw.BucketWidth()
 next:
 	for i := range pts {
-		bk := bucketOf(pts[i].TS, width)
+		bk := store.BucketOf(pts[i].TS, width)
 		for _, x := range seen[:n] {
 			if x == bk {
 				continue next
@@ -132,7 +132,7 @@ func (s *Store) Compact(ctx context.Context, now int64) (CompactStats, error) {
 	}
 	width := Raw.BucketWidth()
 	for _, b := range buckets {
-		if lastBucket(b, width) || (b+1)*width > now-s.blocks.delay {
+		if store.LastBucket(b, width) || (b+1)*width > now-s.blocks.delay {
 			continue
 		}
 		if err := s.compactBucket(ctx, b, &st); err != nil {

@@ -386,9 +386,9 @@ func (s *Store) writeChunks(ctx context.Context, part *headPart) error {
 	for _, id := range ids {
 		all := part.series[id]
 		for len(all) > 0 {
-			b := bucketOf(all[0].ts, width)
+			b := store.BucketOf(all[0].ts, width)
 			n := 1
-			for n < len(all) && bucketOf(all[n].ts, width) == b {
+			for n < len(all) && store.BucketOf(all[n].ts, width) == b {
 				n++
 			}
 			pts = pts[:0]
@@ -439,7 +439,7 @@ type chunkWriter struct {
 // as a chunk with sequence number seq; strings, and the last bucket that
 // compaction leaves alone, as point keys.
 func (c *chunkWriter) add(batch *pebbledb.Batch, b int64, pts []store.Point, str bool, seq uint64) error {
-	if str || lastBucket(b, Raw.BucketWidth()) {
+	if str || store.LastBucket(b, Raw.BucketWidth()) {
 		for i := range pts {
 			if err := setPoint(batch, &pts[i], str); err != nil {
 				return err

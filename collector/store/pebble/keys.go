@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/vigilmon/vigil/collector/store"
@@ -51,26 +50,6 @@ const (
 	dayMS  = 24 * hourMS
 )
 
-// bucketOf is the bucket holding ts: floor(ts / width), also for negative ts.
-func bucketOf(ts, width int64) int64 {
-	q := ts / width
-	if ts%width != 0 && ts < 0 {
-		q--
-	}
-	return q
-}
-
-// bucketStart is the first ms of bucket b, clamped to the int64 range.
-func bucketStart(b, width int64) int64 {
-	if b <= bucketOf(math.MinInt64, width) {
-		return math.MinInt64
-	}
-	return b * width
-}
-
-// lastBucket reports whether b is the last bucket that int64 timestamps reach.
-func lastBucket(b, width int64) bool { return b >= bucketOf(math.MaxInt64, width) }
-
 // Signed integers are stored big-endian with the sign bit flipped, so that
 // byte order is numeric order.
 func putInt64(b []byte, v int64) { binary.BigEndian.PutUint64(b, uint64(v)^(1<<63)) }
@@ -87,7 +66,7 @@ func putPointKey(k []byte, res Resolution, id store.SeriesID, ts int64) {
 	_ = k[pointKeyLen-1]
 	k[0] = nsPoint
 	k[1] = byte(res)
-	putInt64(k[2:10], bucketOf(ts, res.BucketWidth()))
+	putInt64(k[2:10], store.BucketOf(ts, res.BucketWidth()))
 	copy(k[10:26], id[:])
 	putInt64(k[26:34], ts)
 }
@@ -123,7 +102,7 @@ func decodePointKey(k []byte) (res Resolution, id store.SeriesID, ts int64, err 
 	b := getInt64(k[2:10])
 	copy(id[:], k[10:26])
 	ts = getInt64(k[26:34])
-	if bucketOf(ts, res.BucketWidth()) != b {
+	if store.BucketOf(ts, res.BucketWidth()) != b {
 		return 0, id, 0, fmt.Errorf("point key ts %d outside bucket %d: %w", ts, b, errCorrupt)
 	}
 	return res, id, ts, nil
@@ -298,7 +277,7 @@ func appendLatestKey(dst []byte, tenant string, r *store.CheckResult) []byte {
 func appendHistoryKey(dst []byte, tenant string, r *store.CheckResult) []byte {
 	dst = append(dst, nsHistory)
 	dst = append(dst, make([]byte, 8)...)
-	putInt64(dst[len(dst)-8:], bucketOf(r.TS, Raw.BucketWidth()))
+	putInt64(dst[len(dst)-8:], store.BucketOf(r.TS, Raw.BucketWidth()))
 	dst = appendCheckTuple(dst, tenant, r.Agent, r.Check)
 	dst = append(dst, make([]byte, 8)...)
 	putInt64(dst[len(dst)-8:], r.TS)

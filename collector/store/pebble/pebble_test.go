@@ -70,7 +70,7 @@ func randTS(r *rand.Rand) int64 {
 	case 1:
 		return int64(r.Uint64())
 	case 2:
-		return bucketOf(base, dayMS)*dayMS + r.Int64N(3) - 1 // around a day boundary
+		return store.BucketOf(base, dayMS)*dayMS + r.Int64N(3) - 1 // around a day boundary
 	default:
 		return base + r.Int64N(30*dayMS) - 15*dayMS
 	}
@@ -99,7 +99,7 @@ func TestPointKeyRoundTripAndOrder(t *testing.T) {
 			return int(a.res) - int(b.res)
 		}
 		w := a.res.BucketWidth()
-		if ba, bb := bucketOf(a.ts, w), bucketOf(b.ts, w); ba != bb {
+		if ba, bb := store.BucketOf(a.ts, w), store.BucketOf(b.ts, w); ba != bb {
 			if ba < bb {
 				return -1
 			}
@@ -122,26 +122,6 @@ func TestPointKeyRoundTripAndOrder(t *testing.T) {
 		got := bytes.Compare(appendPointKey(nil, a.res, a.id, a.ts), appendPointKey(nil, b.res, b.id, b.ts))
 		if (want < 0) != (got < 0) || (want == 0) != (got == 0) {
 			t.Fatalf("order of %+v and %+v: keys compare %d, want %d", a, b, got, want)
-		}
-	}
-}
-
-func TestBucketOf(t *testing.T) {
-	for _, c := range []struct{ ts, width, want int64 }{
-		{0, dayMS, 0}, {1, dayMS, 0}, {dayMS - 1, dayMS, 0}, {dayMS, dayMS, 1},
-		{-1, dayMS, -1}, {-dayMS, dayMS, -1}, {-dayMS - 1, dayMS, -2},
-	} {
-		if got := bucketOf(c.ts, c.width); got != c.want {
-			t.Errorf("bucketOf(%d, %d) = %d, want %d", c.ts, c.width, got, c.want)
-		}
-	}
-	for _, res := range []Resolution{Raw, Res5m, Res1h} {
-		w := res.BucketWidth()
-		if bucketStart(bucketOf(math.MinInt64, w), w) != math.MinInt64 {
-			t.Errorf("%s: first bucket does not start at MinInt64", res)
-		}
-		if !lastBucket(bucketOf(math.MaxInt64, w), w) || lastBucket(bucketOf(math.MaxInt64, w)-1, w) {
-			t.Errorf("%s: lastBucket wrong", res)
 		}
 	}
 }

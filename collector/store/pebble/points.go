@@ -35,7 +35,7 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 	r.head = s.head.appendRange(r.head[:0], id, from, to)
 	width := Raw.BucketWidth()
 	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{
-		LowerBound: bucketKey(Raw, bucketOf(from, width)),
+		LowerBound: bucketKey(Raw, store.BucketOf(from, width)),
 		UpperBound: []byte{nsPoint, byte(Raw) + 1},
 	})
 	if err != nil {
@@ -48,9 +48,9 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 	var (
 		out  []store.Point
 		seek = make([]byte, blockKeyLen)
-		last = bucketOf(to-1, width)
+		last = store.BucketOf(to-1, width)
 	)
-	b := bucketOf(from, width)
+	b := store.BucketOf(from, width)
 	for {
 		if err := ctx.Err(); err != nil {
 			return fail(err)
@@ -71,7 +71,7 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 		}
 		if !bytes.Equal(k[10:26], id[:]) {
 			if kb == b {
-				if lastBucket(b, width) {
+				if store.LastBucket(b, width) {
 					break
 				}
 				b++
@@ -89,7 +89,7 @@ func (s *Store) points(ctx context.Context, id store.SeriesID, from, to int64, l
 		if limit > 0 && len(out) >= limit {
 			break
 		}
-		if kb >= last || lastBucket(kb, width) {
+		if kb >= last || store.LastBucket(kb, width) {
 			break
 		}
 		b = kb + 1

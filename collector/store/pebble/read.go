@@ -185,7 +185,7 @@ func scan[T any](ctx context.Context, s *Store, res Resolution, id store.SeriesI
 			it.Close()
 			return nil, fmt.Errorf("pebble: %s points of %s: %w", res, id, err)
 		}
-		b := bucketOf(ts, width)
+		b := store.BucketOf(ts, width)
 		switch c := bytes.Compare(sid[:], id[:]); {
 		case c == 0:
 			if ts >= to {
@@ -213,7 +213,7 @@ func scan[T any](ctx context.Context, s *Store, res Resolution, id store.SeriesI
 			valid = it.Next()
 		case c < 0:
 			// Landed in bucket b before our series: seek to it there.
-			start := max(from, bucketStart(b, width))
+			start := max(from, store.BucketStart(b, width))
 			if start >= to {
 				valid = false
 				continue
@@ -222,7 +222,7 @@ func scan[T any](ctx context.Context, s *Store, res Resolution, id store.SeriesI
 			valid = it.SeekGE(seek)
 		default:
 			// Past our series in bucket b: seek to it in bucket b+1.
-			if lastBucket(b, width) || (b+1)*width >= to {
+			if store.LastBucket(b, width) || (b+1)*width >= to {
 				valid = false
 				continue
 			}
@@ -292,7 +292,7 @@ func (s *Store) History(ctx context.Context, tenant, agent, check string, from, 
 	}
 	defer s.mu.RUnlock()
 	width := Raw.BucketWidth()
-	first, last := bucketOf(from, width), bucketOf(to-1, width)
+	first, last := store.BucketOf(from, width), store.BucketOf(to-1, width)
 	it, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{LowerBound: historyBucketKey(first), UpperBound: prefixEnd(historyBucketKey(last))})
 	if err != nil {
 		return nil, fmt.Errorf("pebble: history of %s/%s: %w", agent, check, err)

@@ -405,7 +405,7 @@ func decodeHistory(k, v []byte) (tenant string, cr store.CheckResult, err error)
 	b := getInt64(k[1:9])
 	rest := k[9 : len(k)-8]
 	cr.TS = getInt64(k[len(k)-8:])
-	if bucketOf(cr.TS, Raw.BucketWidth()) != b {
+	if store.BucketOf(cr.TS, Raw.BucketWidth()) != b {
 		return "", cr, fmt.Errorf("history ts %d outside bucket %d: %w", cr.TS, b, errCorrupt)
 	}
 	for _, f := range []*string{&tenant, &cr.Agent, &cr.Check} {

@@ -84,7 +84,7 @@ func (s *Store) Write(ctx context.Context, w *store.WriteRequest) error {
 	}
 	for _, i := range sc.fresh {
 		sr := &w.Series[i]
-		if err := checkSeries(sr); err != nil {
+		if err := sr.Validate(); err != nil {
 			return fmt.Errorf("pebble: write: %w", err)
 		}
 		sc.key = appendSeriesKey(sc.key[:0], &sr.SeriesKey)
@@ -270,25 +270,6 @@ func (s *Store) isKnown(sr *store.Series) bool {
 	return hs != nil && hs.defined && hs.typ == sr.Type && hs.unit == sr.Unit
 }
 
-// checkSeries guards the index against definitions that would corrupt it:
-// the id must be the hash of the key, labels sorted without duplicates.
-func checkSeries(sr *store.Series) error {
-	switch sr.Type {
-	case store.Gauge, store.Counter, store.String:
-	default:
-		return fmt.Errorf("series %s: metric type %d", sr.ID, sr.Type)
-	}
-	for i := 1; i < len(sr.Labels); i++ {
-		if sr.Labels[i-1].Key >= sr.Labels[i].Key {
-			return fmt.Errorf("series %s: labels not sorted or repeated at %q", sr.ID, sr.Labels[i].Key)
-		}
-	}
-	if id := sr.SeriesKey.ID(); id != sr.ID {
-		return fmt.Errorf("series %s: key hashes to %s", sr.ID, id)
-	}
-	return nil
-}
-
 // WriteRollups upserts windows of res (Res5m or Res1h) in one synced batch.
 // Every window must start on the resolution's grid.
 func (s *Store) WriteRollups(ctx context.Context, res Resolution, rs []store.Rollup) error {
@@ -341,13 +322,13 @@ func (s *Store) DeleteBefore(ctx context.Context, res Resolution, cutoff int64) 
 		return err
 	}
 	defer s.mu.RUnlock()
-	cb := bucketOf(cutoff, res.BucketWidth())
+	cb := store.BucketOf(cutoff, res.BucketWidth())
 	if res == Raw {
 		// No flush may write chunks of the deleted buckets from the head
 		// after the range delete.
 		s.head.flushMu.Lock()
 		defer s.head.flushMu.Unlock()
-		s.head.trim(bucketStart(cb, res.BucketWidth()))
+		s.head.trim(store.BucketStart(cb, res.BucketWidth()))
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
