@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/vigilmon/vigil/collector/store"
 )
@@ -43,11 +42,6 @@ const (
 	Res5m          = store.Res5m
 	Res1h          = store.Res1h
 	numResolutions = store.NumResolutions
-)
-
-const (
-	hourMS = int64(time.Hour / time.Millisecond)
-	dayMS  = 24 * hourMS
 )
 
 // Signed integers are stored big-endian with the sign bit flipped, so that

@@ -40,13 +40,11 @@
 package pebble
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -347,18 +345,4 @@ func (s *Store) Close() error {
 		errs = append(errs, fmt.Errorf("pebble: close: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-// knownSeries reports the ids Write will not redefine; for tests.
-func (s *Store) knownSeries() []store.SeriesID {
-	s.head.mu.RLock()
-	defer s.head.mu.RUnlock()
-	var ids []store.SeriesID
-	for id, hs := range s.head.series {
-		if hs.defined {
-			ids = append(ids, id)
-		}
-	}
-	slices.SortFunc(ids, func(a, b store.SeriesID) int { return bytes.Compare(a[:], b[:]) })
-	return ids
 }

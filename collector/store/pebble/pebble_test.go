@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
 
@@ -362,12 +364,12 @@ func TestKnownSeries(t *testing.T) {
 		t.Error("series with another unit counts as known")
 	}
 	write(t, s, &store.WriteRequest{Tenant: "acme", Series: []store.Series{changed}})
-	got, err := s.SeriesByID(t.Context(), sr.ID)
+	got, err := s.seriesByID(t.Context(), sr.ID)
 	if err != nil || got.Unit != "ratio" {
-		t.Errorf("SeriesByID after redefinition: %+v %v", got, err)
+		t.Errorf("seriesByID after redefinition: %+v %v", got, err)
 	}
-	if _, err := s.SeriesByID(t.Context(), store.SeriesID{1}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("SeriesByID(unknown): %v", err)
+	if _, err := s.seriesByID(t.Context(), store.SeriesID{1}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("seriesByID(unknown): %v", err)
 	}
 }
 
@@ -601,3 +603,45 @@ func TestCorruptRecords(t *testing.T) {
 		t.Errorf("Series over a corrupt value: %v", err)
 	}
 }
+
+// knownSeries reports the ids Write will not redefine; for tests.
+func (s *Store) knownSeries() []store.SeriesID {
+	s.head.mu.RLock()
+	defer s.head.mu.RUnlock()
+	var ids []store.SeriesID
+	for id, hs := range s.head.series {
+		if hs.defined {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b store.SeriesID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}
+
+// seriesByID returns the definition of one series, or store.ErrNotFound;
+// for tests, as knownSeries.
+func (s *Store) seriesByID(ctx context.Context, id store.SeriesID) (_ store.Series, err error) {
+	defer func() { s.health.read(err) }()
+	if err := s.acquire(); err != nil {
+		return store.Series{}, err
+	}
+	defer s.mu.RUnlock()
+	v, closer, err := s.db.Get(seriesIDKey(id))
+	if errors.Is(err, pebbledb.ErrNotFound) {
+		return store.Series{}, fmt.Errorf("pebble: series %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Series{}, fmt.Errorf("pebble: series %s: %w", id, err)
+	}
+	defer closer.Close()
+	sr, err := decodeSeriesIDValue(id, v)
+	if err != nil {
+		return store.Series{}, fmt.Errorf("pebble: %w", err)
+	}
+	return sr, nil
+}
+
+const (
+	hourMS = int64(time.Hour / time.Millisecond)
+	dayMS  = 24 * hourMS
+)

@@ -3,7 +3,6 @@ package pebble
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
@@ -43,28 +42,6 @@ func (s *Store) Series(ctx context.Context, f store.SeriesFilter) (_ []store.Ser
 		return nil, fmt.Errorf("pebble: series of %q: %w", f.Tenant, err)
 	}
 	return out, nil
-}
-
-// SeriesByID returns the definition of one series, or store.ErrNotFound.
-func (s *Store) SeriesByID(ctx context.Context, id store.SeriesID) (_ store.Series, err error) {
-	defer func() { s.health.read(err) }()
-	if err := s.acquire(); err != nil {
-		return store.Series{}, err
-	}
-	defer s.mu.RUnlock()
-	v, closer, err := s.db.Get(seriesIDKey(id))
-	if errors.Is(err, pebbledb.ErrNotFound) {
-		return store.Series{}, fmt.Errorf("pebble: series %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Series{}, fmt.Errorf("pebble: series %s: %w", id, err)
-	}
-	defer closer.Close()
-	sr, err := decodeSeriesIDValue(id, v)
-	if err != nil {
-		return store.Series{}, fmt.Errorf("pebble: %w", err)
-	}
-	return sr, nil
 }
 
 // closeIter closes it and returns the first of err, its error and the
@@ -113,14 +90,6 @@ func (s *Store) Points(ctx context.Context, id store.SeriesID, from, to int64, l
 	defer func() { s.health.read(err) }()
 	return s.points(ctx, id, from, to, limit)
 }
-
-func decodePoint(id store.SeriesID, ts int64, v []byte) (store.Point, error) {
-	p := store.Point{Series: id, TS: ts}
-	err := decodeValue(v, &p)
-	return p, err
-}
-
-func pointTS(p *store.Point) int64 { return p.TS }
 
 // ReadRollups returns the windows of res of id starting in [from, to), in
 // time order, at most limit of them (0: no limit).
