@@ -27,11 +27,36 @@ var ErrReadOnly = errors.New("store is read-only")
 // Store is what the collector needs from a backend. A nil error from Write
 // means the data is durable: the collector acks on it.
 //
-// Every backend passes the contract suite in package storetest.
+// Every backend passes the contract suite in package storetest. Consumers
+// take the part they use: Writer, Reader, Rollups, Queue, AgentStore,
+// TokenStore.
 type Store interface {
+	Writer
+	Reader
+	Rollups
+	Queue
+	AgentStore
+	TokenStore
+
+	// DeleteBefore applies retention: data of res older than cutoff (ms)
+	// may be dropped; data at or after cutoff is kept. A backend that
+	// expires data by itself (Cassandra's TTLs) does nothing.
+	DeleteBefore(ctx context.Context, res Resolution, cutoff int64) error
+
+	// Ping reports whether the backend can serve reads and writes.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Writer stores what agents send.
+type Writer interface {
 	// Write stores series definitions, raw points and check results of one
 	// tenant. Rewriting the same (series, timestamp) leaves one point.
 	Write(ctx context.Context, w *WriteRequest) error
+}
+
+// Reader serves queries: the series index, raw points and check results.
+type Reader interface {
 	// Series lists the series of a tenant matching f, ordered by key.
 	Series(ctx context.Context, f SeriesFilter) ([]Series, error)
 	// Points returns the raw points of one series with from <= ts < to in
@@ -43,28 +68,22 @@ type Store interface {
 	// History returns the results of one check of one agent with
 	// from <= ts < to in time order, at most limit of them (0: no limit).
 	History(ctx context.Context, tenant, agent, check string, from, to int64, limit int) ([]CheckResult, error)
+}
 
-	Rollups
-	Queue
-
+// AgentStore keeps the agents' records.
+type AgentStore interface {
 	UpsertAgent(ctx context.Context, a Agent) error
 	Agents(ctx context.Context, tenant string) ([]Agent, error)
+}
 
+// TokenStore keeps the credentials (package auth).
+type TokenStore interface {
 	PutToken(ctx context.Context, t Token) error
 	// TokenByHash returns ErrNotFound for an unknown hash.
 	TokenByHash(ctx context.Context, hash TokenHash) (Token, error)
 	// Tokens lists the tokens of tenant, revoked ones included, ordered by
 	// ID. Revoking is a PutToken of the same token with Revoked set.
 	Tokens(ctx context.Context, tenant string) ([]Token, error)
-
-	// DeleteBefore applies retention: data of res older than cutoff (ms)
-	// may be dropped; data at or after cutoff is kept. A backend that
-	// expires data by itself (Cassandra's TTLs) does nothing.
-	DeleteBefore(ctx context.Context, res Resolution, cutoff int64) error
-
-	// Ping reports whether the backend can serve reads and writes.
-	Ping(ctx context.Context) error
-	Close() error
 }
 
 // Rollups stores the windows of the coarser resolutions (Res5m, Res1h).
