@@ -1,6 +1,7 @@
 // Package store defines everything the collector keeps — points, check
 // results, the series index, agents and tokens — behind one interface that
-// every backend implements and that one contract suite tests.
+// every backend implements and that one contract suite tests. README.md
+// lists which file of each backend holds what.
 package store
 
 import (

@@ -35,6 +35,13 @@
 // request succeeds again. If no node can be reached at Open, the store
 // keeps trying in the background, and every call fails with
 // ErrUnavailable until it connects.
+//
+// # Files
+//
+// As in package pebble: cassandra.go connects and closes, write.go writes,
+// read.go reads, meta.go keeps agents, tokens, queue and cursors,
+// records.go holds the codecs, schema.go and cql.go the tables and
+// statements. ../README.md lists them all.
 package cassandra
 
 import (

@@ -37,6 +37,13 @@
 // batch is on disk. Pebble groups concurrent commits into one fsync.
 // Numeric points go into the batch as one write-ahead record and into the
 // in-memory head, which is flushed as compressed chunks (head.go).
+//
+// # Files
+//
+// One file per job: pebble.go opens and closes, write.go writes, read.go
+// and points.go read, meta.go keeps agents, tokens, queue and cursors,
+// keys.go is the key layout, records.go the value codecs, head.go the
+// head, compact.go compaction. ../README.md lists them all.
 package pebble
 
 import (
