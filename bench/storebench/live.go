@@ -12,10 +12,9 @@ import (
 // parsed points in memory, 20 bytes each, for replaying them as agents'
 // batches.
 type capture struct {
-	store.Store // never called: Write is all the importer uses
-	series      []store.Series
-	index       map[store.SeriesID]int32
-	points      []capturedPoint
+	series []store.Series
+	index  map[store.SeriesID]int32
+	points []capturedPoint
 }
 
 type capturedPoint struct {

@@ -85,7 +85,7 @@ func Hash(token string) store.TokenHash { return sha256.Sum256([]byte(token)) }
 
 // Create makes a new token, stores its hash, and returns the token, which
 // is never stored or shown again.
-func Create(ctx context.Context, s store.Store, tenant string, role store.Role, agent string) (string, store.Token, error) {
+func Create(ctx context.Context, s store.TokenStore, tenant string, role store.Role, agent string) (string, store.Token, error) {
 	if err := ValidTenant(tenant); err != nil {
 		return "", store.Token{}, err
 	}
@@ -114,7 +114,7 @@ func Create(ctx context.Context, s store.Store, tenant string, role store.Role, 
 
 // Authenticate returns the stored token for a presented one. The lookup is
 // by hash, so the comparison never touches the secret itself.
-func Authenticate(ctx context.Context, s store.Store, token string) (store.Token, error) {
+func Authenticate(ctx context.Context, s store.TokenStore, token string) (store.Token, error) {
 	token = strings.TrimSpace(token)
 	if !strings.HasPrefix(token, prefix) || len(token) > 128 {
 		return store.Token{}, ErrInvalidToken
@@ -125,7 +125,7 @@ func Authenticate(ctx context.Context, s store.Store, token string) (store.Token
 // ByHash is Authenticate for a token known by its hash: one authenticated
 // before, checked again so that its revocation takes effect (a connected
 // agent's next batch).
-func ByHash(ctx context.Context, s store.Store, h store.TokenHash) (store.Token, error) {
+func ByHash(ctx context.Context, s store.TokenStore, h store.TokenHash) (store.Token, error) {
 	t, err := s.TokenByHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Token{}, ErrInvalidToken
@@ -140,7 +140,7 @@ func ByHash(ctx context.Context, s store.Store, h store.TokenHash) (store.Token,
 }
 
 // List returns the tokens of tenant, revoked ones included, ordered by ID.
-func List(ctx context.Context, s store.Store, tenant string) ([]store.Token, error) {
+func List(ctx context.Context, s store.TokenStore, tenant string) ([]store.Token, error) {
 	if err := ValidTenant(tenant); err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func List(ctx context.Context, s store.Store, tenant string) ([]store.Token, err
 // A token of another tenant is as unknown as one that does not exist:
 // both return an error wrapping store.ErrNotFound. Revoking a revoked
 // token keeps its first revocation time.
-func Revoke(ctx context.Context, s store.Store, tenant, id string, now time.Time) (store.Token, error) {
+func Revoke(ctx context.Context, s store.TokenStore, tenant, id string, now time.Time) (store.Token, error) {
 	ts, err := List(ctx, s, tenant)
 	if err != nil {
 		return store.Token{}, err

@@ -80,7 +80,9 @@ const staleRecheck = 5 * time.Second
 // unknown or revoked token always comes from the store. PutToken (a
 // revocation, or a new token) through this TokenCache drops the token at
 // once, so revoking on this collector takes effect on its next check.
-// Every other method is the wrapped store's.
+// Every other method is the wrapped store's: the collector hands the
+// TokenCache on as the store of the ingest and the API, so it wraps a whole
+// store.Store, not a store.TokenStore.
 type TokenCache struct {
 	store.Store
 	cfg   CacheConfig

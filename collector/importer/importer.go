@@ -111,7 +111,7 @@ type ChunkWriter interface {
 
 type importer struct {
 	opts    Options
-	st      store.Store
+	st      store.Writer
 	series  map[string]*seriesEntry
 	req     store.WriteRequest
 	batchNo int64
@@ -132,7 +132,7 @@ type importer struct {
 // Import loads files into st, writing batches of opts.Batch points. Bad
 // lines are reported (file:line: error) and skipped; an error of the store
 // or of reading a file stops the import.
-func Import(ctx context.Context, st store.Store, opts Options, files []string) (Summary, error) {
+func Import(ctx context.Context, st store.Writer, opts Options, files []string) (Summary, error) {
 	if opts.Tenant == "" {
 		return Summary{}, fmt.Errorf("import: no tenant")
 	}

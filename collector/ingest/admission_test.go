@@ -13,7 +13,7 @@ import (
 // slowTokens holds every token lookup until release is closed, so Hellos
 // stay in progress.
 type slowTokens struct {
-	store.Store
+	Store
 	release chan struct{}
 }
 

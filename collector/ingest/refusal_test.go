@@ -93,7 +93,7 @@ func refusedCount(t *testing.T, m *metrics.Metrics, name string) int {
 
 // stallStore is the real store whose writes block while stalled.
 type stallStore struct {
-	store.Store
+	Store
 	mu      sync.Mutex
 	stalled chan struct{} // closed to end the stall; nil: not stalled
 }

@@ -48,9 +48,17 @@ const (
 	trailerWait = 5 * time.Second
 )
 
+// Store is what the Server needs of the store: the batches it writes, the
+// records of the agents connected, and the tokens it checks.
+type Store interface {
+	store.Writer
+	store.AgentStore
+	store.TokenStore
+}
+
 // Server is the QUIC ingest endpoint.
 type Server struct {
-	Store     store.Store
+	Store     Store
 	Log       *slog.Logger
 	Name      string // this collector's name, recorded on connected agents
 	Validator Validator

@@ -13,10 +13,20 @@ import (
 	"github.com/vigilmon/vigil/collector/store"
 )
 
+// JobStore is what a Job needs of the store: the queue and its cursors,
+// the windows it reads and writes, the raw points it computes 5m windows
+// from, and retention.
+type JobStore interface {
+	store.Rollups
+	store.Queue
+	Points(ctx context.Context, id store.SeriesID, from, to int64, limit int) ([]store.Point, error)
+	DeleteBefore(ctx context.Context, res store.Resolution, cutoff int64) error
+}
+
 // Job computes queued windows and applies retention. Its zero fields take
 // the defaults below.
 type Job struct {
-	Store store.Store
+	Store JobStore
 	Log   *slog.Logger
 	// Retention per resolution; zero entries take store.DefaultRetention.
 	Retention store.Retention

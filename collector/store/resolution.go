@@ -100,15 +100,23 @@ func BucketOf(ts, width int64) int64 {
 	return q
 }
 
-// Floor is the start of the window of width holding ts, clamped to the
-// int64 range.
-func Floor(ts, width int64) int64 {
-	b := BucketOf(ts, width)
+// BucketStart is the first ms of bucket b of width, clamped to the int64
+// range.
+func BucketStart(b, width int64) int64 {
 	if b <= BucketOf(math.MinInt64, width) {
 		return math.MinInt64
 	}
 	return b * width
 }
+
+// LastBucket reports whether b is the last bucket of width that int64
+// timestamps reach: a loop over buckets must stop there, as b+1 would
+// start past math.MaxInt64.
+func LastBucket(b, width int64) bool { return b >= BucketOf(math.MaxInt64, width) }
+
+// Floor is the start of the window of width holding ts, clamped to the
+// int64 range.
+func Floor(ts, width int64) int64 { return BucketStart(BucketOf(ts, width), width) }
 
 // Retention is how long each resolution is kept, indexed by Resolution.
 type Retention [NumResolutions]time.Duration

@@ -1,14 +1,18 @@
 // Package store defines everything the collector keeps — points, check
 // results, the series index, agents and tokens — behind one interface that
-// every backend implements and that one contract suite tests.
+// every backend implements and that one contract suite tests. README.md
+// lists which file of each backend holds what.
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -24,11 +28,36 @@ var ErrReadOnly = errors.New("store is read-only")
 // Store is what the collector needs from a backend. A nil error from Write
 // means the data is durable: the collector acks on it.
 //
-// Every backend passes the contract suite in package storetest.
+// Every backend passes the contract suite in package storetest. Consumers
+// take the part they use: Writer, Reader, Rollups, Queue, AgentStore,
+// TokenStore.
 type Store interface {
+	Writer
+	Reader
+	Rollups
+	Queue
+	AgentStore
+	TokenStore
+
+	// DeleteBefore applies retention: data of res older than cutoff (ms)
+	// may be dropped; data at or after cutoff is kept. A backend that
+	// expires data by itself (Cassandra's TTLs) does nothing.
+	DeleteBefore(ctx context.Context, res Resolution, cutoff int64) error
+
+	// Ping reports whether the backend can serve reads and writes.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Writer stores what agents send.
+type Writer interface {
 	// Write stores series definitions, raw points and check results of one
 	// tenant. Rewriting the same (series, timestamp) leaves one point.
 	Write(ctx context.Context, w *WriteRequest) error
+}
+
+// Reader serves queries: the series index, raw points and check results.
+type Reader interface {
 	// Series lists the series of a tenant matching f, ordered by key.
 	Series(ctx context.Context, f SeriesFilter) ([]Series, error)
 	// Points returns the raw points of one series with from <= ts < to in
@@ -40,28 +69,22 @@ type Store interface {
 	// History returns the results of one check of one agent with
 	// from <= ts < to in time order, at most limit of them (0: no limit).
 	History(ctx context.Context, tenant, agent, check string, from, to int64, limit int) ([]CheckResult, error)
+}
 
-	Rollups
-	Queue
-
+// AgentStore keeps the agents' records.
+type AgentStore interface {
 	UpsertAgent(ctx context.Context, a Agent) error
 	Agents(ctx context.Context, tenant string) ([]Agent, error)
+}
 
+// TokenStore keeps the credentials (package auth).
+type TokenStore interface {
 	PutToken(ctx context.Context, t Token) error
 	// TokenByHash returns ErrNotFound for an unknown hash.
 	TokenByHash(ctx context.Context, hash TokenHash) (Token, error)
 	// Tokens lists the tokens of tenant, revoked ones included, ordered by
 	// ID. Revoking is a PutToken of the same token with Revoked set.
 	Tokens(ctx context.Context, tenant string) ([]Token, error)
-
-	// DeleteBefore applies retention: data of res older than cutoff (ms)
-	// may be dropped; data at or after cutoff is kept. A backend that
-	// expires data by itself (Cassandra's TTLs) does nothing.
-	DeleteBefore(ctx context.Context, res Resolution, cutoff int64) error
-
-	// Ping reports whether the backend can serve reads and writes.
-	Ping(ctx context.Context) error
-	Close() error
 }
 
 // Rollups stores the windows of the coarser resolutions (Res5m, Res1h).
@@ -173,6 +196,39 @@ type Series struct {
 	SeriesKey
 	Type MetricType
 	Unit string
+}
+
+// CompareKeys orders series keys by tenant, agent, check, metric, then
+// labels pair by pair (a key whose labels are a prefix of another's first):
+// the order Store.Series returns.
+func CompareKeys(a, b *SeriesKey) int {
+	if c := cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Agent, b.Agent),
+		cmp.Compare(a.Check, b.Check), cmp.Compare(a.Metric, b.Metric)); c != 0 {
+		return c
+	}
+	return slices.CompareFunc(a.Labels, b.Labels, func(x, y Label) int {
+		return cmp.Or(cmp.Compare(x.Key, y.Key), cmp.Compare(x.Value, y.Value))
+	})
+}
+
+// Validate checks what every backend requires of a series it stores: a
+// known metric type, labels sorted by key without repeats, and an ID that
+// is the hash of the key.
+func (sr *Series) Validate() error {
+	switch sr.Type {
+	case Gauge, Counter, String:
+	default:
+		return fmt.Errorf("series %s: metric type %d", sr.ID, sr.Type)
+	}
+	for i := 1; i < len(sr.Labels); i++ {
+		if sr.Labels[i-1].Key >= sr.Labels[i].Key {
+			return fmt.Errorf("series %s: labels not sorted or repeated at %q", sr.ID, sr.Labels[i].Key)
+		}
+	}
+	if id := sr.SeriesKey.ID(); id != sr.ID {
+		return fmt.Errorf("series %s: key hashes to %s", sr.ID, id)
+	}
+	return nil
 }
 
 // Point is one value of a series; Str is set for string series.

@@ -35,7 +35,7 @@ func (s *Store) WriteChunks(ctx context.Context, w *store.WriteRequest) error {
 		if sr.Tenant != w.Tenant {
 			return fmt.Errorf("pebble: write chunks: series %s belongs to tenant %q, request to %q", sr.ID, sr.Tenant, w.Tenant)
 		}
-		if err := checkSeries(sr); err != nil {
+		if err := sr.Validate(); err != nil {
 			return fmt.Errorf("pebble: write chunks: %w", err)
 		}
 		types[sr.ID] = sr.Type
@@ -64,9 +64,9 @@ func (s *Store) WriteChunks(ctx context.Context, w *store.WriteRequest) error {
 	var groups []group
 	pts := w.Points
 	for i := 0; i < len(pts); {
-		b := bucketOf(pts[i].TS, width)
+		b := store.BucketOf(pts[i].TS, width)
 		j := i + 1
-		for j < len(pts) && pts[j].Series == pts[i].Series && bucketOf(pts[j].TS, width) == b {
+		for j < len(pts) && pts[j].Series == pts[i].Series && store.BucketOf(pts[j].TS, width) == b {
 			j++
 		}
 		groups = append(groups, group{b, pts[i].Series, i, j})

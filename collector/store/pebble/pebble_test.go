@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
 
@@ -70,7 +72,7 @@ func randTS(r *rand.Rand) int64 {
 	case 1:
 		return int64(r.Uint64())
 	case 2:
-		return bucketOf(base, dayMS)*dayMS + r.Int64N(3) - 1 // around a day boundary
+		return store.BucketOf(base, dayMS)*dayMS + r.Int64N(3) - 1 // around a day boundary
 	default:
 		return base + r.Int64N(30*dayMS) - 15*dayMS
 	}
@@ -99,7 +101,7 @@ func TestPointKeyRoundTripAndOrder(t *testing.T) {
 			return int(a.res) - int(b.res)
 		}
 		w := a.res.BucketWidth()
-		if ba, bb := bucketOf(a.ts, w), bucketOf(b.ts, w); ba != bb {
+		if ba, bb := store.BucketOf(a.ts, w), store.BucketOf(b.ts, w); ba != bb {
 			if ba < bb {
 				return -1
 			}
@@ -122,26 +124,6 @@ func TestPointKeyRoundTripAndOrder(t *testing.T) {
 		got := bytes.Compare(appendPointKey(nil, a.res, a.id, a.ts), appendPointKey(nil, b.res, b.id, b.ts))
 		if (want < 0) != (got < 0) || (want == 0) != (got == 0) {
 			t.Fatalf("order of %+v and %+v: keys compare %d, want %d", a, b, got, want)
-		}
-	}
-}
-
-func TestBucketOf(t *testing.T) {
-	for _, c := range []struct{ ts, width, want int64 }{
-		{0, dayMS, 0}, {1, dayMS, 0}, {dayMS - 1, dayMS, 0}, {dayMS, dayMS, 1},
-		{-1, dayMS, -1}, {-dayMS, dayMS, -1}, {-dayMS - 1, dayMS, -2},
-	} {
-		if got := bucketOf(c.ts, c.width); got != c.want {
-			t.Errorf("bucketOf(%d, %d) = %d, want %d", c.ts, c.width, got, c.want)
-		}
-	}
-	for _, res := range []Resolution{Raw, Res5m, Res1h} {
-		w := res.BucketWidth()
-		if bucketStart(bucketOf(math.MinInt64, w), w) != math.MinInt64 {
-			t.Errorf("%s: first bucket does not start at MinInt64", res)
-		}
-		if !lastBucket(bucketOf(math.MaxInt64, w), w) || lastBucket(bucketOf(math.MaxInt64, w)-1, w) {
-			t.Errorf("%s: lastBucket wrong", res)
 		}
 	}
 }
@@ -382,12 +364,12 @@ func TestKnownSeries(t *testing.T) {
 		t.Error("series with another unit counts as known")
 	}
 	write(t, s, &store.WriteRequest{Tenant: "acme", Series: []store.Series{changed}})
-	got, err := s.SeriesByID(t.Context(), sr.ID)
+	got, err := s.seriesByID(t.Context(), sr.ID)
 	if err != nil || got.Unit != "ratio" {
-		t.Errorf("SeriesByID after redefinition: %+v %v", got, err)
+		t.Errorf("seriesByID after redefinition: %+v %v", got, err)
 	}
-	if _, err := s.SeriesByID(t.Context(), store.SeriesID{1}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("SeriesByID(unknown): %v", err)
+	if _, err := s.seriesByID(t.Context(), store.SeriesID{1}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("seriesByID(unknown): %v", err)
 	}
 }
 
@@ -621,3 +603,45 @@ func TestCorruptRecords(t *testing.T) {
 		t.Errorf("Series over a corrupt value: %v", err)
 	}
 }
+
+// knownSeries reports the ids Write will not redefine; for tests.
+func (s *Store) knownSeries() []store.SeriesID {
+	s.head.mu.RLock()
+	defer s.head.mu.RUnlock()
+	var ids []store.SeriesID
+	for id, hs := range s.head.series {
+		if hs.defined {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b store.SeriesID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}
+
+// seriesByID returns the definition of one series, or store.ErrNotFound;
+// for tests, as knownSeries.
+func (s *Store) seriesByID(ctx context.Context, id store.SeriesID) (_ store.Series, err error) {
+	defer func() { s.health.read(err) }()
+	if err := s.acquire(); err != nil {
+		return store.Series{}, err
+	}
+	defer s.mu.RUnlock()
+	v, closer, err := s.db.Get(seriesIDKey(id))
+	if errors.Is(err, pebbledb.ErrNotFound) {
+		return store.Series{}, fmt.Errorf("pebble: series %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Series{}, fmt.Errorf("pebble: series %s: %w", id, err)
+	}
+	defer closer.Close()
+	sr, err := decodeSeriesIDValue(id, v)
+	if err != nil {
+		return store.Series{}, fmt.Errorf("pebble: %w", err)
+	}
+	return sr, nil
+}
+
+const (
+	hourMS = int64(time.Hour / time.Millisecond)
+	dayMS  = 24 * hourMS
+)

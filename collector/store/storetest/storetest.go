@@ -441,27 +441,15 @@ func testStringPoints(t *testing.T, s store.Store) {
 	wantPoints(t, "strings after rewrite", points(t, s, sr.ID, base, base+hour, 0), ps)
 }
 
-// compareKeys is the order Series returns: agent, check, metric, then the
-// labels as a list of (key, value), all byte-wise.
-func compareKeys(a, b *store.SeriesKey) int {
-	if c := cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Agent, b.Agent),
-		cmp.Compare(a.Check, b.Check), cmp.Compare(a.Metric, b.Metric)); c != 0 {
-		return c
-	}
-	return slices.CompareFunc(a.Labels, b.Labels, func(x, y store.Label) int {
-		return cmp.Or(cmp.Compare(x.Key, y.Key), cmp.Compare(x.Value, y.Value))
-	})
-}
-
 func sameSeries(a, b *store.Series) bool {
-	return a.ID == b.ID && compareKeys(&a.SeriesKey, &b.SeriesKey) == 0 && a.Type == b.Type && a.Unit == b.Unit
+	return a.ID == b.ID && store.CompareKeys(&a.SeriesKey, &b.SeriesKey) == 0 && a.Type == b.Type && a.Unit == b.Unit
 }
 
 // wantSeries compares got with the definitions in want, in key order.
 func wantSeries(t *testing.T, what string, got []store.Series, want ...store.Series) {
 	t.Helper()
 	want = slices.Clone(want)
-	slices.SortFunc(want, func(a, b store.Series) int { return compareKeys(&a.SeriesKey, &b.SeriesKey) })
+	slices.SortFunc(want, func(a, b store.Series) int { return store.CompareKeys(&a.SeriesKey, &b.SeriesKey) })
 	ok := len(got) == len(want)
 	for i := 0; ok && i < len(got); i++ {
 		ok = sameSeries(&got[i], &want[i])
@@ -514,7 +502,7 @@ func testSeriesIndex(t *testing.T, s store.Store) {
 	got := series(t, s, store.SeriesFilter{Tenant: tenant})
 	wantSeries(t, "all series", got, all...)
 	for i := 1; i < len(got); i++ {
-		if compareKeys(&got[i-1].SeriesKey, &got[i].SeriesKey) >= 0 {
+		if store.CompareKeys(&got[i-1].SeriesKey, &got[i].SeriesKey) >= 0 {
 			t.Errorf("Series out of key order at %d: %s then %s", i, seriesNames(got[i-1:i]), seriesNames(got[i:i+1]))
 		}
 	}
