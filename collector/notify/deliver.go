@@ -443,7 +443,10 @@ func (g *Grouper) flush(ready func(*group) bool) []Notification {
 		if c := a.opens.Compare(b.opens); c != 0 {
 			return c
 		}
-		return cmpString(a.n.AlarmID, b.n.AlarmID)
+		if c := cmpString(a.n.Tenant+"\x00"+a.n.AlarmID, b.n.Tenant+"\x00"+b.n.AlarmID); c != 0 {
+			return c
+		}
+		return int(a.n.State) - int(b.n.State)
 	})
 	ns := make([]Notification, len(out))
 	for i, gr := range out {
