@@ -180,31 +180,31 @@ func ParseReceiver(data []byte) (Receiver, error) {
 		if err := decodeStrict(data, &c); err != nil {
 			return nil, err
 		}
-		return NewWebhook(c)
+		return asReceiver(NewWebhook(c))
 	case "slack":
 		var c SlackConfig
 		if err := decodeStrict(data, &c); err != nil {
 			return nil, err
 		}
-		return NewSlack(c)
+		return asReceiver(NewSlack(c))
 	case "pagerduty":
 		var c PagerDutyConfig
 		if err := decodeStrict(data, &c); err != nil {
 			return nil, err
 		}
-		return NewPagerDuty(c)
+		return asReceiver(NewPagerDuty(c))
 	case "alertmanager":
 		var c AlertmanagerConfig
 		if err := decodeStrict(data, &c); err != nil {
 			return nil, err
 		}
-		return NewAlertmanager(c)
+		return asReceiver(NewAlertmanager(c))
 	case "email":
 		var c EmailConfig
 		if err := decodeStrict(data, &c); err != nil {
 			return nil, err
 		}
-		return NewEmail(c)
+		return asReceiver(NewEmail(c))
 	case "":
 		return nil, errors.New("notify: receiver config: type is required (webhook, slack, pagerduty, alertmanager, email)")
 	}
@@ -221,4 +221,13 @@ func decodeStrict(data []byte, v any) error {
 		return errors.New("notify: receiver config: trailing data after the object")
 	}
 	return nil
+}
+
+// asReceiver keeps a failed constructor's typed nil pointer out of the
+// Receiver interface, where it would not compare equal to nil.
+func asReceiver[R Receiver](r R, err error) (Receiver, error) {
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
