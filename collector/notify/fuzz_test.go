@@ -64,6 +64,8 @@ func FuzzWebhookTemplate(f *testing.F) {
 	f.Add(`{"text": {{json .Summary}}, "n": {{.Count}}}`, "a\"b", "\x00\xff")
 	f.Add(`{{range .Transitions}}{{.Agent}} {{.From}}->{{.To}} {{.At}}{{end}}{{range .Agents}}{{.}}{{end}}`, "x", "")
 	f.Add(`{{define "r"}}{{template "r" .}}{{end}}{{template "r" .}}`, "x", "")
+	f.Add(`{{range $i, $t := .Transitions}}{{if $t.Message}}{{range $.Agents}}{{.}}{{end}}{{end}}{{else}}none{{end}}`, "x", "m")
+	f.Add(`{{with .Transitions}}{{range .}}{{.Agent}}{{end}}{{end}}`, "x", "m")
 	f.Add(`{{range $i, $t := .Transitions}}{{range $.Transitions}}{{$.Summary}}{{end}}{{end}}`, "x", "y")
 	f.Fuzz(func(t *testing.T, tmpl, agent, msg string) {
 		const max = 4096

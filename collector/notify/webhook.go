@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"text/template"
+	"text/template/parse"
 )
 
 const (
@@ -80,6 +81,9 @@ func NewWebhook(c WebhookConfig) (*Webhook, error) {
 		}
 		t, err := template.New("webhook").Funcs(templateFuncs).Option("missingkey=error").Parse(c.Template)
 		if err != nil {
+			return nil, fieldError(kind, "template", "%v", err)
+		}
+		if err := checkTemplate(t); err != nil {
 			return nil, fieldError(kind, "template", "%v", err)
 		}
 		w.tmpl = t
@@ -205,4 +209,76 @@ func (s *Slack) Send(ctx context.Context, n Notification) error {
 		return &SendError{Receiver: "slack", Err: err}
 	}
 	return s.http.send(ctx, n.Key, body)
+}
+
+// maxRangeDepth bounds nested ranges. The output limit stops a template
+// that writes too much, but not one that loops without writing: nested
+// ranges over 100 transitions, or a range over a large number, could
+// spin for hours. Ranges may only walk the notification's own lists
+// (.Transitions, .Agents, $.Transitions), at most two deep (10,000
+// iterations), and {{define}}/{{template}} (recursion) are refused.
+const maxRangeDepth = 2
+
+func checkTemplate(t *template.Template) error {
+	if len(t.Templates()) > 1 {
+		return errors.New("{{define}} and {{block}} are not allowed")
+	}
+	if t.Tree == nil {
+		return nil
+	}
+	return checkNode(t.Tree.Root, 0)
+}
+
+func checkNode(n parse.Node, depth int) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkNode(c, depth); err != nil {
+				return err
+			}
+		}
+	case *parse.TemplateNode:
+		return fmt.Errorf("{{template %q}} is not allowed", n.Name)
+	case *parse.IfNode:
+		return checkBranch(&n.BranchNode, depth)
+	case *parse.WithNode:
+		return checkBranch(&n.BranchNode, depth)
+	case *parse.RangeNode:
+		if depth+1 > maxRangeDepth {
+			return fmt.Errorf("ranges nested more than %d deep", maxRangeDepth)
+		}
+		if !rangeOverField(n.Pipe) {
+			return fmt.Errorf("range over %s: only fields (.Transitions, .Agents, $.Transitions) can be ranged over", n.Pipe)
+		}
+		if err := checkNode(n.List, depth+1); err != nil {
+			return err
+		}
+		return checkNode(n.ElseList, depth)
+	}
+	return nil
+}
+
+func checkBranch(b *parse.BranchNode, depth int) error {
+	if err := checkNode(b.List, depth); err != nil {
+		return err
+	}
+	return checkNode(b.ElseList, depth)
+}
+
+// rangeOverField says whether a range pipeline is a single field
+// reference: .X.Y, or $.X / $v.X.
+func rangeOverField(p *parse.PipeNode) bool {
+	if p == nil || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+		return false
+	}
+	switch a := p.Cmds[0].Args[0].(type) {
+	case *parse.FieldNode:
+		return true
+	case *parse.VariableNode:
+		return len(a.Ident) >= 2
+	}
+	return false
 }
