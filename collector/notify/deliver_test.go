@@ -215,3 +215,40 @@ func TestGroupedDelivery(t *testing.T) {
 		t.Errorf("body %s", body)
 	}
 }
+
+// TestDelivererRun: Run delivers on its own, on the real clock, and stops
+// when its context ends.
+func TestDelivererRun(t *testing.T) {
+	rec := newRecorder(t, response{status: 503})
+	w, err := NewWebhook(WebhookConfig{URL: rec.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := NewMemQueue()
+	d := &Deliverer{Queue: q, Receivers: map[string]Receiver{"ops": w}, Log: slog.New(slog.DiscardHandler),
+		Policy: RetryPolicy{Base: 20 * time.Millisecond, Max: 20 * time.Millisecond}}
+	n := critical()
+	if err := d.Notify(context.Background(), n, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.Run(ctx, 5*time.Millisecond) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if del, _, _ := q.Get(n.Key + "/ops"); del.Status == StatusDelivered {
+			if del.Attempts != 2 {
+				t.Errorf("attempts %d, want 2", del.Attempts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not delivered within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-stopped; err != context.Canceled {
+		t.Errorf("Run returned %v", err)
+	}
+}

@@ -186,7 +186,9 @@ func (e *Email) Message(n Notification, now time.Time) []byte {
 		to[i] = a.String()
 	}
 	fmt.Fprintf(&hdr, "From: %s\r\n", e.from.String())
-	fmt.Fprintf(&hdr, "To: %s\r\n", strings.Join(to, ", "))
+	// One address per line: 100 recipients on one line would pass the
+	// 998-byte limit of RFC 5322.
+	fmt.Fprintf(&hdr, "To: %s\r\n", strings.Join(to, ",\r\n "))
 	fmt.Fprintf(&hdr, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", "[Vigil] "+oneLine(n.Summary(), 200)))
 	fmt.Fprintf(&hdr, "Date: %s\r\n", now.Format(time.RFC1123Z))
 	fmt.Fprintf(&hdr, "Message-ID: <%s@%s>\r\n", n.Key, domain)
