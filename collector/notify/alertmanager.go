@@ -45,7 +45,8 @@ func NewAlertmanager(c AlertmanagerConfig) (*Alertmanager, error) {
 	if c.Type != "" && c.Type != kind {
 		return nil, fieldError(kind, "type", "is %q", c.Type)
 	}
-	if _, err := checkURL(kind, "url", c.URL); err != nil {
+	base, err := checkURL(kind, "url", c.URL)
+	if err != nil {
 		return nil, err
 	}
 	timeout, err := checkTimeout(kind, c.Timeout)
@@ -69,7 +70,9 @@ func NewAlertmanager(c AlertmanagerConfig) (*Alertmanager, error) {
 			return nil, fieldError(kind, "labels", "%q has an empty value", k)
 		}
 	}
-	u := strings.TrimRight(c.URL, "/") + "/api/v2/alerts"
+	// JoinPath keeps a path prefix (Alertmanager behind a proxy at
+	// /alertmanager/) and any query.
+	u := base.JoinPath("api/v2/alerts").String()
 	return &Alertmanager{http: newHTTPSender(kind, u, timeout, header), labels: c.Labels}, nil
 }
 
