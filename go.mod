@@ -5,6 +5,8 @@ go 1.26.8
 require (
 	github.com/apache/cassandra-gocql-driver/v2 v2.1.2
 	github.com/cockroachdb/pebble/v2 v2.1.7
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.26.0
 	github.com/goreleaser/nfpm/v2 v2.45.2
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/influxdata/line-protocol/v2 v2.2.1
