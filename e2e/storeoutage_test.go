@@ -248,7 +248,7 @@ func TestStoreOutage(t *testing.T) {
 	if code := readyz(); code != http.StatusOK {
 		t.Errorf("/readyz after the outage: %d, want 200", code)
 	}
-	ss, err := st.Series(ctx, store.SeriesFilter{Tenant: "acme", Agent: "web-1", Check: "plugin.seq"})
+	ss, err := st.Series(ctx, store.SeriesFilter{Tenant: "acme", Agent: "web-1", Check: "plugin.seq", Metric: "seq"})
 	if err != nil || len(ss) != 1 {
 		t.Fatalf("series: %v, %v", ss, err)
 	}
