@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -167,7 +168,7 @@ interval = "5s"
 		t.Fatal(err)
 	}
 	if cfg.Agent.ID != "db-7" || cfg.Agent.Token != cannedToken || cfg.Agent.Labels["env"] != "prod" ||
-		cfg.Agent.Interval.Seconds() != 15 || cfg.Log.Level != "debug" || len(cfg.Plugins) != 1 ||
+		cfg.Agent.Interval.Seconds() != 15 || cfg.Log.Level.Level() != slog.LevelDebug || len(cfg.Plugins) != 1 ||
 		strings.Join(cfg.Transport.Collectors, ",") != "eu.example.com:4433,us.example.com:4433" {
 		t.Fatalf("config = %+v %+v %+v", cfg.Agent, cfg.Transport, cfg.Log)
 	}

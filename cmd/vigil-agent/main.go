@@ -27,67 +27,29 @@ const defaultConfig = "/etc/vigil/agent.toml"
 // commit is stamped by make (-ldflags -X main.commit=...).
 var commit string
 
-const usage = `usage: vigil-agent <command> [flags]
-
-commands:
-  run      run the agent in the foreground (--config FILE)
-  reload   make the running agent re-read its config (--config FILE); same as SIGHUP
-  check    run checks once and print their results:
-             check [--config FILE] [--json] all|NAME...
-             check --plugin PATH [--format cloudkick|nagios|influx] [--timeout D] [--json] [-- ARGS...]
-  config   print a commented sample configuration
-  setup    enroll at a collector and write the config (token file next to it; neither
-           readable by others, group-readable only if the config already was):
-             setup --collector https://HOST:PORT --enroll-token TOKEN [--agent-id ID]
-                   [--ca FILE] [--config FILE] [--quic HOST:PORT[,HOST:PORT...]]
-  version  print the version and commit (also --version)
-
-service commands (kardianos/service: systemd, SysV init, launchd, Windows):
-  install [--config FILE]  register the service to run 'vigil-agent run --config FILE'
-                           (default /etc/vigil/agent.toml); needs root
-  uninstall                stop and unregister the service; needs root
-  start, stop, restart     control the installed service
-  status                   print running, stopped or not installed
-                           (exit status 0, 3 or 4)
-
-Run 'vigil-agent <command> -h' for a command's flags.
-`
+// program is the command table: dispatch and usage text come from it.
+func program() daemon.Program {
+	cmds := []daemon.Command{
+		{Name: "run", Help: "run the agent in the foreground (--config FILE)", Run: run},
+		{Name: "reload", Help: "make the running agent re-read its config (--config FILE); same as SIGHUP", Run: reload},
+		{Name: "check", Help: `run checks once and print their results:
+  check [--config FILE] [--json] all|NAME...
+  check --plugin PATH [--format cloudkick|nagios|influx] [--timeout D] [--json] [-- ARGS...]`, Run: checkCmd},
+		{Name: "config", Help: "print a commented sample configuration", Run: func([]string) error {
+			_, err := fmt.Print(config.SampleConfig())
+			return err
+		}},
+		{Name: "setup", Help: `enroll at a collector and write the config (token file next to it; neither
+readable by others, group-readable only if the config already was):
+  setup --collector https://HOST:PORT --enroll-token TOKEN [--agent-id ID]
+        [--ca FILE] [--config FILE] [--quic HOST:PORT[,HOST:PORT...]]`, Run: setupCmd},
+		daemon.VersionCommand("vigil-agent", agent.Version, commit, os.Stdout),
+	}
+	return daemon.Program{Name: "vigil-agent", Commands: append(cmds, daemon.ServiceCommands(serviceSpec(), os.Stdout)...)}
+}
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
-	}
-	var err error
-	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
-	case "run":
-		err = run(args)
-	case "reload":
-		err = reload(args)
-	case "check":
-		var ok bool
-		ok, err = checkCmd(args)
-		if err == nil && !ok {
-			os.Exit(1)
-		}
-	case "config":
-		fmt.Print(config.SampleConfig())
-	case "setup":
-		err = setupCmd(args)
-	case "version", "--version", "-version":
-		fmt.Println(daemon.VersionLine("vigil-agent", agent.Version, commit))
-	case "install", "uninstall", "start", "stop", "restart", "status":
-		err = serviceCmd(cmd, args)
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-	default:
-		fmt.Fprintf(os.Stderr, "vigil-agent: unknown command %q\n\n%s", cmd, usage)
-		os.Exit(2)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vigil-agent:", err)
-		os.Exit(1)
-	}
+	os.Exit(program().Main(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string) error {
@@ -117,41 +79,35 @@ func run(args []string) error {
 		debug.SetGCPercent(25)
 	}
 	var level slog.LevelVar
-	level.UnmarshalText([]byte(cfg.Log.Level))
-	log := newLogger(&level, cfg.Log.Format)
+	level.Set(cfg.Log.Level.Level())
+	log := daemon.NewLogger(&level, cfg.Log.Format)
 	// In the foreground and under the service manager alike, Run cancels
 	// ctx on SIGINT, SIGTERM or the service manager's stop request.
-	return daemon.Run(service(*path), func(ctx context.Context) error {
+	spec := serviceSpec()
+	spec.Config = *path
+	return daemon.Run(spec, func(ctx context.Context) error {
 		return agent.Run(ctx, cfg, log, reloads(ctx, *path, &level, log))
 	})
 }
 
-func service(configPath string) daemon.Spec {
+// serviceSpec describes the agent's service; install refuses a config that
+// does not load.
+func serviceSpec() daemon.Spec {
 	return daemon.Spec{
 		Name:        "vigil-agent",
 		DisplayName: "Vigil agent",
 		Description: "Vigil monitoring agent: runs checks and sends their results to a collector",
-		Config:      configPath,
+		Config:      defaultConfig,
 		ReloadOnHUP: true,
+		CheckConfig: func(path string) error {
+			_, err := config.Load(path)
+			return err
+		},
 	}
 }
 
-// serviceCmd runs one of daemon.Actions and exits with its status.
-func serviceCmd(action string, args []string) error {
-	spec := service(defaultConfig)
-	spec.CheckConfig = func(path string) error {
-		_, err := config.Load(path)
-		return err
-	}
-	code, err := daemon.Command(spec, action, args, os.Stdout)
-	if err == nil && code != 0 {
-		os.Exit(code)
-	}
-	return err
-}
-
-// checkCmd runs checks once; ok is false when one of them could not run.
-func checkCmd(args []string) (ok bool, err error) {
+// checkCmd runs checks once; it exits 1 when one of them could not run.
+func checkCmd(args []string) error {
 	fs := flag.NewFlagSet("check", flag.ExitOnError)
 	path := fs.String("config", "", "config file (default: /etc/vigil/agent.toml if it exists, else built-in defaults)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
@@ -173,40 +129,40 @@ func checkCmd(args []string) (ok bool, err error) {
 		}
 		names, rest = append(names, rest[0]), rest[1:]
 	}
-	log := newLogger(slog.LevelWarn, "text")
+	log := daemon.NewLogger(slog.LevelWarn, "text")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	var reports []agent.Report
 	if *pluginPath != "" {
 		if len(names) > 0 {
-			return false, fmt.Errorf("check --plugin takes no check names; pass plugin arguments after --")
+			return fmt.Errorf("check --plugin takes no check names; pass plugin arguments after --")
 		}
 		cfg := plugin.Config{Path: *pluginPath, Args: pluginArgs, Format: plugin.Format(*format)}
 		cfg.Timeout.Duration = *timeout
 		reports = []agent.Report{agent.RunPlugin(ctx, cfg)}
 	} else {
 		if len(names) == 0 {
-			return false, fmt.Errorf("check: name the checks to run, or all")
+			return fmt.Errorf("check: name the checks to run, or all")
 		}
 		cfg, err := loadOrDefault(*path)
 		if err != nil {
-			return false, err
+			return err
 		}
 		reports, err = agent.RunChecks(ctx, cfg, names, log)
 		if err != nil {
-			return false, err
+			return err
 		}
 	}
 	if err := agent.WriteReports(os.Stdout, reports, *asJSON); err != nil {
-		return false, err
+		return err
 	}
 	for _, r := range reports {
 		if !r.Ran {
-			return false, nil
+			return daemon.ExitStatus(1)
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // setupCmd enrolls this agent (agent/enroll) and writes its config.
@@ -231,7 +187,7 @@ func setupCmd(args []string) error {
 			o.QUIC = append(o.QUIC, a)
 		}
 	}
-	o.Log = newLogger(slog.LevelWarn, "text")
+	o.Log = daemon.NewLogger(slog.LevelWarn, "text")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -276,7 +232,7 @@ func reloads(ctx context.Context, path string, level *slog.LevelVar, log *slog.L
 				log.Error("reload refused: the config does not load; keeping the running one", "err", err)
 				continue
 			}
-			level.UnmarshalText([]byte(cfg.Log.Level))
+			level.Set(cfg.Log.Level.Level())
 			select {
 			case out <- cfg:
 			case <-ctx.Done():
@@ -285,12 +241,4 @@ func reloads(ctx context.Context, path string, level *slog.LevelVar, log *slog.L
 		}
 	}()
 	return out
-}
-
-func newLogger(level slog.Leveler, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"time"
 
+	"github.com/vigilmon/vigil/cmd/internal/daemon"
 	"github.com/vigilmon/vigil/collector"
 	"github.com/vigilmon/vigil/collector/importer"
 	"github.com/vigilmon/vigil/collector/store/pebble"
@@ -37,7 +39,7 @@ func importCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := collector.OpenStore(cfg, newLogger("warn", "text"))
+	st, err := collector.OpenStore(cfg, daemon.NewLogger(slog.LevelWarn, "text"))
 	if err != nil {
 		return fmt.Errorf("%w (import runs with the collector stopped: the embedded store is single-process)", err)
 	}
