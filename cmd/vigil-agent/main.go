@@ -55,7 +55,9 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	path := fs.String("config", defaultConfig, "config file")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
@@ -123,7 +125,9 @@ func checkCmd(args []string) error {
 		}
 	}
 	for rest := args; ; {
-		fs.Parse(rest)
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
 		if rest = fs.Args(); len(rest) == 0 {
 			break
 		}
@@ -175,7 +179,9 @@ func setupCmd(args []string) error {
 	fs.StringVar(&o.CAFile, "ca", "", "CA file that verifies the collector, written as transport.ca_file (default: system roots)")
 	fs.StringVar(&o.ConfigPath, "config", defaultConfig, "agent config to write; its other settings and comments are kept")
 	quic := fs.String("quic", "", "collector QUIC addresses, comma-separated, preferred first (default: the collector's host, port 4433)")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if o.EnrollToken == "" {
 		o.EnrollToken = os.Getenv("VIGIL_ENROLL_TOKEN")
 	}

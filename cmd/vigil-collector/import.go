@@ -30,7 +30,9 @@ func importCmd(args []string) error {
 		fmt.Fprintln(fs.Output(), "FILE: Prometheus text with timestamps, OpenMetrics, or VictoriaMetrics JSON lines (/api/v1/export).")
 		fs.PrintDefaults()
 	}
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if o.Tenant == "" || fs.NArg() == 0 {
 		fs.Usage()
 		return fmt.Errorf("import: --tenant and at least one FILE are required")

@@ -49,7 +49,9 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	path := fs.String("config", defaultConfig, "config file")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	cfg, err := collector.LoadConfig(*path)
 	if err != nil {
 		return err
@@ -103,7 +105,9 @@ func token(args []string) error {
 	default:
 		return fmt.Errorf("token: unknown subcommand %q\n%s", args[0], tokenUsage)
 	}
-	fs.Parse(args[1:])
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
 	if *tenant == "" {
 		return fmt.Errorf("token %s: --tenant is required", args[0])
 	}
@@ -188,7 +192,9 @@ func devSetup(args []string) error {
 	fs.StringVar(&o.HTTP, "http", "127.0.0.1:8080", "HTTP API listen address")
 	fs.StringVar(&o.AgentID, "agent-id", "", "agent id (default: hostname)")
 	fs.DurationVar(&o.Interval, "interval", 10*time.Second, "agent check interval")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return collector.DevSetup(ctx, o, daemon.NewLogger(slog.LevelWarn, "text"))

@@ -113,7 +113,9 @@ func Run(spec Spec, fn func(context.Context) error) error {
 func ServiceAction(spec Spec, action string, args []string, w io.Writer) (int, error) {
 	fs := flag.NewFlagSet(action, flag.ExitOnError)
 	fs.StringVar(&spec.Config, "config", spec.Config, "config file the installed service runs with (install only)")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return 2, err
+	}
 	err := Control(spec, action, w)
 	if action == "status" {
 		switch {
