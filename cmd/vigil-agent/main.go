@@ -2,6 +2,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -182,9 +183,7 @@ func setupCmd(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.EnrollToken == "" {
-		o.EnrollToken = os.Getenv("VIGIL_ENROLL_TOKEN")
-	}
+	o.EnrollToken = cmp.Or(o.EnrollToken, os.Getenv("VIGIL_ENROLL_TOKEN"))
 	if fs.NArg() > 0 || o.Collector == "" || o.EnrollToken == "" {
 		return errors.New("usage: vigil-agent setup --collector https://HOST:PORT --enroll-token TOKEN [--agent-id ID] [--ca FILE] [--config FILE] [--quic HOST:PORT,...]")
 	}
