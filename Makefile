@@ -45,7 +45,7 @@ test:
 # GOLANGCI_LINT to use another binary.
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT ?= bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
-lint: $(GOLANGCI_LINT)
+lint: $(filter bin/%,$(GOLANGCI_LINT))
 	$(GOLANGCI_LINT) run ./...
 
 bin/golangci-lint-$(GOLANGCI_LINT_VERSION):
