@@ -203,7 +203,9 @@ func (s *scheduler) runOnce(ctx context.Context, j *job, slot time.Time) {
 		// The abandoned run still owns r; the next run gets a fresh one.
 		j.result = &check.Result{}
 		go func() {
-			<-done
+			if err := <-done; err != nil {
+				s.log.Debug("timed-out check run finished late", "check", j.name, "err", err)
+			}
 			j.running.Store(false)
 		}()
 	}

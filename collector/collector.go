@@ -136,10 +136,10 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	ictx, stopIngest := context.WithCancel(context.Background())
 	defer stopIngest()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	var wg sync.WaitGroup
 	wg.Go(func() { errc <- ing.Serve(ictx, qln) })
-	wg.Go(func() { job.Run(ictx) }) // rollups and retention, stopped with ingest
+	wg.Go(func() { errc <- job.Run(ictx) }) // rollups and retention, stopped with ingest
 	wg.Go(func() {
 		var err error
 		if cfg.HTTP.CertFile != "" {
@@ -166,7 +166,10 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	stopIngest()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("HTTP API connections still open after 10 s; closing them", "err", err)
+		srv.Close()
+	}
 	apiH.Wait() // HTTPS ingest writes that outlived their answer
 	wg.Wait()
 	qln.Close()

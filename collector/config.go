@@ -1,39 +1,24 @@
 package collector
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"strings"
 	"time"
-
-	"github.com/pelletier/go-toml/v2"
 
 	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/collector/store/cassandra"
+	"github.com/vigilmon/vigil/internal/tomlconf"
 )
 
-// Duration is a time.Duration written in TOML as a string such as "168h".
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (use a number and a unit, such as \"168h\")", b)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+// Duration is a time.Duration written in TOML as a string such as "168h";
+// one type for every duration of the agent's and the collector's configs.
+type Duration = tomlconf.Duration
 
 // Config is the collector's configuration file.
 type Config struct {
@@ -299,8 +284,8 @@ func (in *Ingest) defaults() error {
 
 // Log sets the log level (debug, info, warn, error) and format (text, json).
 type Log struct {
-	Level  string `toml:"level"`
-	Format string `toml:"format"`
+	Level  tomlconf.LogLevel `toml:"level"`
+	Format string            `toml:"format"`
 }
 
 // LoadConfig reads and validates a collector config file.
@@ -328,23 +313,7 @@ func LoadConfig(path string) (*Config, error) {
 // and fills in defaults.
 func ParseConfig(doc []byte) (*Config, error) {
 	var c Config
-	d := toml.NewDecoder(bytes.NewReader(doc))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&c); err != nil {
-		var strict *toml.StrictMissingError
-		if errors.As(err, &strict) && len(strict.Errors) > 0 {
-			var msgs []string
-			for _, e := range strict.Errors {
-				row, _ := e.Position()
-				msgs = append(msgs, fmt.Sprintf("line %d: unknown key %q", row, strings.Join(e.Key(), ".")))
-			}
-			return nil, errors.New(strings.Join(msgs, "; "))
-		}
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			row, col := de.Position()
-			return nil, fmt.Errorf("line %d column %d: %s", row, col, de.Error())
-		}
+	if err := tomlconf.Decode(doc, &c); err != nil {
 		return nil, err
 	}
 	if err := c.defaults(); err != nil {
@@ -449,14 +418,7 @@ func (c *Config) defaults() error {
 	if err := tc.Defaults(); err != nil {
 		return err
 	}
-	c.TokenCache = TokenCache{TTL: Duration{tc.TTL}, MaxStale: Duration{tc.MaxStale}, LookupTimeout: Duration{tc.LookupTimeout}, Size: tc.Size}
-	switch c.Log.Level {
-	case "":
-		c.Log.Level = "info"
-	case "debug", "info", "warn", "error":
-	default:
-		return fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level)
-	}
+	c.TokenCache = TokenCache{TTL: Duration{Duration: tc.TTL}, MaxStale: Duration{Duration: tc.MaxStale}, LookupTimeout: Duration{Duration: tc.LookupTimeout}, Size: tc.Size}
 	switch c.Log.Format {
 	case "":
 		c.Log.Format = "text"

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -51,7 +50,7 @@ func runCheck(t *testing.T, args ...string) ([]report, int, string) {
 func TestCheckCommandBuiltins(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "agent.toml")
-	os.WriteFile(conf, []byte("[checks.load]\ninterval = \"5s\"\n"), 0o600)
+	writeFile(t, conf, []byte("[checks.load]\ninterval = \"5s\"\n"), 0o600)
 	reps, code, out := runCheck(t, "--config", conf, "cpu", "load", "--json")
 	if code != 0 || len(reps) != 2 {
 		t.Fatalf("exit %d, %d reports:\n%s", code, len(reps), out)
@@ -96,7 +95,7 @@ func TestCheckCommandBuiltins(t *testing.T) {
 func TestCheckCommandPlugin(t *testing.T) {
 	dir := trustedDir(t)
 	good := filepath.Join(dir, "good.sh")
-	os.WriteFile(good, []byte("#!/bin/sh\necho \"status ok fine $1\"\necho \"metric latency.p99 double 1.5 ms\"\n"), 0o755)
+	writeFile(t, good, []byte("#!/bin/sh\necho \"status ok fine $1\"\necho \"metric latency.p99 double 1.5 ms\"\n"), 0o755)
 	reps, code, out := runCheck(t, "--json", "--plugin", good, "--", "arg1")
 	if code != 0 || len(reps) != 1 {
 		t.Fatalf("exit %d:\n%s", code, out)
@@ -115,7 +114,7 @@ func TestCheckCommandPlugin(t *testing.T) {
 
 	// Output with no readable line: unknown, exit status 3 as Nagios.
 	bad := filepath.Join(dir, "bad.sh")
-	os.WriteFile(bad, []byte("#!/bin/sh\necho \"metric x gauge notanumber\"\n"), 0o755)
+	writeFile(t, bad, []byte("#!/bin/sh\necho \"metric x gauge notanumber\"\n"), 0o755)
 	reps, code, out = runCheck(t, "--json", "--plugin", bad, "--format", "cloudkick")
 	if code != 3 || len(reps) != 1 || reps[0].Status != "unknown" || !strings.Contains(reps[0].Message, "line 1") {
 		t.Fatalf("malformed plugin: exit %d:\n%s", code, out)

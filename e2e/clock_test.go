@@ -55,7 +55,11 @@ func TestAgentReportsClockOffset(t *testing.T) {
 	}
 	sctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { srv.Serve(sctx, ln) })
+	wg.Go(func() {
+		if err := srv.Serve(sctx, ln); err != nil {
+			t.Errorf("ingest: %v", err)
+		}
+	})
 	defer func() { stop(); ln.Close(); wg.Wait() }()
 	apiSrv := httptest.NewServer((&api.API{Store: st, Log: log}).Handler())
 	defer apiSrv.Close()

@@ -35,7 +35,9 @@ echo "metric seq int64 $n"
 func lastSeq(t *testing.T, dir string) int {
 	b, _ := os.ReadFile(filepath.Join(dir, "seq.state"))
 	var n int
-	fmt.Sscan(strings.TrimSpace(string(b)), &n)
+	if _, err := fmt.Sscan(strings.TrimSpace(string(b)), &n); err != nil {
+		return 0 // not written yet
+	}
 	return n
 }
 
@@ -133,8 +135,8 @@ func waitDelivered(t *testing.T, e *env, httpAddrs []string, d time.Duration) (i
 }
 
 func kill(p *proc) {
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
+	p.cmd.Process.Signal(syscall.SIGKILL) //nolint:errcheck // teardown: the process may have exited or been killed already
+	p.cmd.Wait()                          //nolint:errcheck // killed: its status is "killed"
 }
 
 func TestCollectorKilledRepeatedly(t *testing.T) {
@@ -212,11 +214,11 @@ func TestFailoverAndReturn(t *testing.T) {
 	conf1, _ := os.ReadFile(filepath.Join(e.dir, "collector.toml"))
 	conf2 := strings.NewReplacer(e.quic, quic2, e.http, http2, filepath.Join(e.dir, "collector"), filepath.Join(dir2, "collector")).Replace(string(conf1))
 	conf2Path := filepath.Join(dir2, "collector.toml")
-	os.WriteFile(conf2Path, []byte(conf2), 0o600)
+	writeFile(t, conf2Path, []byte(conf2), 0o600)
 
 	agentConf := filepath.Join(e.dir, "agent.toml")
 	b, _ := os.ReadFile(agentConf)
-	os.WriteFile(agentConf, []byte(strings.Replace(string(b), fmt.Sprintf("collectors = [%q]", e.quic),
+	writeFile(t, agentConf, []byte(strings.Replace(string(b), fmt.Sprintf("collectors = [%q]", e.quic),
 		fmt.Sprintf("collectors = [%q, %q]", e.quic, quic2), 1)), 0o600)
 	seqAgent(t, e, "ack_timeout = \"1s\"\nprobe_interval = \"2s\"\nreconnect_max = \"2s\"", "")
 
@@ -265,10 +267,10 @@ func TestSpoolLimitDropsOldest(t *testing.T) {
 	seqAgent(t, e, "reconnect_max = \"1s\"", "max_bytes = 65536")
 	// A plugin with many metrics fills 64 KiB in a few seconds.
 	big := filepath.Join(e.dir, "big.sh")
-	os.WriteFile(big, []byte("#!/bin/sh\necho 'status ok'\ni=0\nwhile [ $i -lt 300 ]; do echo \"metric m$i gauge $i\"; i=$((i+1)); done\n"), 0o755)
+	writeFile(t, big, []byte("#!/bin/sh\necho 'status ok'\ni=0\nwhile [ $i -lt 300 ]; do echo \"metric m$i gauge $i\"; i=$((i+1)); done\n"), 0o755)
 	conf := filepath.Join(e.dir, "agent.toml")
 	b, _ := os.ReadFile(conf)
-	os.WriteFile(conf, append(b, []byte(fmt.Sprintf("\n[plugins.big]\npath = %q\ninterval = \"1s\"\n", big))...), 0o600)
+	writeFile(t, conf, append(b, []byte(fmt.Sprintf("\n[plugins.big]\npath = %q\ninterval = \"1s\"\n", big))...), 0o600)
 
 	ag := start(t, e.agent, "run", "--config", conf)
 	waitFor(t, 40*time.Second, "the spool to drop", func() bool { return strings.Contains(ag.output(), "dropped") })
@@ -333,7 +335,7 @@ func TestHTTPSFallbackWhenQUICBlocked(t *testing.T) {
 	// QUIC goes to a port where nothing listens; the API answers over HTTP
 	// (plain HTTP is allowed on loopback).
 	blocked := freeUDP(t)
-	os.WriteFile(conf, []byte(strings.Replace(string(b), fmt.Sprintf("collectors = [%q]", e.quic), fmt.Sprintf("collectors = [%q]", blocked), 1)), 0o600)
+	writeFile(t, conf, []byte(strings.Replace(string(b), fmt.Sprintf("collectors = [%q]", e.quic), fmt.Sprintf("collectors = [%q]", blocked), 1)), 0o600)
 	seqAgent(t, e, fmt.Sprintf("https = \"http://%s\"\nreconnect_max = \"1s\"\nprobe_interval = \"5s\"", e.http), "")
 	start(t, e.coll, "run", "--config", filepath.Join(e.dir, "collector.toml"))
 	ag := start(t, e.agent, "run", "--config", conf)
@@ -355,16 +357,16 @@ func TestCollectorGracefulStopUnderLoad(t *testing.T) {
 	e := setup(t, "1s")
 	seqAgent(t, e, "reconnect_max = \"1s\"", "")
 	big := filepath.Join(e.dir, "big.sh")
-	os.WriteFile(big, []byte("#!/bin/sh\necho 'status ok'\ni=0\nwhile [ $i -lt 500 ]; do echo \"metric m$i gauge $i\"; i=$((i+1)); done\n"), 0o755)
+	writeFile(t, big, []byte("#!/bin/sh\necho 'status ok'\ni=0\nwhile [ $i -lt 500 ]; do echo \"metric m$i gauge $i\"; i=$((i+1)); done\n"), 0o755)
 	conf := filepath.Join(e.dir, "agent.toml")
 	b, _ := os.ReadFile(conf)
-	os.WriteFile(conf, append(b, []byte(fmt.Sprintf("\n[plugins.big]\npath = %q\ninterval = \"1s\"\n", big))...), 0o600)
+	writeFile(t, conf, append(b, []byte(fmt.Sprintf("\n[plugins.big]\npath = %q\ninterval = \"1s\"\n", big))...), 0o600)
 	collConf := filepath.Join(e.dir, "collector.toml")
 	coll := start(t, e.coll, "run", "--config", collConf)
 	start(t, e.agent, "run", "--config", conf)
 	for i := 0; i < 4; i++ {
 		time.Sleep(3 * time.Second)
-		coll.cmd.Process.Signal(syscall.SIGTERM)
+		coll.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // Wait below reports how it ended
 		if err := coll.cmd.Wait(); err != nil {
 			t.Fatalf("collector exit after SIGTERM: %v\n%s", err, coll.output())
 		}

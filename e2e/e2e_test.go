@@ -109,14 +109,14 @@ func start(t *testing.T, bin string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // teardown: the process may have exited or been killed already
 		done := make(chan error, 1)
 		go func() { done <- p.cmd.Wait() }()
 		select {
-		case <-done:
+		case <-done: //nolint:errcheck // teardown: the process may have exited or been killed already
 		case <-time.After(15 * time.Second):
-			p.cmd.Process.Kill()
-			<-done
+			p.cmd.Process.Kill() //nolint:errcheck // teardown: the process may have exited or been killed already
+			<-done               //nolint:errcheck // teardown: the process may have exited or been killed already
 			t.Errorf("%s did not stop within 15 s of SIGTERM", filepath.Base(bin))
 		}
 		if t.Failed() {
@@ -171,7 +171,9 @@ func (e *env) query(t *testing.T, token, params string) (int, queryAnswer, strin
 	}
 	defer resp.Body.Close()
 	var buf bytes.Buffer
-	buf.ReadFrom(resp.Body)
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return 0, queryAnswer{}, err.Error()
+	}
 	var a queryAnswer
 	if resp.StatusCode == 200 {
 		if err := json.Unmarshal(buf.Bytes(), &a); err != nil {
@@ -259,8 +261,8 @@ func TestAgentReconnects(t *testing.T) {
 	}
 	waitFor(t, 20*time.Second, "first points", func() bool { return count() >= 2 })
 
-	coll.cmd.Process.Kill()
-	coll.cmd.Wait()
+	coll.cmd.Process.Kill() //nolint:errcheck // Wait below says whether it ran
+	coll.cmd.Wait()         //nolint:errcheck // killed: its status is "killed"
 	down := time.Now()
 	time.Sleep(3 * time.Second)
 	start(t, e.coll, "run", "--config", collConf)
@@ -288,4 +290,33 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	t.Fatalf("timed out after %v waiting for %s", d, what)
+}
+
+func writeFile(t *testing.T, path string, b []byte, perm os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, b, perm); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func chmod(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// appendFile appends text to the file at path, such as a table to a config.
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

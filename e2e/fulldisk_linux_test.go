@@ -28,19 +28,23 @@ func TestSpoolOnFullDisk(t *testing.T) {
 	if err := syscall.Mount("tmpfs", state, "tmpfs", 0, "size=512k,mode=0700"); err != nil {
 		t.Skipf("cannot mount a small tmpfs for the agent's state directory (needs root): %v", err)
 	}
-	t.Cleanup(func() { syscall.Unmount(state, syscall.MNT_DETACH) })
+	t.Cleanup(func() {
+		if err := syscall.Unmount(state, syscall.MNT_DETACH); err != nil {
+			t.Errorf("cleanup: unmount %s: %v", state, err)
+		}
+	})
 
 	seqAgent(t, e, "reconnect_max = \"1s\"", "")
 	// Six plugins of 600 metrics each: about 70 KB a second fills the
 	// tmpfs in well under a minute.
 	big := filepath.Join(e.dir, "big.sh")
-	os.WriteFile(big, []byte("#!/bin/sh\necho 'status ok'\ni=0\nwhile [ $i -lt 600 ]; do echo \"metric m$i gauge $i\"; i=$((i+1)); done\n"), 0o755)
+	writeFile(t, big, []byte("#!/bin/sh\necho 'status ok'\ni=0\nwhile [ $i -lt 600 ]; do echo \"metric m$i gauge $i\"; i=$((i+1)); done\n"), 0o755)
 	conf := filepath.Join(e.dir, "agent.toml")
 	b, _ := os.ReadFile(conf)
 	for i := range 6 {
 		b = append(b, fmt.Sprintf("\n[plugins.big%d]\npath = %q\ninterval = \"1s\"\n", i, big)...)
 	}
-	os.WriteFile(conf, b, 0o600)
+	writeFile(t, conf, b, 0o600)
 
 	ag := start(t, e.agent, "run", "--config", conf)
 	waitFor(t, 90*time.Second, "the agent to drop its oldest batches on the full disk", func() bool {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -37,14 +36,9 @@ func promQuery(t *testing.T, addr, token, expr string, timeout time.Duration) (i
 func TestQueryLimits(t *testing.T) {
 	e := setup(t, "2s")
 	conf := filepath.Join(e.dir, "collector.toml")
-	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A short timeout, and subquery and sample limits high enough that a
 	// subquery of vector(1) runs into the timeout.
-	f.WriteString("\n[query]\ntimeout = \"1s\"\nqueue_wait = \"1s\"\nmax_subquery_steps = 10000000\nmax_samples = 1000000000\n")
-	f.Close()
+	appendFile(t, conf, "\n[query]\ntimeout = \"1s\"\nqueue_wait = \"1s\"\nmax_subquery_steps = 10000000\nmax_samples = 1000000000\n")
 	coll := start(t, e.coll, "run", "--config", conf)
 	read := e.token(t, "read-token")
 	waitFor(t, 10*time.Second, "the collector to answer", func() bool {

@@ -27,7 +27,7 @@ func TestReload(t *testing.T) {
 
 	plugin := seqPlugin(t, e.dir)
 	added := string(base) + fmt.Sprintf("\n[plugins.seq]\npath = %q\ninterval = \"1s\"\n", plugin)
-	os.WriteFile(conf, []byte(added), 0o600)
+	writeFile(t, conf, []byte(added), 0o600)
 	if out, err := exec.Command(e.agent, "reload", "--config", conf).CombinedOutput(); err != nil {
 		t.Fatalf("vigil-agent reload: %v %s", err, out)
 	}
@@ -38,11 +38,13 @@ func TestReload(t *testing.T) {
 
 	// A broken config: `vigil-agent reload` says so itself, and a SIGHUP
 	// makes the agent log the refusal and keep running.
-	os.WriteFile(conf, []byte(added+"\n[agent]\nbogus = 1\n"), 0o600)
+	writeFile(t, conf, []byte(added+"\n[agent]\nbogus = 1\n"), 0o600)
 	if out, err := exec.Command(e.agent, "reload", "--config", conf).CombinedOutput(); err == nil || !strings.Contains(string(out), "keeps its config") {
 		t.Fatalf("reload of a broken config: %v %s", err, out)
 	}
-	ag.cmd.Process.Signal(syscall.SIGHUP)
+	if err := ag.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, 10*time.Second, "the refusal", func() bool { return strings.Contains(ag.output(), "reload refused") })
 	before := lastSeq(t, e.dir)
 	time.Sleep(3 * time.Second)

@@ -100,7 +100,7 @@ func TestService(t *testing.T) {
 		}
 		for _, pid := range pidsOf(agentBin) {
 			t.Errorf("cleanup: agent pid %d still running after uninstall; killing it", pid)
-			syscall.Kill(pid, syscall.SIGKILL)
+			syscall.Kill(pid, syscall.SIGKILL) //nolint:errcheck // best effort: the error above already fails the test
 		}
 		for _, l := range newLogs {
 			os.Remove(l)
@@ -164,7 +164,7 @@ func notRoot(t *testing.T, agentBin string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
+	chmod(t, dir, 0o755)
 	bin := filepath.Join(dir, "vigil-agent")
 	src, err := os.Open(agentBin)
 	if err != nil {

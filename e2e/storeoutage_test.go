@@ -120,7 +120,11 @@ func TestStoreOutage(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	sctx, stopServer := context.WithCancel(context.Background())
-	wg.Go(func() { srv.Serve(sctx, ln) })
+	wg.Go(func() {
+		if err := srv.Serve(sctx, ln); err != nil {
+			t.Errorf("ingest: %v", err)
+		}
+	})
 	apiSrv := httptest.NewServer((&api.API{Store: st, Log: log}).Handler())
 	defer apiSrv.Close()
 

@@ -72,8 +72,8 @@ func TestStrictModesRun(t *testing.T) {
 	agent, _ := binaries(t)
 	dir := trustedDir(t)
 	conf, tok := filepath.Join(dir, "agent.toml"), filepath.Join(dir, "agent-token")
-	os.WriteFile(tok, []byte("tok\n"), 0o600)
-	os.WriteFile(conf, []byte("[agent]\nid = \"strict\"\ntoken_file = \""+tok+"\"\nstate_dir = \""+filepath.Join(dir, "state")+"\"\n[transport]\ncollectors = [\"127.0.0.1:9\"]\n"), 0o600)
+	writeFile(t, tok, []byte("tok\n"), 0o600)
+	writeFile(t, conf, []byte("[agent]\nid = \"strict\"\ntoken_file = \""+tok+"\"\nstate_dir = \""+filepath.Join(dir, "state")+"\"\n[transport]\ncollectors = [\"127.0.0.1:9\"]\n"), 0o600)
 	tests := []struct {
 		name                string
 		confMode, tokenMode os.FileMode
@@ -84,8 +84,8 @@ func TestStrictModesRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			os.Chmod(conf, tt.confMode)
-			os.Chmod(tok, tt.tokenMode)
+			chmod(t, conf, tt.confMode)
+			chmod(t, tok, tt.tokenMode)
 			cmd := exec.Command(agent, "run", "--config", conf)
 			done := make(chan struct{})
 			var out []byte
@@ -94,8 +94,8 @@ func TestStrictModesRun(t *testing.T) {
 			select {
 			case <-done:
 			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
+				cmd.Process.Kill() //nolint:errcheck // teardown: the process may have exited or been killed already
+				<-done             //nolint:errcheck // teardown: the process may have exited or been killed already
 				t.Fatalf("the agent ran with an unsafe file:\n%s", out)
 			}
 			if err == nil || !strings.Contains(string(out), tt.want) || !strings.Contains(string(out), "fix: chmod") {

@@ -26,7 +26,7 @@ func TestTokenCommands(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out)), stderr.String()
 	}
-	admin, msg := tokenCmd("create", "--tenant", "acme", "--role", "admin")
+	admin, _ := tokenCmd("create", "--tenant", "acme", "--role", "admin")
 	if !strings.HasPrefix(admin, "vgl_") {
 		t.Fatalf("token create printed %q", admin)
 	}
@@ -86,7 +86,9 @@ func TestTokenCommands(t *testing.T) {
 	}
 	code, body := call("POST", "/v1/tokens", `{"role":"read"}`, admin)
 	var created struct{ ID, Token string }
-	json.Unmarshal([]byte(body), &created)
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatalf("POST /v1/tokens answered %d, not JSON: %v\n%s", code, err, body)
+	}
 	if code != 201 || created.Token == "" {
 		t.Fatalf("POST /v1/tokens: %d %s", code, body)
 	}

@@ -116,8 +116,11 @@ func testDeb(t *testing.T, name, deb1, deb2 string) {
 			t.Errorf("cleanup: dpkg -P %s: %v\n%s", name, err, out)
 		}
 		if !hadUser {
-			exec.Command("userdel", "vigil").Run()
-			exec.Command("groupdel", "vigil").Run() // if userdel left it
+			if out, err := exec.Command("userdel", "vigil").CombinedOutput(); err != nil {
+				t.Logf("cleanup: userdel vigil: %v\n%s", err, out)
+			}
+			// userdel usually removes the group too; this is for when it did not.
+			_ = exec.Command("groupdel", "vigil").Run()
 		}
 	})
 

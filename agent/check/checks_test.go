@@ -337,16 +337,16 @@ func TestFilesystemOptionErrors(t *testing.T) {
 		opts  any
 		want  []string // substrings of the error
 	}{
-		{"filesystem", &FilesystemOptions{IncludeMounts: []string{"/data/["}, MountTimeout: Duration(time.Second)},
+		{"filesystem", &FilesystemOptions{IncludeMounts: []string{"/data/["}, MountTimeout: Duration{Duration: time.Second}},
 			[]string{"include_mounts", `"/data/["`}},
-		{"filesystem", &FilesystemOptions{ExcludeMounts: []string{`/x\`}, MountTimeout: Duration(time.Second)},
+		{"filesystem", &FilesystemOptions{ExcludeMounts: []string{`/x\`}, MountTimeout: Duration{Duration: time.Second}},
 			[]string{"exclude_mounts", `"/x\\"`}},
-		{"filesystem", &FilesystemOptions{IncludeFstypes: []string{"ext[4"}, MountTimeout: Duration(time.Second)},
+		{"filesystem", &FilesystemOptions{IncludeFstypes: []string{"ext[4"}, MountTimeout: Duration{Duration: time.Second}},
 			[]string{"include_fstypes", `"ext[4"`}},
-		{"filesystem", &FilesystemOptions{ExcludeFstypes: []string{""}, MountTimeout: Duration(time.Second)},
+		{"filesystem", &FilesystemOptions{ExcludeFstypes: []string{""}, MountTimeout: Duration{Duration: time.Second}},
 			[]string{"exclude_fstypes", "empty pattern"}},
 		{"filesystem", &FilesystemOptions{}, []string{"mount_timeout", "positive"}},
-		{"filesystem", &FilesystemOptions{MountTimeout: Duration(-time.Second)}, []string{"mount_timeout"}},
+		{"filesystem", &FilesystemOptions{MountTimeout: Duration{Duration: -time.Second}}, []string{"mount_timeout"}},
 		{"disk", &DiskOptions{IncludeDevices: []string{"sd[a-"}}, []string{"include_devices", `"sd[a-"`}},
 		{"disk", &DiskOptions{ExcludeDevices: []string{"loop*", "[]"}}, []string{"exclude_devices", `"[]"`}},
 		{"network", &NetworkOptions{IncludeInterfaces: []string{"eth["}}, []string{"include_interfaces", `"eth["`}},

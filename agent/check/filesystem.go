@@ -103,7 +103,7 @@ var defaultExcludeFstypes = []string{
 func newFilesystemOptions() *FilesystemOptions {
 	return &FilesystemOptions{
 		ExcludeFstypes: append([]string(nil), defaultExcludeFstypes...),
-		MountTimeout:   Duration(5 * time.Second),
+		MountTimeout:   Duration{Duration: 5 * time.Second},
 	}
 }
 
@@ -116,13 +116,13 @@ func newFilesystemCheck(o *FilesystemOptions) (*filesystemCheck, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.MountTimeout <= 0 {
+	if o.MountTimeout.Duration <= 0 {
 		return nil, fmt.Errorf("mount_timeout: must be positive, not %s", o.MountTimeout)
 	}
 	return &filesystemCheck{
 		mounts:   mounts,
 		fstypes:  fstypes,
-		timeout:  time.Duration(o.MountTimeout),
+		timeout:  o.MountTimeout.Duration,
 		stuck:    make(map[string]struct{}),
 		seen:     make(map[uint64]struct{}),
 		top:      make(map[string]*seriesEntry),

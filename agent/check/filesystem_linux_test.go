@@ -114,7 +114,7 @@ func fakeFilesystem(t *testing.T, fake *fakeStatfs, timeout time.Duration) *file
 	t.Helper()
 	opts := newFilesystemOptions()
 	opts.ExcludeFstypes = nil // every mount of this host, however few are real
-	opts.MountTimeout = Duration(timeout)
+	opts.MountTimeout = Duration{Duration: timeout}
 	c, err := newFilesystemCheck(opts)
 	if err != nil {
 		t.Fatal(err)

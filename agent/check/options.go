@@ -3,29 +3,13 @@ package check
 import (
 	"fmt"
 	"path"
-	"time"
+
+	"github.com/vigilmon/vigil/internal/tomlconf"
 )
 
 // Duration is a time.Duration that reads and writes itself in TOML as a
 // Go duration string ("5s", "1m30s"), for options of built-in checks.
-type Duration time.Duration
-
-// UnmarshalText parses a duration such as "5s".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText writes the duration as "5s".
-func (d Duration) MarshalText() ([]byte, error) {
-	return []byte(time.Duration(d).String()), nil
-}
-
-func (d Duration) String() string { return time.Duration(d).String() }
+type Duration = tomlconf.Duration
 
 // nameFilter decides which names (mount points, devices, interfaces) a
 // check reports, from include and exclude lists of path.Match globs. A name

@@ -4,7 +4,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -21,11 +20,12 @@ import (
 	"github.com/vigilmon/vigil/agent/check"
 	"github.com/vigilmon/vigil/agent/plugin"
 	"github.com/vigilmon/vigil/agent/spool"
+	"github.com/vigilmon/vigil/internal/tomlconf"
 )
 
 // Duration is a time.Duration written in TOML as a string such as "10s";
-// the same type as a plugin's timeout.
-type Duration = plugin.Duration
+// one type for every duration of the agent's and the collector's configs.
+type Duration = tomlconf.Duration
 
 // Config is the whole agent configuration.
 type Config struct {
@@ -113,7 +113,7 @@ type Spool struct {
 // Log is the [log] table.
 type Log struct {
 	// Level is debug, info, warn or error (default info).
-	Level string `toml:"level"`
+	Level tomlconf.LogLevel `toml:"level"`
 	// Format is text or json (default text).
 	Format string `toml:"format"`
 }
@@ -226,7 +226,7 @@ func Parse(doc []byte) (*Config, error) {
 		sec.Elem().Field(1).Set(reflect.ValueOf(f.Options()).Elem())
 		checksV.Field(i).Set(sec)
 	}
-	if err := decodeStrict(doc, v.Interface()); err != nil {
+	if err := tomlconf.Decode(doc, v.Interface()); err != nil {
 		return nil, err
 	}
 	present, err := checkTables(doc)
@@ -414,13 +414,6 @@ func (c *Config) defaults() error {
 	if c.Spool.SyncInterval.Duration < 10*time.Millisecond || c.Spool.SyncInterval.Duration > time.Minute {
 		return fmt.Errorf("spool.sync_interval %v: want 10ms to 1m", c.Spool.SyncInterval)
 	}
-	switch c.Log.Level {
-	case "":
-		c.Log.Level = "info"
-	case "debug", "info", "warn", "error":
-	default:
-		return fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level)
-	}
 	switch c.Log.Format {
 	case "":
 		c.Log.Format = "text"
@@ -459,30 +452,6 @@ func documentType(factories []check.Factory) (reflect.Type, []reflect.Type) {
 		{Name: "Plugins", Type: reflect.TypeOf(map[string]pluginTable{}), Tag: `toml:"plugins"`},
 	})
 	return doc, sections
-}
-
-func decodeStrict(doc []byte, v any) error {
-	d := toml.NewDecoder(bytes.NewReader(doc))
-	d.DisallowUnknownFields()
-	err := d.Decode(v)
-	if err == nil {
-		return nil
-	}
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) && len(strict.Errors) > 0 {
-		var msgs []string
-		for _, e := range strict.Errors {
-			row, _ := e.Position()
-			msgs = append(msgs, fmt.Sprintf("line %d: unknown key %q", row, strings.Join(e.Key(), ".")))
-		}
-		return errors.New(strings.Join(msgs, "; "))
-	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		row, col := de.Position()
-		return fmt.Errorf("line %d column %d: %s", row, col, de.Error())
-	}
-	return err
 }
 
 // checkTables returns the names of the [checks.*] tables the document has.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad agent id", "[agent]\nid = \"a b\"\n", `agent.id "a b"`},
 		{"bad collector", "[transport]\ncollectors = [\"nohost\"]\n", `transport.collectors[0] "nohost"`},
 		{"bad label key", "[agent.labels]\nEnv = \"x\"\n", `agent.labels: key "Env"`},
-		{"bad log level", "[log]\nlevel = \"loud\"\n", `log.level "loud"`},
+		{"bad log level", "[log]\nlevel = \"loud\"\n", `log.level: invalid log level "loud": want debug, info, warn or error`},
 		{"half a client cert", "[transport]\ncert_file = \"c.pem\"\n", "cert_file and key_file must be set together"},
 		{"syntax error", "[agent\n", "line 1"},
 		{"plugin path leaving plugin_dir", "[plugins.x]\npath = \"../outside/x.sh\"\n", `plugins.x: plugin path "../outside/x.sh": a relative path must stay inside the plugin directory`},
@@ -74,7 +75,7 @@ enabled = false
 	if !ok || mem.Interval != 10*time.Second || mem.Timeout != 10*time.Second {
 		t.Fatalf("memory should run with the agent's interval: %+v", mem)
 	}
-	if c.Log.Level != "info" || c.Log.Format != "text" || c.Agent.StateDir == "" {
+	if c.Log.Level.Level() != slog.LevelInfo || c.Log.Format != "text" || c.Agent.StateDir == "" {
 		t.Fatalf("defaults not applied: %+v %+v", c.Log, c.Agent)
 	}
 }

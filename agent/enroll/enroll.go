@@ -324,7 +324,9 @@ func writeAtomic(path string, data []byte, ref string) (err error) {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
+		// Best effort: it makes the rename durable where directories can
+		// be synced (not on Windows); the file is in place either way.
+		_ = d.Sync()
 		d.Close()
 	}
 	return nil

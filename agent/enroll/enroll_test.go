@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,7 +57,8 @@ func (f *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = req.Hostname
 	}
-	json.NewEncoder(w).Encode(map[string]string{"agent_id": id, "token": cannedToken, "tenant": "acme"})
+	// A failed write shows as the enrolling client's error.
+	_ = json.NewEncoder(w).Encode(map[string]string{"agent_id": id, "token": cannedToken, "tenant": "acme"})
 }
 
 // collectorTLS starts f over TLS and returns its URL and a CA file for it.
@@ -167,7 +169,7 @@ interval = "5s"
 		t.Fatal(err)
 	}
 	if cfg.Agent.ID != "db-7" || cfg.Agent.Token != cannedToken || cfg.Agent.Labels["env"] != "prod" ||
-		cfg.Agent.Interval.Seconds() != 15 || cfg.Log.Level != "debug" || len(cfg.Plugins) != 1 ||
+		cfg.Agent.Interval.Seconds() != 15 || cfg.Log.Level.Level() != slog.LevelDebug || len(cfg.Plugins) != 1 ||
 		strings.Join(cfg.Transport.Collectors, ",") != "eu.example.com:4433,us.example.com:4433" {
 		t.Fatalf("config = %+v %+v %+v", cfg.Agent, cfg.Transport, cfg.Log)
 	}

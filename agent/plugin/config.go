@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/vigilmon/vigil/internal/tomlconf"
 )
 
 // Format names a plugin output format.
@@ -47,20 +49,7 @@ const (
 )
 
 // Duration is a time.Duration written in TOML as a string such as "10s".
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (use a number and a unit, such as \"30s\" or \"1m\")", b)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+type Duration = tomlconf.Duration
 
 // Config is one plugin check. The check's interval is not here: the
 // scheduler owns it and passes it to Runner.Run.

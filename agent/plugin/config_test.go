@@ -54,7 +54,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Path: "p", Env: map[string]string{"A": "x\x00"}}, "plugin p: env: value of A contains a NUL byte"},
 		{Config{Path: "p", Env: map[string]string{"VIGIL_CHECK_ID": "x"}}, "plugin p: env: VIGIL_CHECK_ID is set by the agent"},
 		{Config{Path: "p", Env: map[string]string{"rax_check_period": "x"}}, "env: RAX_CHECK_PERIOD is set by the agent"},
-		{Config{Path: "p", Timeout: Duration{-time.Second}}, "plugin p: timeout: must not be negative"},
+		{Config{Path: "p", Timeout: Duration{Duration: -time.Second}}, "plugin p: timeout: must not be negative"},
 		{Config{Path: "p", Format: "Nagios"}, `plugin p: format: unknown format "Nagios"`},
 		{Config{Path: "p", MaxOutputBytes: -1}, "plugin p: max_output_bytes: must be between 1 and 4194304"},
 		{Config{Path: "p", MaxOutputBytes: MaxOutputBytesLimit + 1}, "max_output_bytes"},

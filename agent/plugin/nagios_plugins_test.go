@@ -154,7 +154,7 @@ func TestRealNagiosPlugins(t *testing.T) {
 		for _, format := range []Format{FormatNagios, FormatAuto} {
 			t.Run(tt.name+" "+strings.Join(tt.args, " ")+"/"+format.String(), func(t *testing.T) {
 				var r check.Result
-				err := rn.Run(context.Background(), Config{Path: tt.name, Args: tt.args, Format: format, Timeout: Duration{10 * time.Second}}, "plugin."+tt.name, time.Minute, &r)
+				err := rn.Run(context.Background(), Config{Path: tt.name, Args: tt.args, Format: format, Timeout: Duration{Duration: 10 * time.Second}}, "plugin."+tt.name, time.Minute, &r)
 				checkInvariants(t, &r, err)
 				if err != nil {
 					t.Fatal(err)

@@ -159,7 +159,7 @@ echo "metric stdin_bytes int $n"
 `)
 	rn, _ := testRunner(t, 0)
 	start := time.Now()
-	r, err := run(t, rn, Config{Path: path, Timeout: Duration{5 * time.Second}})
+	r, err := run(t, rn, Config{Path: path, Timeout: Duration{Duration: 5 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ sleep 30
 `)
 	rn, _ := testRunner(t, 0)
 	start := time.Now()
-	r, err := run(t, rn, Config{Path: path, Timeout: Duration{500 * time.Millisecond}})
+	r, err := run(t, rn, Config{Path: path, Timeout: Duration{Duration: 500 * time.Millisecond}})
 	d := time.Since(start)
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("error %v, want ErrTimeout", err)
@@ -275,7 +275,7 @@ echo "status ok quick"
 `)
 	rn, _ := testRunner(t, 0)
 	start := time.Now()
-	r, err := run(t, rn, Config{Path: path, Timeout: Duration{20 * time.Second}})
+	r, err := run(t, rn, Config{Path: path, Timeout: Duration{Duration: 20 * time.Second}})
 	if err != nil || r.Status != check.OK || r.Message != "quick" {
 		t.Fatalf("%v %v %q", err, r.Status, r.Message)
 	}
@@ -329,7 +329,7 @@ func TestRunOutputCap(t *testing.T) {
 
 	// Endless output: memory stays bounded and the timeout stops it.
 	path = script(t, "yes 'metric x int32 1'\n")
-	r, err = run(t, rn, Config{Path: path, Timeout: Duration{300 * time.Millisecond}})
+	r, err = run(t, rn, Config{Path: path, Timeout: Duration{Duration: 300 * time.Millisecond}})
 	if !errors.Is(err, ErrTimeout) {
 		t.Errorf("endless output: %v %q", err, r.Message)
 	}

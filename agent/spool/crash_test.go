@@ -78,7 +78,10 @@ func TestCrashChild(t *testing.T) {
 		}
 		acker(func(seq uint64) bool { return seq == 60 })
 		p, _ := os.FindProcess(os.Getpid())
-		p.Kill()
+		if err := p.Kill(); err != nil {
+			fmt.Println("error", err)
+			os.Exit(2)
+		}
 		select {}
 	case "loop":
 		// Append and ack until the parent kills the process, at whatever
@@ -138,7 +141,9 @@ func TestKill9(t *testing.T) {
 						acked[seq] = true
 					}
 					if mode == "loop" && len(appended) == 400 && !killed {
-						cmd.Process.Kill()
+						if err := cmd.Process.Kill(); err != nil {
+							t.Fatalf("kill child: %v", err)
+						}
 						killed = true
 					}
 				}
@@ -250,10 +255,10 @@ func TestCorruptTailOfNewestSegment(t *testing.T) {
 		cutAt  func(last recordAt) int64
 	}{
 		{"truncated by 3 bytes", func(t *testing.T, last recordAt) {
-			os.Truncate(last.path, last.off+last.size-3)
+			truncate(t, last.path, last.off+last.size-3)
 		}, 5, func(last recordAt) int64 { return last.off }},
 		{"truncated inside the header", func(t *testing.T, last recordAt) {
-			os.Truncate(last.path, last.off+5)
+			truncate(t, last.path, last.off+5)
 		}, 5, func(last recordAt) int64 { return last.off }},
 		{"payload byte flipped", func(t *testing.T, last recordAt) {
 			flipByte(t, last.path, last.off+last.size-4)
@@ -262,14 +267,10 @@ func TestCorruptTailOfNewestSegment(t *testing.T) {
 			flipByte(t, last.path, last.off+5)
 		}, 5, func(last recordAt) int64 { return last.off }},
 		{"length garbage", func(t *testing.T, last recordAt) {
-			f, _ := os.OpenFile(last.path, os.O_RDWR, 0)
-			f.WriteAt(binary.LittleEndian.AppendUint32(nil, 0xfffffff0), last.off)
-			f.Close()
+			writeAt(t, last.path, binary.LittleEndian.AppendUint32(nil, 0xfffffff0), last.off)
 		}, 5, func(last recordAt) int64 { return last.off }},
 		{"zeros after the last record", func(t *testing.T, last recordAt) {
-			f, _ := os.OpenFile(last.path, os.O_RDWR, 0)
-			f.WriteAt(make([]byte, 300), last.off+last.size)
-			f.Close()
+			writeAt(t, last.path, make([]byte, 300), last.off+last.size)
 		}, 6, func(last recordAt) int64 { return last.off + last.size }},
 	}
 	for _, tc := range cases {
@@ -344,7 +345,7 @@ func TestCorruptDoneLog(t *testing.T) {
 	}
 	sendable(t, s)
 	for _, seq := range []uint64{2, 1, 4} {
-		s.Ack(seq)
+		ackT(t, s, seq)
 	}
 	s.Close()
 	acks, _ := filepath.Glob(filepath.Join(dir, "*.ack"))
@@ -352,7 +353,7 @@ func TestCorruptDoneLog(t *testing.T) {
 		t.Fatalf("done logs: %v", acks)
 	}
 	fi, _ := os.Stat(acks[0])
-	os.Truncate(acks[0], fi.Size()-5) // the mark for 4 is torn
+	truncate(t, acks[0], fi.Size()-5) // the mark for 4 is torn
 	var logs logBuffer
 	s = openT(t, dir, Options{Logger: logs.logger()})
 	if got := sendable(t, s); !slices.Equal(got, []uint64{3, 4, 5}) {
@@ -448,7 +449,7 @@ func TestCrashLosesNothingAppended(t *testing.T) {
 			}
 			for _, seq := range sendable(t, s) {
 				if seq%3 == 0 {
-					s.Ack(seq)
+					ackT(t, s, seq)
 				}
 			}
 			crash(s)
@@ -600,4 +601,31 @@ func FuzzDamageKeepsIntactRecords(f *testing.F) {
 			t.Fatalf("recovered %v", got)
 		}
 	})
+}
+
+func truncate(t *testing.T, path string, size int64) {
+	t.Helper()
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeAt overwrites path at off with b, as damage on disk would.
+func writeAt(t *testing.T, path string, b []byte, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ackT(t *testing.T, s *Spool, seq uint64) {
+	t.Helper()
+	if err := s.Ack(seq); err != nil {
+		t.Fatalf("ack %d: %v", seq, err)
+	}
 }

@@ -330,7 +330,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		buf:        make([]byte, 0, 64<<10),
 	}
 	if err := s.recover(); err != nil {
-		s.closeFiles()
+		err = errors.Join(err, s.closeFiles())
 		lock.Close()
 		return nil, err
 	}
@@ -612,7 +612,9 @@ func (s *Spool) NextRaw(ctx context.Context) (uint64, []byte, error) {
 				s.st.SkippedRecords++
 				s.st.SkippedBytes += uint64(recHeaderLen + e.size)
 				s.hint = e.seq + 1
-				s.finish(seg, e)
+				if err := s.finish(seg, e); err != nil {
+					s.log.Warn("cannot record the unreadable batch as done; it is skipped again after a restart", "seq", e.seq, "err", err)
+				}
 				continue
 			}
 			e.state = stateInflight

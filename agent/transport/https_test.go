@@ -60,7 +60,7 @@ func (f *fakeIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ack, _ := protocol.AppendFrame(nil, &protocol.Ack{Seq: seq, Accepted: uint32(len(b.Results[0].Metrics))})
 	w.Header().Set("Content-Type", protobufType)
-	w.Write(ack)
+	_, _ = w.Write(ack) // a failed write shows as the sender's error
 }
 
 // tlsServer starts h over TLS and returns its URL (with a path prefix) and
@@ -177,9 +177,9 @@ func TestHTTPSWrongAckSeq(t *testing.T) {
 
 func TestHTTPSNotAnAck(t *testing.T) {
 	url, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body) // the portal ignores what it is sent
 		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte("<html>captive portal</html>"))
+		_, _ = w.Write([]byte("<html>captive portal</html>")) // a failed write shows as the sender's error
 	}))
 	c := newTestClient(t, url, ca, nil)
 	if _, err := c.Send(context.Background(), testBatch(1)); err == nil || !strings.Contains(err.Error(), "not an Ack") {

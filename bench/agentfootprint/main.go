@@ -112,14 +112,17 @@ func freePort(network string) string {
 	return l.Addr().String()
 }
 
+// stop ends c, by SIGKILL if SIGTERM takes over 10 s. The measurement is
+// over by then, so how the process ends does not matter, and it may have
+// exited already.
 func stop(c *exec.Cmd) {
-	c.Process.Signal(syscall.SIGTERM)
+	_ = c.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { c.Wait(); close(done) }()
+	go func() { _ = c.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		c.Process.Kill()
+		_ = c.Process.Kill()
 	}
 }
 

@@ -150,7 +150,7 @@ func main() {
 			buf = append(buf, ' ')
 			buf = strconv.AppendInt(buf, ts, 10)
 			buf = append(buf, '\n')
-			w.Write(buf)
+			_, _ = w.Write(buf) // a bufio.Writer keeps its first error for Flush
 		}
 	}
 	if err := w.Flush(); err != nil {

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -27,75 +28,39 @@ const defaultConfig = "/etc/vigil/agent.toml"
 // commit is stamped by make (-ldflags -X main.commit=...).
 var commit string
 
-const usage = `usage: vigil-agent <command> [flags]
-
-commands:
-  run      run the agent in the foreground (--config FILE)
-  reload   make the running agent re-read its config (--config FILE); same as SIGHUP
-  check    run checks once and print their results:
-             check [--config FILE] [--json] all|NAME...
-             check --plugin PATH [--format cloudkick|nagios|influx] [--timeout D] [--json] [-- ARGS...]
-           exit status: 0, or 1 when a check could not run; with --plugin, as a
-           Nagios plugin's: 0 ok, 1 warn, 2 crit, 3 unknown or could not run
-  config   print a commented sample configuration
-  setup    enroll at a collector and write the config (token file next to it; neither
-           readable by others, group-readable only if the config already was):
-             setup --collector https://HOST:PORT --enroll-token TOKEN [--agent-id ID]
-                   [--ca FILE] [--config FILE] [--quic HOST:PORT[,HOST:PORT...]]
-  version  print the version and commit (also --version)
-
-service commands (kardianos/service: systemd, SysV init, launchd, Windows):
-  install [--config FILE]  register the service to run 'vigil-agent run --config FILE'
-                           (default /etc/vigil/agent.toml); needs root
-  uninstall                stop and unregister the service; needs root
-  start, stop, restart     control the installed service
-  status                   print running, stopped or not installed
-                           (exit status 0, 3 or 4)
-
-Run 'vigil-agent <command> -h' for a command's flags.
-`
+// program is the command table: dispatch and usage text come from it.
+func program() daemon.Program {
+	cmds := []daemon.Command{
+		{Name: "run", Help: "run the agent in the foreground (--config FILE)", Run: run},
+		{Name: "reload", Help: "make the running agent re-read its config (--config FILE); same as SIGHUP", Run: reload},
+		{Name: "check", Help: `run checks once and print their results:
+  check [--config FILE] [--json] all|NAME...
+  check --plugin PATH [--format cloudkick|nagios|influx] [--timeout D] [--json] [-- ARGS...]
+exit status: 0, or 1 when a check could not run; with --plugin, as a
+Nagios plugin's: 0 ok, 1 warn, 2 crit, 3 unknown or could not run`, Run: checkCmd},
+		{Name: "config", Help: "print a commented sample configuration", Run: func([]string) error {
+			_, err := fmt.Print(config.SampleConfig())
+			return err
+		}},
+		{Name: "setup", Help: `enroll at a collector and write the config (token file next to it; neither
+readable by others, group-readable only if the config already was):
+  setup --collector https://HOST:PORT --enroll-token TOKEN [--agent-id ID]
+        [--ca FILE] [--config FILE] [--quic HOST:PORT[,HOST:PORT...]]`, Run: setupCmd},
+		daemon.VersionCommand("vigil-agent", agent.Version, commit, os.Stdout),
+	}
+	return daemon.Program{Name: "vigil-agent", Commands: append(cmds, daemon.ServiceCommands(serviceSpec(), os.Stdout)...)}
+}
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
-	}
-	var err error
-	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
-	case "run":
-		err = run(args)
-	case "reload":
-		err = reload(args)
-	case "check":
-		var code int
-		code, err = checkCmd(args)
-		if err == nil && code != 0 {
-			os.Exit(code)
-		}
-	case "config":
-		fmt.Print(config.SampleConfig())
-	case "setup":
-		err = setupCmd(args)
-	case "version", "--version", "-version":
-		fmt.Println(daemon.VersionLine("vigil-agent", agent.Version, commit))
-	case "install", "uninstall", "start", "stop", "restart", "status":
-		err = serviceCmd(cmd, args)
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-	default:
-		fmt.Fprintf(os.Stderr, "vigil-agent: unknown command %q\n\n%s", cmd, usage)
-		os.Exit(2)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vigil-agent:", err)
-		os.Exit(1)
-	}
+	os.Exit(program().Main(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	path := fs.String("config", defaultConfig, "config file")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
@@ -119,43 +84,37 @@ func run(args []string) error {
 		debug.SetGCPercent(25)
 	}
 	var level slog.LevelVar
-	level.UnmarshalText([]byte(cfg.Log.Level))
-	log := newLogger(&level, cfg.Log.Format)
+	level.Set(cfg.Log.Level.Level())
+	log := daemon.NewLogger(&level, cfg.Log.Format)
 	// In the foreground and under the service manager alike, Run cancels
 	// ctx on SIGINT, SIGTERM or the service manager's stop request.
-	return daemon.Run(service(*path), func(ctx context.Context) error {
+	spec := serviceSpec()
+	spec.Config = *path
+	return daemon.Run(spec, func(ctx context.Context) error {
 		return agent.Run(ctx, cfg, log, reloads(ctx, *path, &level, log))
 	})
 }
 
-func service(configPath string) daemon.Spec {
+// serviceSpec describes the agent's service; install refuses a config that
+// does not load.
+func serviceSpec() daemon.Spec {
 	return daemon.Spec{
 		Name:        "vigil-agent",
 		DisplayName: "Vigil agent",
 		Description: "Vigil monitoring agent: runs checks and sends their results to a collector",
-		Config:      configPath,
+		Config:      defaultConfig,
 		ReloadOnHUP: true,
+		CheckConfig: func(path string) error {
+			_, err := config.Load(path)
+			return err
+		},
 	}
 }
 
-// serviceCmd runs one of daemon.Actions and exits with its status.
-func serviceCmd(action string, args []string) error {
-	spec := service(defaultConfig)
-	spec.CheckConfig = func(path string) error {
-		_, err := config.Load(path)
-		return err
-	}
-	code, err := daemon.Command(spec, action, args, os.Stdout)
-	if err == nil && code != 0 {
-		os.Exit(code)
-	}
-	return err
-}
-
-// checkCmd runs checks once and returns the exit status: for --plugin the
-// plugin's status as Nagios codes it (agent.Report.ExitCode), otherwise 1
-// when a check could not run, else 0.
-func checkCmd(args []string) (code int, err error) {
+// checkCmd runs checks once. Its exit status: for --plugin the plugin's
+// status as Nagios codes it (agent.Report.ExitCode), otherwise 1 when a
+// check could not run, else 0.
+func checkCmd(args []string) error {
 	fs := flag.NewFlagSet("check", flag.ExitOnError)
 	path := fs.String("config", "", "config file (default: /etc/vigil/agent.toml if it exists, else built-in defaults)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
@@ -171,49 +130,54 @@ func checkCmd(args []string) (code int, err error) {
 		}
 	}
 	for rest := args; ; {
-		fs.Parse(rest)
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
 		if rest = fs.Args(); len(rest) == 0 {
 			break
 		}
 		names, rest = append(names, rest[0]), rest[1:]
 	}
-	log := newLogger(slog.LevelWarn, "text")
+	log := daemon.NewLogger(slog.LevelWarn, "text")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	var reports []agent.Report
 	if *pluginPath != "" {
 		if len(names) > 0 {
-			return 1, fmt.Errorf("check --plugin takes no check names; pass plugin arguments after --")
+			return fmt.Errorf("check --plugin takes no check names; pass plugin arguments after --")
 		}
 		cfg := plugin.Config{Path: *pluginPath, Args: pluginArgs, Format: plugin.Format(*format)}
 		cfg.Timeout.Duration = *timeout
 		reports = []agent.Report{agent.RunPlugin(ctx, cfg)}
 	} else {
 		if len(names) == 0 {
-			return 1, fmt.Errorf("check: name the checks to run, or all")
+			return fmt.Errorf("check: name the checks to run, or all")
 		}
 		cfg, err := loadOrDefault(*path)
 		if err != nil {
-			return 1, err
+			return err
 		}
 		reports, err = agent.RunChecks(ctx, cfg, names, log)
 		if err != nil {
-			return 1, err
+			return err
 		}
 	}
 	if err := agent.WriteReports(os.Stdout, reports, *asJSON); err != nil {
-		return 1, err
+		return err
 	}
 	if *pluginPath != "" {
-		return reports[0].ExitCode(), nil
+		if code := reports[0].ExitCode(); code != 0 {
+			return daemon.ExitStatus(code)
+		}
+		return nil
 	}
 	for _, r := range reports {
 		if !r.Ran {
-			return 1, nil
+			return daemon.ExitStatus(1)
 		}
 	}
-	return 0, nil
+	return nil
 }
 
 // setupCmd enrolls this agent (agent/enroll) and writes its config.
@@ -226,10 +190,10 @@ func setupCmd(args []string) error {
 	fs.StringVar(&o.CAFile, "ca", "", "CA file that verifies the collector, written as transport.ca_file (default: system roots)")
 	fs.StringVar(&o.ConfigPath, "config", defaultConfig, "agent config to write; its other settings and comments are kept")
 	quic := fs.String("quic", "", "collector QUIC addresses, comma-separated, preferred first (default: the collector's host, port 4433)")
-	fs.Parse(args)
-	if o.EnrollToken == "" {
-		o.EnrollToken = os.Getenv("VIGIL_ENROLL_TOKEN")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
+	o.EnrollToken = cmp.Or(o.EnrollToken, os.Getenv("VIGIL_ENROLL_TOKEN"))
 	if fs.NArg() > 0 || o.Collector == "" || o.EnrollToken == "" {
 		return errors.New("usage: vigil-agent setup --collector https://HOST:PORT --enroll-token TOKEN [--agent-id ID] [--ca FILE] [--config FILE] [--quic HOST:PORT,...]")
 	}
@@ -238,7 +202,7 @@ func setupCmd(args []string) error {
 			o.QUIC = append(o.QUIC, a)
 		}
 	}
-	o.Log = newLogger(slog.LevelWarn, "text")
+	o.Log = daemon.NewLogger(slog.LevelWarn, "text")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -283,7 +247,7 @@ func reloads(ctx context.Context, path string, level *slog.LevelVar, log *slog.L
 				log.Error("reload refused: the config does not load; keeping the running one", "err", err)
 				continue
 			}
-			level.UnmarshalText([]byte(cfg.Log.Level))
+			level.Set(cfg.Log.Level.Level())
 			select {
 			case out <- cfg:
 			case <-ctx.Done():
@@ -292,12 +256,4 @@ func reloads(ctx context.Context, path string, level *slog.LevelVar, log *slog.L
 		}
 	}()
 	return out
-}
-
-func newLogger(level slog.Leveler, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }

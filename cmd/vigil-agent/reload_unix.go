@@ -18,7 +18,9 @@ import (
 func reload(args []string) error {
 	fs := flag.NewFlagSet("reload", flag.ExitOnError)
 	path := fs.String("config", defaultConfig, "config file of the running agent")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return fmt.Errorf("%w (the running agent keeps its config)", err)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"time"
 
+	"github.com/vigilmon/vigil/cmd/internal/daemon"
 	"github.com/vigilmon/vigil/collector"
 	"github.com/vigilmon/vigil/collector/importer"
 	"github.com/vigilmon/vigil/collector/store/pebble"
@@ -30,7 +32,9 @@ func importCmd(args []string) error {
 		fmt.Fprintln(fs.Output(), "Exits non-zero when nothing was imported or more than --max-bad of the lines were bad.")
 		fs.PrintDefaults()
 	}
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if o.Tenant == "" || fs.NArg() == 0 {
 		fs.Usage()
 		return fmt.Errorf("import: --tenant and at least one FILE are required")
@@ -42,7 +46,7 @@ func importCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := collector.OpenStore(cfg, newLogger("warn", "text"))
+	st, err := collector.OpenStore(cfg, daemon.NewLogger(slog.LevelWarn, "text"))
 	if err != nil {
 		return fmt.Errorf("%w (import runs with the collector stopped: the embedded store is single-process)", err)
 	}

@@ -22,106 +22,63 @@ const defaultConfig = "/etc/vigil/collector.toml"
 // commit is stamped by make (-ldflags -X main.commit=...).
 var commit string
 
-const usage = `usage: vigil-collector <command> [flags]
-
-commands:
-  run           run the collector in the foreground (--config FILE)
-  token create  create a token: --tenant T --role read|enroll|admin, or --role agent --agent ID
-  token list    list a tenant's tokens (never their secrets): --tenant T
-  token revoke  revoke a token now: --tenant T --id ID
-  dev-setup     prepare a development environment (certificates, configs, tokens) under --dir
-  schema        print the Cassandra schema of [store.cassandra] in --config FILE
-  migrate       create or update that schema in the cluster (idempotent)
-  import        load Prometheus/OpenMetrics/VictoriaMetrics exports: --tenant T FILE...
-                (with the collector stopped)
-  store check   verify the embedded store offline: --data-dir DIR (with the collector stopped)
-  version       print the version and commit (also --version)
-
-service commands (kardianos/service: systemd, SysV init, launchd, Windows):
-  install [--config FILE]  register the service to run 'vigil-collector run --config FILE'
-                           (default /etc/vigil/collector.toml); needs root
-  uninstall                stop and unregister the service; needs root
-  start, stop, restart     control the installed service
-  status                   print running, stopped or not installed
-                           (exit status 0, 3 or 4)
-
-Run 'vigil-collector <command> -h' for a command's flags.
-`
+// program is the command table: dispatch and usage text come from it.
+func program() daemon.Program {
+	cmds := []daemon.Command{
+		{Name: "run", Help: "run the collector in the foreground (--config FILE)", Run: run},
+		{Name: "token", Help: `create, list or revoke a tenant's tokens:
+  token create --tenant T --role read|enroll|admin   (or --role agent --agent ID)
+  token list --tenant T                              (never shows a secret)
+  token revoke --tenant T --id ID                    (takes effect at once)`, Run: token},
+		{Name: "dev-setup", Help: "prepare a development environment (certificates, configs, tokens) under --dir", Run: devSetup},
+		{Name: "schema", Help: "print the Cassandra schema of [store.cassandra] in --config FILE", Run: schemaCmd},
+		{Name: "migrate", Help: "create or update that schema in the cluster (idempotent)", Run: migrateCmd},
+		{Name: "import", Help: `load Prometheus/OpenMetrics/VictoriaMetrics exports: --tenant T FILE...
+(with the collector stopped)`, Run: importCmd},
+		{Name: "store", Help: `verify the embedded store offline (with the collector stopped):
+  store check --data-dir DIR`, Run: storeCmd},
+		daemon.VersionCommand("vigil-collector", collector.Version, commit, os.Stdout),
+	}
+	return daemon.Program{Name: "vigil-collector", Commands: append(cmds, daemon.ServiceCommands(serviceSpec(), os.Stdout)...)}
+}
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
-	}
-	var err error
-	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
-	case "run":
-		err = run(args)
-	case "token":
-		err = token(args)
-	case "dev-setup":
-		err = devSetup(args)
-	case "schema":
-		err = schemaCmd(args)
-	case "migrate":
-		err = migrateCmd(args)
-	case "import":
-		err = importCmd(args)
-	case "store":
-		err = storeCmd(args)
-	case "version", "--version", "-version":
-		fmt.Println(daemon.VersionLine("vigil-collector", collector.Version, commit))
-	case "install", "uninstall", "start", "stop", "restart", "status":
-		err = serviceCmd(cmd, args)
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-	default:
-		fmt.Fprintf(os.Stderr, "vigil-collector: unknown command %q\n\n%s", cmd, usage)
-		os.Exit(2)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vigil-collector:", err)
-		os.Exit(1)
-	}
+	os.Exit(program().Main(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	path := fs.String("config", defaultConfig, "config file")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	cfg, err := collector.LoadConfig(*path)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log.Level, cfg.Log.Format)
+	log := daemon.NewLogger(cfg.Log.Level, cfg.Log.Format)
 	// In the foreground and under the service manager alike, Run cancels
 	// ctx on SIGINT, SIGTERM or the service manager's stop request.
-	return daemon.Run(service(*path), func(ctx context.Context) error {
+	spec := serviceSpec()
+	spec.Config = *path
+	return daemon.Run(spec, func(ctx context.Context) error {
 		return collector.Run(ctx, cfg, log)
 	})
 }
 
-func service(configPath string) daemon.Spec {
+// serviceSpec describes the collector's service; install refuses a config
+// that does not load.
+func serviceSpec() daemon.Spec {
 	return daemon.Spec{
 		Name:        "vigil-collector",
 		DisplayName: "Vigil collector",
 		Description: "Vigil collector: receives check results from agents, stores them and serves the query API",
-		Config:      configPath,
+		Config:      defaultConfig,
+		CheckConfig: func(path string) error {
+			_, err := collector.LoadConfig(path)
+			return err
+		},
 	}
-}
-
-// serviceCmd runs one of daemon.Actions and exits with its status.
-func serviceCmd(action string, args []string) error {
-	spec := service(defaultConfig)
-	spec.CheckConfig = func(path string) error {
-		_, err := collector.LoadConfig(path)
-		return err
-	}
-	code, err := daemon.Command(spec, action, args, os.Stdout)
-	if err == nil && code != 0 {
-		os.Exit(code)
-	}
-	return err
 }
 
 const tokenUsage = `usage:
@@ -148,7 +105,9 @@ func token(args []string) error {
 	default:
 		return fmt.Errorf("token: unknown subcommand %q\n%s", args[0], tokenUsage)
 	}
-	fs.Parse(args[1:])
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
 	if *tenant == "" {
 		return fmt.Errorf("token %s: --tenant is required", args[0])
 	}
@@ -176,7 +135,7 @@ func token(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := collector.OpenStore(cfg, newLogger("warn", "text"))
+	st, err := collector.OpenStore(cfg, daemon.NewLogger(slog.LevelWarn, "text"))
 	if err != nil {
 		return fmt.Errorf("%w (a running collector holds the embedded store: stop it first, or use the API's /v1/tokens)", err)
 	}
@@ -233,18 +192,10 @@ func devSetup(args []string) error {
 	fs.StringVar(&o.HTTP, "http", "127.0.0.1:8080", "HTTP API listen address")
 	fs.StringVar(&o.AgentID, "agent-id", "", "agent id (default: hostname)")
 	fs.DurationVar(&o.Interval, "interval", 10*time.Second, "agent check interval")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return collector.DevSetup(ctx, o, newLogger("warn", "text"))
-}
-
-func newLogger(level, format string) *slog.Logger {
-	var lv slog.Level
-	lv.UnmarshalText([]byte(level))
-	opts := &slog.HandlerOptions{Level: lv}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return collector.DevSetup(ctx, o, daemon.NewLogger(slog.LevelWarn, "text"))
 }

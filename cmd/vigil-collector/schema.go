@@ -17,7 +17,9 @@ import (
 func cassandraConfig(cmd string, args []string, needHosts bool) (cassandra.Config, error) {
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 	path := fs.String("config", defaultConfig, "config file; its [store.cassandra] table and retention settings are used")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return cassandra.Config{}, err
+	}
 	cfg, err := collector.LoadConfig(*path)
 	if err != nil {
 		return cassandra.Config{}, err

@@ -28,7 +28,9 @@ func storeCmd(args []string) error {
 	fs := flag.NewFlagSet("store check", flag.ExitOnError)
 	dataDir := fs.String("data-dir", "", "the collector's data_dir (default: data_dir of --config)")
 	path := fs.String("config", defaultConfig, "config file, for its data_dir")
-	fs.Parse(args[1:])
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
 	if *dataDir == "" {
 		cfg, err := collector.LoadConfig(*path)
 		if err != nil {

@@ -150,7 +150,9 @@ func TestGuardQueue(t *testing.T) {
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	g3 := &Guard{Limits: Limits{MaxConcurrent: 1, QueueWait: 10 * time.Second}}
-	g3.Enter(ctx)
+	if _, err := g3.Enter(ctx); err != nil {
+		t.Fatal(err)
+	}
 	_, err = g3.Enter(dctx)
 	checkReason(t, "deadline", err, ReasonTimeout)
 	r1()

@@ -135,7 +135,12 @@ func TestLagFromRunStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- f.job.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v, want nil once cancelled", err)
+		}
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if _, ok := f.job.Lag(store.Res5m); ok {

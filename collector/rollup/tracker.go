@@ -96,7 +96,7 @@ func (t *Tracker) Write(ctx context.Context, w *store.WriteRequest) error {
 	}
 	t.mu.Unlock()
 	for slot, ws := range bySlot {
-		if err := t.Store.MarkPending(ctx, store.Res5m, slot, ws); err != nil {
+		if err := t.MarkPending(ctx, store.Res5m, slot, ws); err != nil {
 			t.mu.Lock()
 			for _, m := range fresh {
 				delete(t.marked, m)

@@ -85,7 +85,9 @@ func TestLimiterSteadyStream(t *testing.T) {
 		total++
 		var k int
 		if i := strings.Index(line, "suppressed="); i >= 0 {
-			fmt.Sscanf(line[i:], "suppressed=%d", &k)
+			if _, err := fmt.Sscanf(line[i:], "suppressed=%d", &k); err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
 			total += k - 1
 		}
 	}

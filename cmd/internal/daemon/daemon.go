@@ -106,14 +106,16 @@ func Run(spec Spec, fn func(context.Context) error) error {
 	return p.err
 }
 
-// Command runs a service command line: its one flag is --config, the
+// ServiceAction runs a service command line: its one flag is --config, the
 // config file an installed service runs with (checked with
 // spec.CheckConfig). It returns the process's exit status: 0, or for
 // status 3 when the service is not running and 4 when it is not installed.
-func Command(spec Spec, action string, args []string, w io.Writer) (int, error) {
+func ServiceAction(spec Spec, action string, args []string, w io.Writer) (int, error) {
 	fs := flag.NewFlagSet(action, flag.ExitOnError)
 	fs.StringVar(&spec.Config, "config", spec.Config, "config file the installed service runs with (install only)")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return 2, err
+	}
 	err := Control(spec, action, w)
 	if action == "status" {
 		switch {

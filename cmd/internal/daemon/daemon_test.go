@@ -69,7 +69,9 @@ func TestRunStopsOnSIGTERM(t *testing.T) {
 			}
 			return
 		case <-tick.C:
-			syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
+			if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("Run did not return after SIGTERM")
 		}
