@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -131,9 +132,7 @@ func TestCheckCommandPluginExitStatus(t *testing.T) {
 		"noshebang": "echo 'status ok no #! line'\n",
 	}
 	for name, body := range plugins {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(dir, name), []byte(body), 0o755)
 	}
 	missing := filepath.Join(dir, "missing.sh")
 	tests := []struct {
