@@ -136,3 +136,7 @@ func alertsJSON(as []Alert) []*AlertJSON {
 func sortAlerts(as []Alert) {
 	slices.SortFunc(as, func(a, b Alert) int { return labels.Compare(a.Labels, b.Labels) })
 }
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
