@@ -107,7 +107,7 @@ const (
 type Rule struct {
 	Spec RuleSpec
 
-	// Guarded by the group's mu.
+	// Guarded by the group's mu; written only under its evalMu too.
 	active   map[uint64]*Alert
 	health   string
 	lastErr  error
@@ -126,6 +126,8 @@ type Group struct {
 	limits  Limits
 	counter Counter
 
+	// evalMu serialises Eval; mu guards the state below and the rules'.
+	evalMu   sync.Mutex
 	mu       sync.Mutex
 	rules    []*Rule
 	lastEval time.Time
@@ -153,29 +155,33 @@ func (g *Group) count(reason string) {
 // it does not stop the others. Eval returns the first rule error, for
 // logging.
 func (g *Group) Eval(ctx context.Context, ts time.Time) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	g.evalMu.Lock()
+	defer g.evalMu.Unlock()
 	start := time.Now()
 	var first error
 	for _, r := range g.rules {
 		rstart := time.Now()
 		err := g.evalRule(ctx, r, ts)
+		g.mu.Lock()
 		r.evalDur = time.Since(rstart)
 		r.lastEval = ts
 		r.lastErr = err
 		r.health = HealthOK
 		if err != nil {
 			r.health = HealthErr
-			if first == nil {
-				first = fmt.Errorf("tenant %s: group %q: rule %q: %w", g.Tenant, g.Spec.Name, r.Spec.Name, err)
-			}
+		}
+		g.mu.Unlock()
+		if err != nil && first == nil {
+			first = fmt.Errorf("tenant %s: group %q: rule %q: %w", g.Tenant, g.Spec.Name, r.Spec.Name, err)
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
+	g.mu.Lock()
 	g.lastEval = ts
 	g.evalDur = time.Since(start)
+	g.mu.Unlock()
 	return first
 }
 
@@ -200,7 +206,9 @@ func (g *Group) evalRule(ctx context.Context, r *Rule, ts time.Time) error {
 	if len(res) > limit {
 		// Refused before templating each: a result over the limit
 		// costs nothing more than its query.
+		g.mu.Lock()
 		r.active = map[uint64]*Alert{}
+		g.mu.Unlock()
 		g.count(ReasonAlertLimit)
 		return fmt.Errorf("exceeded limit of %d with %d alerts", limit, len(res))
 	}
@@ -231,6 +239,10 @@ func (g *Group) evalRule(ctx context.Context, r *Rule, ts time.Time) error {
 		seen[h] = struct{}{}
 		fresh[h] = &Alert{Labels: ls, Annotations: sb.Labels(), State: StatePending, Value: s.F, ActiveAt: ts}
 	}
+	// Queries and templates ran unlocked, so that the API reads the
+	// previous state meanwhile; the state changes at once.
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	for h, a := range fresh {
 		if old, ok := r.active[h]; ok && old.State != StateInactive {
 			old.Value, old.Annotations = a.Value, a.Annotations

@@ -172,6 +172,8 @@ func parseState(s string) (State, bool) {
 // a pending alert fires once its for has passed since activeAt, counting
 // the time the collector was down, as vmalert does.
 func (g *Group) Restore(st GroupState) {
+	g.evalMu.Lock()
+	defer g.evalMu.Unlock()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	used := make([]bool, len(st.Rules))
