@@ -330,3 +330,70 @@ groups:
 		t.Errorf("labels %v: want the group's, the rule's winning", as[0].Labels)
 	}
 }
+
+// TestKeepFiringRestarts: a series that comes back while kept firing
+// clears keepFiringSince, so keep_firing_for counts again from its next
+// disappearance.
+func TestKeepFiringRestarts(t *testing.T) {
+	st := newMemStore()
+	g := setup(t, st, `
+groups:
+- name: g
+  rules:
+  - alert: A
+    expr: x > 0
+    keep_firing_for: 2m
+`, Limits{}, nil)
+	for i, v := range []float64{1, 0, 1, 0, 0, 0} {
+		st.add(minute(i), v, "__name__", "x")
+		if err := g.Eval(context.Background(), minute(i)); err != nil {
+			t.Fatal(err)
+		}
+		as := alertsOf(t, g)
+		// Firing through minute 4: gone at 3, kept until 3+2m.
+		if i <= 4 {
+			if len(as) != 1 || as[0].State != "firing" {
+				t.Fatalf("minute %d: %+v, want firing", i, as)
+			}
+			if kept := as[0].KeepFiringSince != nil; kept != (v == 0) {
+				t.Errorf("minute %d: keepFiringSince %v", i, as[0].KeepFiringSince)
+			}
+			if v == 0 && i >= 3 && !as[0].KeepFiringSince.Equal(minute(3)) {
+				t.Errorf("minute %d: keepFiringSince %v, want %v", i, as[0].KeepFiringSince, minute(3))
+			}
+		} else if len(as) != 0 {
+			t.Fatalf("minute %d: %+v, want resolved", i, as)
+		}
+	}
+}
+
+// TestAlertLimitCountsKeptFiring: alerts held by keep_firing_for count
+// towards the limit, as in Prometheus, though the query returns fewer.
+func TestAlertLimitCountsKeptFiring(t *testing.T) {
+	st := newMemStore()
+	var c counter
+	g := setup(t, st, `
+groups:
+- name: g
+  limit: 2
+  rules:
+  - alert: A
+    expr: x > 0
+    keep_firing_for: 10m
+`, Limits{}, &c)
+	st.add(minute(0), 1, "__name__", "x", "i", "1")
+	st.add(minute(0), 1, "__name__", "x", "i", "2")
+	if err := g.Eval(context.Background(), minute(0)); err != nil {
+		t.Fatal(err)
+	}
+	st.add(minute(1), 0, "__name__", "x", "i", "1")
+	st.add(minute(1), 0, "__name__", "x", "i", "2")
+	st.add(minute(1), 1, "__name__", "x", "i", "3")
+	err := g.Eval(context.Background(), minute(1))
+	if err == nil || !strings.Contains(err.Error(), "exceeded limit of 2 with 3 alerts") {
+		t.Fatalf("err %v", err)
+	}
+	if n := len(g.Alerts()); n != 0 || c.get(ReasonAlertLimit) != 1 {
+		t.Fatalf("%d alerts kept, counted %v", n, c.n)
+	}
+}
