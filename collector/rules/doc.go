@@ -17,7 +17,9 @@
 //     are the series' labels without __name__, the group's and rule's
 //     labels (templated) and alertname; annotations are expanded with
 //     Prometheus' template package ($labels, $value, query, humanize…),
-//     a failure becoming the text "<error expanding template: …>".
+//     a failure becoming the text "<error expanding template: …>". A
+//     template's query runs per alert and evaluation, within the query
+//     limits, as in Prometheus.
 //   - A group's state as versioned JSON (GroupState) to persist and
 //     Restore after a restart, and the JSON of /api/v1/rules and
 //     /api/v1/alerts (RulesData, AlertsData).

@@ -103,6 +103,9 @@ const (
 	ReasonTemplateError = "template_error"
 )
 
+// Reasons lists every reason, so a counter shows each from the start.
+var Reasons = []string{ReasonAlertLimit, ReasonTemplateCut, ReasonTemplateError}
+
 // Rule is an alerting rule and its state.
 type Rule struct {
 	Spec RuleSpec
