@@ -53,6 +53,16 @@ groups:
 - name: b
   rules: []
 `},
+	{name: "group labels and query_offset", ok: true, differs: "fields of later Prometheus releases than Debian's promtool 2.42", src: `
+groups:
+- name: g
+  query_offset: 1m
+  labels:
+    team: db
+  rules:
+  - alert: A
+    expr: x > 1
+`},
 	{name: "recording rule", ok: false, differs: "recording rules are refused", want: `group "g": rule 1 (record: "job:x:sum"): recording rules are not supported`, src: `
 groups:
 - name: g
