@@ -30,7 +30,7 @@ var ErrReadOnly = errors.New("store is read-only")
 //
 // Every backend passes the contract suite in package storetest. Consumers
 // take the part they use: Writer, Reader, Rollups, Queue, AgentStore,
-// TokenStore.
+// TokenStore, AlarmStore (alarm.go).
 type Store interface {
 	Writer
 	Reader
@@ -38,6 +38,7 @@ type Store interface {
 	Queue
 	AgentStore
 	TokenStore
+	AlarmStore
 
 	// DeleteBefore applies retention: data of res older than cutoff (ms)
 	// may be dropped; data at or after cutoff is kept. A backend that
