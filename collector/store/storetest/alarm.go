@@ -55,7 +55,7 @@ func ms(v int64) time.Time { return time.UnixMilli(v) }
 func newAlarm(tenant, id string) store.Alarm {
 	return store.Alarm{Tenant: tenant, ID: id, Name: "disk " + id, Check: "disk",
 		Criteria: "if (metric['used'] > 90) { return new AlarmStatus(CRITICAL); }\nreturn new AlarmStatus(OK);",
-		Period: 30 * time.Second, Plan: "ops", Created: ms(base), Updated: ms(base)}
+		Period:   30 * time.Second, Plan: "ops", Created: ms(base), Updated: ms(base)}
 }
 
 func sameAlarm(a, b store.Alarm) bool {
@@ -128,11 +128,11 @@ func testAlarms(t *testing.T, s store.Store) {
 func testAlarmValidation(t *testing.T, s store.Store) {
 	tenant := NewTenant(t)
 	for name, mod := range map[string]func(a *store.Alarm){
-		"no criteria":     func(a *store.Alarm) { a.Criteria = "" },
-		"criteria size":   func(a *store.Alarm) { a.Criteria = strings.Repeat("#", store.MaxCriteriaBytes+1) },
-		"no check":        func(a *store.Alarm) { a.Check = "" },
-		"no period":       func(a *store.Alarm) { a.Period = 0 },
-		"name size":       func(a *store.Alarm) { a.Name = strings.Repeat("n", store.MaxTextBytes+1) },
+		"no criteria":      func(a *store.Alarm) { a.Criteria = "" },
+		"criteria size":    func(a *store.Alarm) { a.Criteria = strings.Repeat("#", store.MaxCriteriaBytes+1) },
+		"no check":         func(a *store.Alarm) { a.Check = "" },
+		"no period":        func(a *store.Alarm) { a.Period = 0 },
+		"name size":        func(a *store.Alarm) { a.Name = strings.Repeat("n", store.MaxTextBytes+1) },
 		"negative version": func(a *store.Alarm) { a.Version = -1 },
 	} {
 		a := newAlarm(tenant, "bad")
