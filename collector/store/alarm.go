@@ -307,6 +307,18 @@ type Fence struct {
 	Token  int64
 }
 
+// Validate refuses a fence no AcquireLease handed out: tokens start at 1,
+// so the zero Fence never passes for a lease that was never taken.
+func (f Fence) Validate() error {
+	switch {
+	case f.Tenant == "" || f.Shard < 0 || f.Shard >= MaxLeaseShards:
+		return fmt.Errorf("fence: tenant %q shard %d", f.Tenant, f.Shard)
+	case f.Token <= 0:
+		return fmt.Errorf("%w: token %d was never handed out", ErrFenced, f.Token)
+	}
+	return nil
+}
+
 // CheckLease validates AcquireLease's arguments.
 func CheckLease(tenant string, shard int, owner string, ttl time.Duration) error {
 	switch {
@@ -385,8 +397,8 @@ type Delivery struct {
 
 // ValidateStates checks the records of PutAlarmStates.
 func ValidateStates(f Fence, states []AlarmState, ts []Transition) error {
-	if f.Tenant == "" || f.Shard < 0 || f.Shard >= MaxLeaseShards {
-		return fmt.Errorf("fence: tenant %q shard %d", f.Tenant, f.Shard)
+	if err := f.Validate(); err != nil {
+		return err
 	}
 	for _, s := range states {
 		if s.Alarm == "" || len(s.Alarm) > MaxTextBytes || len(s.Agent) > MaxTextBytes {
@@ -406,7 +418,10 @@ func ValidateStates(f Fence, states []AlarmState, ts []Transition) error {
 }
 
 // ValidateNotifications checks the records of Enqueue.
-func ValidateNotifications(ns []Notification) error {
+func ValidateNotifications(f Fence, ns []Notification) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
 	for _, n := range ns {
 		switch {
 		case n.Key == "" || len(n.Key) > MaxTextBytes:

@@ -545,7 +545,7 @@ func (s *Store) Transitions(ctx context.Context, tenant, alarm string, limit int
 // its due row written again, which finishes an enqueue cut short after
 // its first insert.
 func (s *Store) Enqueue(ctx context.Context, f store.Fence, ns []store.Notification) (int, error) {
-	if err := store.ValidateNotifications(ns); err != nil {
+	if err := store.ValidateNotifications(f, ns); err != nil {
 		return 0, fmt.Errorf("cassandra: enqueue: %w", err)
 	}
 	wrap := func(err error) error { return fmt.Errorf("cassandra: enqueue notifications of %s: %w", f.Tenant, err) }

@@ -500,7 +500,7 @@ func createdKey(tenant string, created int64, key string) []byte {
 // Enqueue adds the notifications whose keys are new, with their indexes,
 // in one synced batch.
 func (s *Store) Enqueue(ctx context.Context, f store.Fence, ns []store.Notification) (added int, err error) {
-	if err := store.ValidateNotifications(ns); err != nil {
+	if err := store.ValidateNotifications(f, ns); err != nil {
 		return 0, fmt.Errorf("pebble: enqueue: %w", err)
 	}
 	err = s.alarmOp(ctx, "enqueue notifications of "+f.Tenant, func() error {

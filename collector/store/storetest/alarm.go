@@ -321,6 +321,10 @@ func testLease(t *testing.T, s store.Store) {
 	if err := putState(s, b.Fence(), "al", "web-1", "by b"); err != nil {
 		t.Fatalf("new holder's write: %v", err)
 	}
+	// The zero fence, on a lease never taken, passes nothing.
+	if err := putState(s, store.Fence{Tenant: NewTenant(t)}, "al", "web-1", "zero"); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("write with the zero fence: %v, want ErrFenced", err)
+	}
 	// Releasing a lease one no longer holds changes nothing.
 	if err := s.ReleaseLease(ctx(t), a); err != nil {
 		t.Fatal(err)
