@@ -1,5 +1,6 @@
 // Package store defines everything the collector keeps — points, check
-// results, the series index, agents and tokens — behind one interface that
+// results, the series index, agents, tokens, and alarms with their state,
+// lease and notification queue (alarm.go) — behind one interface that
 // every backend implements and that one contract suite tests. README.md
 // lists which file of each backend holds what.
 package store

@@ -45,8 +45,8 @@
 // One file per job: pebble.go opens and closes, write.go writes, read.go
 // and points.go read, meta.go keeps agents, tokens, queue and cursors,
 // keys.go is the key layout, records.go the value codecs, head.go the
-// head, flush.go its flush, compact.go compaction. ../README.md lists
-// them all.
+// head, flush.go its flush, compact.go compaction, alarm.go the alarm
+// store (store.AlarmStore). ../README.md lists them all.
 package pebble
 
 import (
