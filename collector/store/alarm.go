@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // AlarmStore keeps what alarms need (issue 16): their definitions,
@@ -188,6 +190,20 @@ func checkText(what, v string, required bool) error {
 	if len(v) > MaxTextBytes {
 		return fmt.Errorf("%s of %d bytes exceeds %d", what, len(v), MaxTextBytes)
 	}
+	if !utf8.ValidString(v) {
+		// Cassandra's text refuses it, and JSON would alter it.
+		return fmt.Errorf("%s %q is not valid UTF-8", what, v)
+	}
+	return nil
+}
+
+// checkTexts runs checkText on (what, value) pairs, none required.
+func checkTexts(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := checkText(pairs[i], pairs[i+1], false); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -207,6 +223,8 @@ func (a *Alarm) Validate() error {
 		return fmt.Errorf("alarm %q: criteria are required", a.ID)
 	case len(a.Criteria) > MaxCriteriaBytes:
 		return fmt.Errorf("alarm %q: criteria of %d bytes exceed %d", a.ID, len(a.Criteria), MaxCriteriaBytes)
+	case !utf8.ValidString(a.Criteria):
+		return fmt.Errorf("alarm %q: criteria are not valid UTF-8", a.ID)
 	case a.Period <= 0:
 		return fmt.Errorf("alarm %q: period %v must be positive", a.ID, a.Period)
 	case a.Version < 0:
@@ -328,8 +346,9 @@ func CheckLease(tenant string, shard int, owner string, ttl time.Duration) error
 		return fmt.Errorf("lease: shard %d outside 0 to %d", shard, MaxLeaseShards-1)
 	case ttl < time.Second:
 		return fmt.Errorf("lease: ttl %v under a second (Cassandra's TTLs are whole seconds)", ttl)
-	case len(owner) > MaxTextBytes:
-		return fmt.Errorf("lease: owner of %d bytes", len(owner))
+	}
+	if err := checkTexts("lease tenant", tenant, "lease owner", owner); err != nil {
+		return err
 	}
 	return nil
 }
@@ -401,17 +420,22 @@ func ValidateStates(f Fence, states []AlarmState, ts []Transition) error {
 		return err
 	}
 	for _, s := range states {
-		if s.Alarm == "" || len(s.Alarm) > MaxTextBytes || len(s.Agent) > MaxTextBytes {
-			return fmt.Errorf("state of alarm %q agent %q: bad ids", s.Alarm, s.Agent)
+		if s.Alarm == "" {
+			return fmt.Errorf("state of agent %q: no alarm", s.Agent)
+		}
+		if err := checkTexts("alarm", s.Alarm, "agent", s.Agent); err != nil {
+			return fmt.Errorf("state: %w", err)
 		}
 		if len(s.State) == 0 || len(s.State) > MaxStateBytes {
 			return fmt.Errorf("state of alarm %q agent %q: %d bytes, want 1 to %d", s.Alarm, s.Agent, len(s.State), MaxStateBytes)
 		}
 	}
 	for _, t := range ts {
-		if t.Alarm == "" || len(t.Alarm) > MaxTextBytes || len(t.Agent) > MaxTextBytes ||
-			len(t.From) > MaxTextBytes || len(t.To) > MaxTextBytes || len(t.Message) > MaxTextBytes {
-			return fmt.Errorf("transition of alarm %q agent %q: bad ids or message over %d bytes", t.Alarm, t.Agent, MaxTextBytes)
+		if t.Alarm == "" {
+			return fmt.Errorf("transition of agent %q: no alarm", t.Agent)
+		}
+		if err := checkTexts("alarm", t.Alarm, "agent", t.Agent, "from", t.From, "to", t.To, "message", t.Message); err != nil {
+			return fmt.Errorf("transition: %w", err)
 		}
 	}
 	return nil
@@ -423,11 +447,13 @@ func ValidateNotifications(f Fence, ns []Notification) error {
 		return err
 	}
 	for _, n := range ns {
+		if err := checkText("notification key", n.Key, true); err != nil {
+			return err
+		}
+		if err := checkText("alarm", n.Alarm, false); err != nil {
+			return fmt.Errorf("notification %q: %w", n.Key, err)
+		}
 		switch {
-		case n.Key == "" || len(n.Key) > MaxTextBytes:
-			return fmt.Errorf("notification key %q: want 1 to %d bytes", n.Key, MaxTextBytes)
-		case len(n.Alarm) > MaxTextBytes:
-			return fmt.Errorf("notification %q: alarm id over %d bytes", n.Key, MaxTextBytes)
 		case len(n.Payload) > MaxPayloadBytes:
 			return fmt.Errorf("notification %q: payload of %d bytes exceeds %d", n.Key, len(n.Payload), MaxPayloadBytes)
 		}
@@ -442,8 +468,11 @@ func (d *Delivery) Validate() error {
 		return fmt.Errorf("delivery status %v", d.Status)
 	case d.Status == NotificationPending && d.Next.IsZero():
 		return fmt.Errorf("a delivery to retry needs its next time")
-	case len(d.Error) > MaxTextBytes:
+	}
+	// An error is whatever a receiver said: kept, made storable.
+	if len(d.Error) > MaxTextBytes {
 		d.Error = d.Error[:MaxTextBytes]
 	}
+	d.Error = strings.ToValidUTF8(d.Error, "\uFFFD")
 	return nil
 }
