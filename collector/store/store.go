@@ -1,5 +1,6 @@
 // Package store defines everything the collector keeps — points, check
-// results, the series index, agents and tokens — behind one interface that
+// results, the series index, agents, tokens, and alarms with their state,
+// lease and notification queue (alarm.go) — behind one interface that
 // every backend implements and that one contract suite tests. README.md
 // lists which file of each backend holds what.
 package store
@@ -30,7 +31,7 @@ var ErrReadOnly = errors.New("store is read-only")
 //
 // Every backend passes the contract suite in package storetest. Consumers
 // take the part they use: Writer, Reader, Rollups, Queue, AgentStore,
-// TokenStore.
+// TokenStore, AlarmStore (alarm.go).
 type Store interface {
 	Writer
 	Reader
@@ -38,6 +39,7 @@ type Store interface {
 	Queue
 	AgentStore
 	TokenStore
+	AlarmStore
 
 	// DeleteBefore applies retention: data of res older than cutoff (ms)
 	// may be dropped; data at or after cutoff is kept. A backend that

@@ -41,7 +41,8 @@
 // As in package pebble: cassandra.go connects and closes, write.go writes,
 // read.go reads, meta.go keeps agents, tokens, queue and cursors,
 // records.go holds the codecs, schema.go and cql.go the tables and
-// statements. ../README.md lists them all.
+// statements, alarm.go the alarm store (store.AlarmStore), the only user
+// of lightweight transactions. ../README.md lists them all.
 package cassandra
 
 import (

@@ -51,6 +51,9 @@ type Config struct {
 	// Retention sets the TTLs of the schema and of the bucket index
 	// (default store.DefaultRetention).
 	Retention store.Retention
+	// AlarmLimits bounds the alarm records per tenant (zero fields take
+	// store.AlarmLimits' defaults).
+	AlarmLimits store.AlarmLimits
 }
 
 // TLS configures encryption to the nodes.

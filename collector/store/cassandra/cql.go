@@ -3,6 +3,7 @@ package cassandra
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vigilmon/vigil/collector/store"
 )
@@ -40,6 +41,109 @@ type statements struct {
 	deleteQueue        string
 	insertCursor       string
 	selectCursor       string
+
+	alarm alarmStatements
+}
+
+// alarmStatements are the alarm store's (alarm.go). Those marked LWT are
+// lightweight transactions, run at serial consistency LOCAL_SERIAL.
+type alarmStatements struct {
+	countAlarms, selectAlarm, selectAlarms, insertAlarm, updateAlarm, deleteAlarm string // insert, update, delete: LWT
+	deleteStates, deleteTransitions                                               string
+	countPlans, selectPlan, selectPlans, insertPlan, deletePlan                   string // delete: LWT
+	countSuppressions, selectSuppressions, insertSuppression, deleteSuppression   string // delete: LWT
+	selectSuppression                                                             string
+
+	selectLease, createLease, takeLease, bumpToken, renewLease, releaseLease string // all but select: LWT
+
+	updateState, insertState, selectStates string // update, insert: LWT
+	insertTransition, selectTransitions    string
+	insertNote, selectNote, updateNote     string // insert: LWT
+	insertDue, deleteDue, selectDue        string
+	insertNoteByTime, selectNotesByTime    string
+}
+
+// noteTTL is how long notifications and their history are kept; a
+// delivery is given up long before.
+const noteTTL = 30 * 24 * time.Hour
+
+// transitionTTL bounds the transitions of an alarm in time; reads return
+// at most AlarmLimits.Transitions of them.
+const transitionTTL = 400 * 24 * time.Hour
+
+func newAlarmStatements(q func(string) string) alarmStatements {
+	noteTTLs := fmt.Sprint(ttlSeconds(noteTTL))
+	return alarmStatements{
+		countAlarms:  q("SELECT id FROM $ks.alarms WHERE tenant = ?"),
+		selectAlarm:  q("SELECT name, agent, check, criteria, period_ms, plan, created, updated, version FROM $ks.alarms WHERE tenant = ? AND id = ?"),
+		selectAlarms: q("SELECT id, name, agent, check, criteria, period_ms, plan, created, updated, version FROM $ks.alarms WHERE tenant = ?"),
+		insertAlarm: q("INSERT INTO $ks.alarms (tenant, id, name, agent, check, criteria, period_ms, plan, created, updated, version) " +
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"),
+		updateAlarm: q("UPDATE $ks.alarms SET name = ?, agent = ?, check = ?, criteria = ?, period_ms = ?, plan = ?, updated = ?, version = ? " +
+			"WHERE tenant = ? AND id = ? IF version = ?"),
+		deleteAlarm:       q("DELETE FROM $ks.alarms WHERE tenant = ? AND id = ? IF EXISTS"),
+		deleteStates:      q("DELETE FROM $ks.alarm_state WHERE tenant = ? AND alarm = ?"),
+		deleteTransitions: q("DELETE FROM $ks.alarm_transitions WHERE tenant = ? AND alarm = ?"),
+
+		countPlans:  q("SELECT id FROM $ks.alarm_plans WHERE tenant = ?"),
+		selectPlan:  q("SELECT name, receivers, created, updated FROM $ks.alarm_plans WHERE tenant = ? AND id = ?"),
+		selectPlans: q("SELECT id, name, receivers, created, updated FROM $ks.alarm_plans WHERE tenant = ?"),
+		insertPlan:  q("INSERT INTO $ks.alarm_plans (tenant, id, name, receivers, created, updated) VALUES (?, ?, ?, ?, ?, ?)"),
+		deletePlan:  q("DELETE FROM $ks.alarm_plans WHERE tenant = ? AND id = ? IF EXISTS"),
+
+		countSuppressions: q("SELECT id FROM $ks.alarm_suppressions WHERE tenant = ?"),
+		selectSuppression: q("SELECT id FROM $ks.alarm_suppressions WHERE tenant = ? AND id = ?"),
+		selectSuppressions: q("SELECT id, name, agent, check, alarm, start_ts, end_ts, recurring, notify_on_recovery, created, updated " +
+			"FROM $ks.alarm_suppressions WHERE tenant = ?"),
+		insertSuppression: q("INSERT INTO $ks.alarm_suppressions (tenant, id, name, agent, check, alarm, start_ts, end_ts, recurring, " +
+			"notify_on_recovery, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+		deleteSuppression: q("DELETE FROM $ks.alarm_suppressions WHERE tenant = ? AND id = ? IF EXISTS"),
+
+		selectLease:  q("SELECT owner, token, TTL(owner) FROM $ks.alarm_leases WHERE tenant = ? AND shard = ?"),
+		createLease:  q("INSERT INTO $ks.alarm_leases (tenant, shard, token) VALUES (?, ?, 0) IF NOT EXISTS"),
+		takeLease:    q("UPDATE $ks.alarm_leases USING TTL ? SET owner = ? WHERE tenant = ? AND shard = ? IF owner = null AND token = ?"),
+		bumpToken:    q("UPDATE $ks.alarm_leases SET token = ? WHERE tenant = ? AND shard = ?"),
+		renewLease:   q("UPDATE $ks.alarm_leases USING TTL ? SET owner = ? WHERE tenant = ? AND shard = ? IF owner = ? AND token = ?"),
+		releaseLease: q("DELETE owner FROM $ks.alarm_leases WHERE tenant = ? AND shard = ? IF owner = ? AND token = ?"),
+
+		updateState:  q("UPDATE $ks.alarm_state SET state = ?, updated = ?, token = ? WHERE tenant = ? AND alarm = ? AND agent = ? IF token <= ?"),
+		insertState:  q("INSERT INTO $ks.alarm_state (tenant, alarm, agent, state, updated, token) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS"),
+		selectStates: q("SELECT agent, state, updated FROM $ks.alarm_state WHERE tenant = ? AND alarm = ?"),
+		insertTransition: q("INSERT INTO $ks.alarm_transitions (tenant, alarm, at, agent, from_state, to_state, message) " +
+			"VALUES (?, ?, ?, ?, ?, ?, ?)"),
+		selectTransitions: q("SELECT at, agent, from_state, to_state, message FROM $ks.alarm_transitions WHERE tenant = ? AND alarm = ? LIMIT ?"),
+
+		insertNote: q("INSERT INTO $ks.alarm_notifications (tenant, key, alarm, payload, due, status, attempts, last_error, created, updated) " +
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL " + noteTTLs),
+		selectNote: q("SELECT alarm, payload, due, status, attempts, last_error, created, updated FROM $ks.alarm_notifications WHERE tenant = ? AND key = ?"),
+		updateNote: q("UPDATE $ks.alarm_notifications USING TTL " + noteTTLs +
+			" SET due = ?, status = ?, attempts = ?, last_error = ?, updated = ? WHERE tenant = ? AND key = ?"),
+		insertDue:         q("INSERT INTO $ks.alarm_notifications_due (tenant, due, key) VALUES (?, ?, ?) USING TTL " + noteTTLs),
+		deleteDue:         q("DELETE FROM $ks.alarm_notifications_due WHERE tenant = ? AND due = ? AND key = ?"),
+		selectDue:         q("SELECT due, key FROM $ks.alarm_notifications_due WHERE tenant = ? AND due <= ? LIMIT ?"),
+		insertNoteByTime:  q("INSERT INTO $ks.alarm_notifications_by_time (tenant, created, key) VALUES (?, ?, ?) USING TTL " + noteTTLs),
+		selectNotesByTime: q("SELECT key FROM $ks.alarm_notifications_by_time WHERE tenant = ? LIMIT ?"),
+	}
+}
+
+// list names the alarm statements, for all.
+func (a *alarmStatements) list() [][2]string {
+	return [][2]string{
+		{"countAlarms", a.countAlarms}, {"selectAlarm", a.selectAlarm}, {"selectAlarms", a.selectAlarms},
+		{"insertAlarm", a.insertAlarm}, {"updateAlarm", a.updateAlarm}, {"deleteAlarm", a.deleteAlarm},
+		{"deleteStates", a.deleteStates}, {"deleteTransitions", a.deleteTransitions},
+		{"countPlans", a.countPlans}, {"selectPlan", a.selectPlan}, {"selectPlans", a.selectPlans},
+		{"insertPlan", a.insertPlan}, {"deletePlan", a.deletePlan},
+		{"countSuppressions", a.countSuppressions}, {"selectSuppression", a.selectSuppression},
+		{"selectSuppressions", a.selectSuppressions}, {"insertSuppression", a.insertSuppression}, {"deleteSuppression", a.deleteSuppression},
+		{"selectLease", a.selectLease}, {"createLease", a.createLease}, {"takeLease", a.takeLease}, {"bumpToken", a.bumpToken},
+		{"renewLease", a.renewLease}, {"releaseLease", a.releaseLease},
+		{"updateState", a.updateState}, {"insertState", a.insertState}, {"selectStates", a.selectStates},
+		{"insertTransition", a.insertTransition}, {"selectTransitions", a.selectTransitions},
+		{"insertNote", a.insertNote}, {"selectNote", a.selectNote}, {"updateNote", a.updateNote},
+		{"insertDue", a.insertDue}, {"deleteDue", a.deleteDue}, {"selectDue", a.selectDue},
+		{"insertNoteByTime", a.insertNoteByTime}, {"selectNotesByTime", a.selectNotesByTime},
+	}
 }
 
 func newStatements(ks string) *statements {
@@ -73,6 +177,7 @@ func newStatements(ks string) *statements {
 		insertCursor:       q("INSERT INTO $ks.cursors (name, value) VALUES (?, ?)"),
 		selectCursor:       q("SELECT value FROM $ks.cursors WHERE name = ?"),
 	}
+	s.alarm = newAlarmStatements(q)
 	for _, res := range []store.Resolution{store.Res5m, store.Res1h} {
 		t := ks + "." + table(res)
 		s.insertRollup[res] = fmt.Sprintf("INSERT INTO %s (series_id, bucket, ts, count, sum, min, max, first, last, increase) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", t)
@@ -90,7 +195,7 @@ func (s *statements) all() [][2]string {
 		out = append(out, [2]string{"insertRollup " + res.String(), s.insertRollup[res]},
 			[2]string{"selectRollups " + res.String(), s.selectRollups[res]})
 	}
-	return append(out,
+	return append(append(out,
 		[2]string{"insertBucket", s.insertBucket}, [2]string{"selectBuckets", s.selectBuckets},
 		[2]string{"insertSeries", s.insertSeries}, [2]string{"selectSeriesAgent", s.selectSeriesAgent},
 		[2]string{"selectSeriesCheck", s.selectSeriesCheck}, [2]string{"selectSeriesMetric", s.selectSeriesMetric},
@@ -102,5 +207,5 @@ func (s *statements) all() [][2]string {
 		[2]string{"insertTenantToken", s.insertTenantToken}, [2]string{"selectTenantTokens", s.selectTenantTokens},
 		[2]string{"insertQueue", s.insertQueue}, [2]string{"selectQueue", s.selectQueue}, [2]string{"deleteQueue", s.deleteQueue},
 		[2]string{"insertCursor", s.insertCursor}, [2]string{"selectCursor", s.selectCursor},
-	)
+	), s.alarm.list()...)
 }

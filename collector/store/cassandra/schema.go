@@ -187,6 +187,122 @@ func Schema(c *Config) []SchemaStatement {
   value bigint,
   PRIMARY KEY (name)
 )`, ks)
+	return append(out, alarmSchema(ks)...)
+}
+
+// alarmSchema is the alarm store's tables (alarm.go). Definitions, plans
+// and suppressions take one partition per tenant (bounded by
+// AlarmLimits); states and transitions one per alarm; the notification
+// queue one per tenant, expired by TTL. The evaluation lease is a row per
+// (tenant, shard) whose owner cell has the lease's TTL while the fencing
+// token, written without one, outlives it.
+func alarmSchema(ks string) []SchemaStatement {
+	var out []SchemaStatement
+	add := func(comment, format string, args ...any) {
+		out = append(out, SchemaStatement{Comment: comment, CQL: fmt.Sprintf(format, args...)})
+	}
+	add("Alarm definitions: one partition per tenant; version is for optimistic updates (IF version = ?).",
+		`CREATE TABLE IF NOT EXISTS %s.alarms (
+  tenant text,
+  id text,
+  name text,
+  agent text,
+  check text,
+  criteria text,
+  period_ms bigint,
+  plan text,
+  created timestamp,
+  updated timestamp,
+  version bigint,
+  PRIMARY KEY ((tenant), id)
+)`, ks)
+	add("Notification plans: receivers is the JSON of the receivers per state.",
+		`CREATE TABLE IF NOT EXISTS %s.alarm_plans (
+  tenant text,
+  id text,
+  name text,
+  receivers blob,
+  created timestamp,
+  updated timestamp,
+  PRIMARY KEY ((tenant), id)
+)`, ks)
+	add("Suppressions (maintenance windows): one-shot (start_ts, end_ts) or recurring (a schedule's text).",
+		`CREATE TABLE IF NOT EXISTS %s.alarm_suppressions (
+  tenant text,
+  id text,
+  name text,
+  agent text,
+  check text,
+  alarm text,
+  start_ts timestamp,
+  end_ts timestamp,
+  recurring text,
+  notify_on_recovery boolean,
+  created timestamp,
+  updated timestamp,
+  PRIMARY KEY ((tenant), id)
+)`, ks)
+	add("Evaluation leases: owner is written with the lease's TTL, token (the fencing token) without one, "+
+		"so it keeps growing across holders; changed only by lightweight transactions.",
+		`CREATE TABLE IF NOT EXISTS %s.alarm_leases (
+  tenant text,
+  shard int,
+  owner text,
+  token bigint,
+  PRIMARY KEY ((tenant, shard))
+)`, ks)
+	add("Alarm state per agent (the alarm package's encoding), with the fencing token that wrote it: "+
+		"a write with a lower token is refused (IF token <= ?).",
+		`CREATE TABLE IF NOT EXISTS %s.alarm_state (
+  tenant text,
+  alarm text,
+  agent text,
+  state blob,
+  updated timestamp,
+  token bigint,
+  PRIMARY KEY ((tenant, alarm), agent)
+)`, ks)
+	add(fmt.Sprintf("Transitions of an alarm, newest first; expired after %d days, and reads return at most "+
+		"the configured number.", transitionTTL/(24*time.Hour)),
+		`CREATE TABLE IF NOT EXISTS %s.alarm_transitions (
+  tenant text,
+  alarm text,
+  at timestamp,
+  agent text,
+  from_state text,
+  to_state text,
+  message text,
+  PRIMARY KEY ((tenant, alarm), at, agent)
+) WITH CLUSTERING ORDER BY (at DESC, agent ASC)
+  AND default_time_to_live = %d`, ks, ttlSeconds(transitionTTL))
+	add("Notification queue by idempotency key: one row per notification, inserted IF NOT EXISTS.",
+		`CREATE TABLE IF NOT EXISTS %s.alarm_notifications (
+  tenant text,
+  key text,
+  alarm text,
+  payload blob,
+  due timestamp,
+  status int,
+  attempts int,
+  last_error text,
+  created timestamp,
+  updated timestamp,
+  PRIMARY KEY ((tenant), key)
+)`, ks)
+	add("Pending notifications by due time; a row is deleted when its notification is delivered, given up or rescheduled.",
+		`CREATE TABLE IF NOT EXISTS %s.alarm_notifications_due (
+  tenant text,
+  due timestamp,
+  key text,
+  PRIMARY KEY ((tenant), due, key)
+) WITH gc_grace_seconds = %d`, ks, gcGrace)
+	add("Notifications newest first, for the history.",
+		`CREATE TABLE IF NOT EXISTS %s.alarm_notifications_by_time (
+  tenant text,
+  created timestamp,
+  key text,
+  PRIMARY KEY ((tenant), created, key)
+) WITH CLUSTERING ORDER BY (created DESC, key ASC)`, ks)
 	return out
 }
 

@@ -276,6 +276,8 @@ func describeKey(db *pebbledb.DB, k []byte) string {
 		return "head write-ahead records"
 	case nsMeta:
 		return "store metadata"
+	case nsAlarm:
+		return "alarm records, state and notifications"
 	}
 	return fmt.Sprintf("key %x", k)
 }

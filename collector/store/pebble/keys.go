@@ -20,6 +20,7 @@ const (
 	nsHistory  = 'h' // h | bucket | T(tenant) T(agent) T(check) | ts → result
 	nsQueue    = 'q' // q | res | slot | window | series id       → empty
 	nsWAL      = 'w' // w | seq                                   → write-ahead record (head.go)
+	nsAlarm    = 'A' // A | kind | ...                             → alarm records (alarm.go)
 )
 
 // layoutVersion is stored under versionKey; Open refuses a directory written

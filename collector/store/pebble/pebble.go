@@ -22,6 +22,8 @@
 //	l T(tenant) T(agent) T(check)               latest check result (merge operand)
 //	h bucket(8) T(tenant) T(agent) T(check) ts(8)  check result history
 //	w seq(8)                                    write-ahead record of the head (head.go)
+//	A kind T(tenant) ...                        alarm records, lease, states, transitions and
+//	                                            notification queue (alarm.go lists the kinds)
 //	p Raw bucket(8) series(16) ts(8) seq(8)     chunk of head points, block encoded
 //
 // Points and rollup windows are grouped by resolution, then time bucket (1
@@ -43,8 +45,8 @@
 // One file per job: pebble.go opens and closes, write.go writes, read.go
 // and points.go read, meta.go keeps agents, tokens, queue and cursors,
 // keys.go is the key layout, records.go the value codecs, head.go the
-// head, flush.go its flush, compact.go compaction. ../README.md lists
-// them all.
+// head, flush.go its flush, compact.go compaction, alarm.go the alarm
+// store (store.AlarmStore). ../README.md lists them all.
 package pebble
 
 import (
@@ -96,6 +98,9 @@ type Options struct {
 	// writes are refused (with an error wrapping store.ErrReadOnly) while
 	// reads go on; 0 means DefaultMinFreeBytes, negative no floor.
 	MinFreeBytes int64
+	// AlarmLimits bounds the alarm records per tenant (zero fields take
+	// store.AlarmLimits' defaults).
+	AlarmLimits store.AlarmLimits
 }
 
 // Store is the Pebble backend. Its methods are safe for concurrent use.
@@ -113,9 +118,16 @@ type Store struct {
 	blocks compactor // compression of closed raw buckets (compact.go)
 	head   head      // numeric points of the live path (head.go)
 	health *health   // free-space floor, write faults, read failures (health.go)
+
+	alarmMu     sync.Mutex // serializes the alarm store's operations (alarm.go)
+	alarmLimits store.AlarmLimits
+	now         func() time.Time // the lease clock
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.AlarmStore = (*Store)(nil)
+)
 
 // Open opens or creates the store in dir.
 func Open(dir string, opts Options) (*Store, error) {
@@ -182,7 +194,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	case <-h.fatalCh:
 		return nil, openError(dir, h.fatalErr())
 	}
-	s := &Store{db: db, health: h}
+	s := &Store{db: db, health: h, alarmLimits: opts.AlarmLimits.WithDefaults(), now: time.Now}
 	s.runs.New = func() any { return new(run) }
 	if err := s.checkVersion(); err != nil {
 		s.closeDB()
