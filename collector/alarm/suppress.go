@@ -480,8 +480,8 @@ func (s *Suppression) Active(t time.Time) bool {
 
 // Next returns the suppressed span that contains t, or else the next one,
 // as a UI shows it ("until 04:00"): windows that overlap or touch are
-// joined. Zero times when no window applies again. Active(t) is exactly
-// start <= t < end.
+// joined, for up to a year. Zero times when no window applies again.
+// Active(t) is exactly start <= t < end.
 func (s *Suppression) Next(t time.Time) (start, end time.Time) {
 	for _, w := range s.Windows {
 		ws, we := w.Next(t)
@@ -495,10 +495,11 @@ func (s *Suppression) Next(t time.Time) (start, end time.Time) {
 	if end.IsZero() {
 		return start, end
 	}
-	// Extend through windows active where the span ends; each round moves
-	// the end forward by a whole occurrence, so the bound only stops a
-	// window set that is suppressed almost always.
-	for round := 0; round < 64; round++ {
+	// Extend through windows active where the span ends. Windows that
+	// together cover every instant would extend it for ever: a span is
+	// followed for a year (maxOnceLength), and a longer one ends there
+	// although the suppression is still active.
+	for end.Sub(start) < maxOnceLength {
 		moved := false
 		for _, w := range s.Windows {
 			if w.Active(end) {
