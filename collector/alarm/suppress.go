@@ -21,6 +21,7 @@ const (
 	MaxSuppressionID  = 128  // bytes
 	maxOnceLength     = 366 * 24 * time.Hour
 	maxZoneNameLength = 64
+	stable            = 50 * time.Hour // see Window.Active
 )
 
 // Window is when a suppression applies: a one-shot interval or a
@@ -292,9 +293,24 @@ func (w Window) Active(t time.Time) bool {
 	case kindOnce:
 		return !t.Before(w.start) && t.Before(w.end)
 	case kindDays, kindMonthly:
-		// An occurrence that contains t starts on t's local date, the day
-		// before, or (after a fall-back at midnight) the day after.
-		y, m, d := t.In(w.loc).Date()
+		lt := t.In(w.loc)
+		if zs, ze := lt.ZoneBounds(); (zs.IsZero() || t.Sub(zs) > stable) && (ze.IsZero() || ze.Sub(t) > stable) {
+			// No clock change near t: the occurrences that could contain
+			// it (starting within two days before t, ending within a day
+			// after) are plain wall-clock arithmetic, and this is the
+			// cheap path Matcher takes nearly always.
+			y, m, d := lt.Date()
+			hh, mm, _ := lt.Clock()
+			now := hh*60 + mm
+			if w.from < w.to {
+				return now >= w.from && now < w.to && w.on(y, m, d)
+			}
+			return (now >= w.from && w.on(y, m, d)) || (now < w.to && w.on(y, m, d-1))
+		}
+		// An occurrence that contains t starts on t's local date or the
+		// day before; or the day after, were clocks ever set back across
+		// midnight from past it.
+		y, m, d := lt.Date()
 		for k := -1; k <= 1; k++ {
 			if !w.on(y, m, d+k) {
 				continue

@@ -146,6 +146,11 @@ func TestWindowActiveNext(t *testing.T) {
 		{"daily 01:00-01:30 America/New_York", "2026-11-01T06:10:00Z", false, "2026-11-02T06:00:00Z", "2026-11-02T06:30:00Z"},
 		{"daily 23:00-01:00 America/New_York", "2026-11-01T04:30:00Z", true, "2026-11-01T03:00:00Z", "2026-11-01T05:00:00Z"},  // the first 01:00 (EDT) ends it
 		{"daily 23:00-01:00 America/New_York", "2026-11-01T05:30:00Z", false, "2026-11-02T04:00:00Z", "2026-11-02T06:00:00Z"}, // 01:30 EDT
+		// America/Santiago sets clocks back at midnight (2026-04-05 00:00
+		// -03 becomes 2026-04-04 23:00 -04, at 03:00Z): the 5th's 00:00 is
+		// reached an hour later.
+		{"daily 00:00-01:00 America/Santiago", "2026-04-05T03:30:00Z", false, "2026-04-05T04:00:00Z", "2026-04-05T05:00:00Z"},
+		{"daily 23:30-00:30 America/Santiago", "2026-04-05T03:15:00Z", true, "2026-04-05T02:30:00Z", "2026-04-05T04:30:00Z"},
 		// One-shot.
 		{"2026-12-24T18:00:00+01:00/2026-12-27T08:00:00+01:00", "2026-12-01T00:00:00Z", false, "2026-12-24T17:00:00Z", "2026-12-27T07:00:00Z"},
 		{"2026-12-24T18:00:00+01:00/2026-12-27T08:00:00+01:00", "2026-12-24T17:00:00Z", true, "2026-12-24T17:00:00Z", "2026-12-27T07:00:00Z"},
@@ -439,15 +444,21 @@ func BenchmarkSuppressed(b *testing.B) {
 		b.Fatal(err)
 	}
 	at := ts(b, "2026-12-13T02:30:00Z") // a Sunday, inside the Berlin window
-	b.ReportAllocs()
-	b.ResetTimer()
-	n := 0
-	for i := 0; i < b.N; i++ {
-		if ok, _ := m.Suppressed("alarm-5", "agent-1", "check-1", at, StateCritical); ok {
-			n++
-		}
-	}
-	if n != b.N {
-		b.Fatal("not suppressed")
+	for _, c := range []struct {
+		name, alarm, agent, check string
+		want                      bool
+	}{
+		{"suppressed", "alarm-5", "agent-1", "check-1", true},   // its alarm's, then its agent's
+		{"not", "alarm-99", "agent-99", "check-9", false},       // the 10 fleet-wide ones
+		{"not-scoped", "alarm-6", "agent-17", "check-2", false}, // alarm, agent and fleet-wide ones
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if ok, _ := m.Suppressed(c.alarm, c.agent, c.check, at, StateCritical); ok != c.want {
+					b.Fatal(ok)
+				}
+			}
+		})
 	}
 }
