@@ -164,8 +164,8 @@
 //	monthly 1,15,last 03:00-05:00 America/New_York       days of the month, or last
 //
 // A recurring window belongs to the day it starts on (weekly Sun
-// 23:00-01:00 runs into Monday) and lasts less than a day (start and end
-// must differ). Its zone is an IANA name or UTC; "Local" is refused,
+// 23:00-01:00 runs into Monday) and spans less than 24 hours of wall
+// clock (start and end must differ), so it is shorter than its period. Its zone is an IANA name or UTC; "Local" is refused,
 // since which collector evaluates must not matter, and the zone data is
 // built in (time/tzdata), so hosts without zoneinfo work. A day the month
 // lacks is skipped, as cron does: monthly 31 has no February window; use
