@@ -79,6 +79,7 @@ func TestParseWindow(t *testing.T) {
 		{"daily 02:00-04:00 Local", `suppression window "daily 02:00-04:00 Local": zone "Local": name an IANA zone (Europe/Berlin) or UTC; the collector's own zone must not matter`},
 		{"daily 02:00-04:00 Mars/Olympus", `suppression window "daily 02:00-04:00 Mars/Olympus": zone "Mars/Olympus": unknown time zone Mars/Olympus`},
 		{"daily 02:00-04:00 ../../etc/passwd", `suppression window "daily 02:00-04:00 ../../etc/passwd": zone "../../etc/passwd": an IANA zone name (Europe/Berlin) or UTC`},
+		{"daily 02:00-04:00 /etc/localtime", `suppression window "daily 02:00-04:00 /etc/localtime": zone "/etc/localtime": time: invalid location name`},
 		{"daily 02:00-04:00 UTC extra", `suppression window "daily 02:00-04:00 UTC extra": want daily HH:MM-HH:MM ZONE`},
 		{"2026-12-24/2026-12-25", `suppression window "2026-12-24/2026-12-25": start "2026-12-24" is not an RFC 3339 time (2026-12-24T18:00:00+01:00)`},
 		{"2026-12-24T18:00:00Z/tomorrow", `suppression window "2026-12-24T18:00:00Z/tomorrow": end "tomorrow" is not an RFC 3339 time (2026-12-24T18:00:00+01:00)`},
@@ -461,4 +462,32 @@ func BenchmarkSuppressed(b *testing.B) {
 			}
 		})
 	}
+}
+
+func ExampleMatcher() {
+	sunday, _ := ParseWindow("weekly Sun 02:00-04:00 Europe/Berlin")
+	m, err := NewMatcher([]Suppression{{
+		ID:               "db-maintenance",
+		Scope:            Scope{Agents: []string{"db1", "db2"}},
+		Windows:          []Window{sunday},
+		NotifyOnRecovery: true,
+	}})
+	if err != nil {
+		panic(err)
+	}
+	at := time.Date(2026, 12, 6, 2, 30, 0, 0, time.UTC) // Sunday 03:30 in Berlin
+	for _, c := range []struct {
+		agent string
+		to    State
+	}{{"db1", StateCritical}, {"db1", StateOK}, {"web1", StateCritical}} {
+		ok, reason := m.Suppressed("disk-full", c.agent, "disk", at, c.to)
+		fmt.Printf("%s %s: %v %q\n", c.agent, c.to, ok, reason)
+	}
+	start, end := sunday.Next(at)
+	fmt.Println(start.UTC(), end.UTC())
+	// Output:
+	// db1 CRITICAL: true "suppressed by db-maintenance"
+	// db1 OK: false "recovery notified during suppression db-maintenance"
+	// web1 CRITICAL: false ""
+	// 2026-12-06 01:00:00 +0000 UTC 2026-12-06 03:00:00 +0000 UTC
 }
