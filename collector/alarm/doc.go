@@ -142,4 +142,45 @@
 // Machine and Agent encode with MarshalBinary (a version byte, a few
 // bytes of state, varint times in milliseconds and the message) for the
 // store; UnmarshalBinary refuses anything malformed.
+//
+// # Suppressions
+//
+// A Suppression (maintenance window) silences the transitions in its
+// Scope (lists of agents, checks and alarms; an empty list matches all;
+// a tag selector is the planned extension) while one of its Windows (1
+// to 16) is active. NotifyOnRecovery lets transitions to OK through, so
+// a team hears that the service came back; where several suppressions
+// apply, one that silences wins. A Matcher indexes suppressions by
+// alarm, agent or check, and Matcher.Suppressed answers per transition
+// with a reason naming the suppression, allocating nothing (about
+// 0.15 to 1 µs with 100 suppressions, BenchmarkSuppressed).
+//
+// ParseWindow reads a window, at most 256 bytes; String prints it back:
+//
+//	2026-12-24T18:00:00+01:00/2026-12-27T08:00:00+01:00  one-shot, RFC 3339, at most 366 days
+//	daily 23:30-00:30 UTC                                every day; an end not after the start is the next day's
+//	weekdays 12:00-13:00 America/New_York                Monday to Friday
+//	weekly Sat,Sun 02:00-04:00 Europe/Berlin             Sun, Mon, Tue, Wed, Thu, Fri, Sat (any case)
+//	monthly 1,15,last 03:00-05:00 America/New_York       days of the month, or last
+//
+// A recurring window belongs to the day it starts on (weekly Sun
+// 23:00-01:00 runs into Monday) and spans less than 24 hours of wall
+// clock (start and end must differ), so it is shorter than its period. Its zone is an IANA name or UTC; "Local" is refused,
+// since which collector evaluates must not matter, and the zone data is
+// built in (time/tzdata), so hosts without zoneinfo work. A day the month
+// lacks is skipped, as cron does: monthly 31 has no February window; use
+// last for the month's end.
+//
+// Times are wall-clock times in the zone, and a window runs from the
+// first instant the clock reads its start (or later) to the first
+// instant it reads its end. So across DST changes: a time in the hour
+// clocks skip becomes the end of the gap (02:30 on a spring-forward day
+// in Europe/Berlin starts at 03:00 CEST, as cron runs jobs of the skipped
+// hour then; a window lying wholly inside the gap has no occurrence that
+// day), and a time that repeats when clocks go back counts at its first
+// occurrence (02:00-02:30 on the fall-back day is the first half hour,
+// CEST; 01:00-04:00 lasts four hours). Window.Next and Suppression.Next
+// give the span that contains a time or the next one, for UIs, joining
+// windows that touch or overlap (for up to a year); Active(t) is exactly
+// start <= t < end.
 package alarm
