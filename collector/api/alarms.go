@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"regexp"
 	"slices"
@@ -451,13 +450,15 @@ func (t *testResult) result(what string, at time.Time) (*alarm.Result, error) {
 	slices.Sort(names)
 	for _, name := range names {
 		raw := t.Metrics[name]
-		var f float64
-		var s string
-		switch {
-		case json.Unmarshal(raw, &f) == nil && !math.IsInf(f, 0):
-			res.Metrics = append(res.Metrics, alarm.Metric{Name: name, Value: alarm.Num(f)})
-		case json.Unmarshal(raw, &s) == nil:
-			res.Metrics = append(res.Metrics, alarm.Metric{Name: name, Value: alarm.Str(s)})
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, badRequest("%s.metrics[%q]: %v", what, name, err)
+		}
+		switch v := v.(type) {
+		case float64:
+			res.Metrics = append(res.Metrics, alarm.Metric{Name: name, Value: alarm.Num(v)})
+		case string:
+			res.Metrics = append(res.Metrics, alarm.Metric{Name: name, Value: alarm.Str(v)})
 		default:
 			return nil, badRequest("%s.metrics[%q]: want a number or a string, not %s", what, name, raw)
 		}
