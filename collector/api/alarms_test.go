@@ -307,3 +307,41 @@ func TestAlarmTestEndpoint(t *testing.T) {
 			msg: "a agent token cannot test alarms; use a token with role read"},
 	})
 }
+
+// FuzzAlarmBodies feeds arbitrary bodies to the parsers of the test
+// endpoint and of plans: each answers a value or a 4xx, never a panic or
+// a 5xx, and a plan it accepts the store accepts too.
+func FuzzAlarmBodies(f *testing.F) {
+	f.Add(`{"criteria": ` + mustJSON(diskCriteria) + `, "result": {"status": "ok", "metrics": {"used_percent": 95}}, "previous": {"metrics": {"used_percent": "x"}}}`)
+	f.Add(`{"criteria": "return new AlarmStatus(OK)", "result": {"time": "2027-01-01T00:00:00Z", "metrics": {"a": [1]}}}`)
+	f.Add(slackPlan)
+	f.Add(`{"id": "p", "receivers": {"no_data": [{"type": "email", "addr": "mail:25", "from": "a@b.c", "to": ["x@y.z"]}]}}`)
+	a := &API{Now: func() time.Time { return time.UnixMilli(1_800_000_000_000) }}
+	tok := store.Token{Tenant: "acme", Role: store.RoleAdmin}
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest("POST", "/v1/alarms/test", strings.NewReader(body))
+		v, err := a.testAlarm(r, tok)
+		if err != nil {
+			if e := asHTTPError(err); e.status >= 500 {
+				t.Fatalf("test: %v", err)
+			}
+		} else if ans := v.(testAnswer); ans.State == "" {
+			t.Fatalf("test: no state in %+v", ans)
+		}
+		r = httptest.NewRequest("POST", "/v1/notification-plans", strings.NewReader(body))
+		var req planRequest
+		if err := decodeStrict(r, planShape, &req); err != nil {
+			return
+		}
+		p, err := a.planFrom(tok, req)
+		if err != nil {
+			if e := asHTTPError(err); e.status >= 500 {
+				t.Fatalf("plan: %v", err)
+			}
+			return
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("plan accepted but the store refuses it: %v", err)
+		}
+	})
+}
