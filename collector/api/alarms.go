@@ -381,11 +381,14 @@ func (a *API) alarmStates(r *http.Request, tok store.Token) (any, error) {
 }
 
 type transitionJSON struct {
-	Agent   string    `json:"agent"`
-	From    string    `json:"from"`
-	To      string    `json:"to"`
-	At      time.Time `json:"at"`
-	Message string    `json:"message"`
+	Agent string `json:"agent"`
+	// Instance is the label set of a labelled result ({mount="/"}), in
+	// backtests.
+	Instance string    `json:"instance,omitempty"`
+	From     string    `json:"from"`
+	To       string    `json:"to"`
+	At       time.Time `json:"at"`
+	Message  string    `json:"message"`
 }
 
 // alarmHistory: GET /v1/alarms/{id}/history?limit=, transitions newest
@@ -749,4 +752,173 @@ func (a *API) deletePlan(r *http.Request, tok store.Token) (any, error) {
 		return nil, storeFailed("delete plan", err)
 	}
 	return planOut(p), nil
+}
+
+const (
+	// maxBacktestRange and maxBacktestResults bound what a backtest
+	// reads: a week of a check every 10 s is some 60,000 results.
+	maxBacktestRange   = 7 * 24 * time.Hour
+	maxBacktestResults = 100_000
+	maxBacktestPoints  = 2_000_000
+)
+
+// backtestAlarm: POST /v1/alarms/{id}/backtest?from=&to=&agent= runs the
+// stored alarm over one agent's stored results of its check, a Machine
+// per label set as evaluation at ingest keeps, and answers the
+// transitions it would have made. It stores nothing. NO_DATA is not
+// simulated: gaps in the history raise nothing here.
+func (a *API) backtestAlarm(r *http.Request, tok store.Token) (any, error) {
+	if err := allowParams(r, "from", "to", "agent"); err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	now := a.now()
+	to, err := parseTime(q.Get("to"), now, now)
+	if err != nil {
+		return nil, badRequest("to: %v", err)
+	}
+	from, err := parseTime(q.Get("from"), now, to.Add(-defaultHistory))
+	if err != nil {
+		return nil, badRequest("from: %v", err)
+	}
+	if !from.Before(to) {
+		return nil, badRequest("from (%s) must be before to (%s)", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	}
+	if to.Sub(from) > maxBacktestRange {
+		return nil, badRequest("from..to spans %v; at most %v allowed", to.Sub(from).Round(time.Second), maxBacktestRange)
+	}
+	al, err := a.findAlarm(r, tok)
+	if err != nil {
+		return nil, err
+	}
+	agent := q.Get("agent")
+	switch {
+	case al.Agent != "" && agent != "" && agent != al.Agent:
+		return nil, badRequest("agent %q: alarm %q targets only %q", agent, al.ID, al.Agent)
+	case al.Agent != "":
+		agent = al.Agent
+	case agent == "":
+		return nil, badRequest("agent: required, alarm %q targets every agent", al.ID)
+	}
+	c, err := alarm.Parse(al.Criteria)
+	if err != nil {
+		return nil, fmt.Errorf("stored criteria of alarm %q: %w", al.ID, err)
+	}
+	set := c.Settings(al.Period)
+	ctx := r.Context()
+	results, err := a.Store.History(ctx, tok.Tenant, agent, al.Check, from.UnixMilli(), to.UnixMilli(), maxBacktestResults+1)
+	if err != nil {
+		return nil, storeFailed("check history", err)
+	}
+	if len(results) > maxBacktestResults {
+		return nil, badRequest("from..to holds more than %d results of check %q; narrow it", maxBacktestResults, al.Check)
+	}
+	series, err := a.Store.Series(ctx, store.SeriesFilter{Tenant: tok.Tenant, Agent: agent, Check: al.Check})
+	if err != nil {
+		return nil, storeFailed("list series", err)
+	}
+	// The metrics of each result, by its time: a result's points carry
+	// its timestamp.
+	type point struct {
+		s *store.Series
+		v alarm.Value
+	}
+	byTS := map[int64][]point{}
+	total := 0
+	for i := range series {
+		s := &series[i]
+		pts, err := a.Store.Points(ctx, s.ID, from.UnixMilli(), to.UnixMilli(), 0)
+		if err != nil {
+			return nil, storeFailed("read points", err)
+		}
+		if total += len(pts); total > maxBacktestPoints {
+			return nil, badRequest("from..to holds more than %d points of check %q; narrow it", maxBacktestPoints, al.Check)
+		}
+		for _, p := range pts {
+			v := alarm.Num(p.Value)
+			if s.Type == store.String {
+				v = alarm.Str(p.Str)
+			}
+			byTS[p.TS] = append(byTS[p.TS], point{s, v})
+		}
+	}
+	var (
+		machines = map[string]*alarm.Machine{}
+		prevs    = map[string]*alarm.Result{}
+		out      = []transitionJSON{}
+	)
+	for _, cr := range results {
+		base := alarm.Result{Time: time.UnixMilli(cr.TS), Message: cr.Message}
+		switch cr.Status {
+		case store.StatusOK:
+			base.Status = alarm.StatusOK
+		case store.StatusWarn:
+			base.Status = alarm.StatusWarn
+		case store.StatusCrit:
+			base.Status = alarm.StatusCrit
+		default:
+			base.Status = alarm.StatusUnknown
+		}
+		// As alarm.Splitter does: an instance per label set, with the
+		// unlabelled metrics and its labels as string metrics.
+		var plain []alarm.Metric
+		sets := map[string][]alarm.Metric{}
+		var keys []string
+		for _, p := range byTS[cr.TS] {
+			m := alarm.Metric{Name: p.s.Metric, Value: p.v}
+			if len(p.s.Labels) == 0 {
+				plain = append(plain, m)
+				continue
+			}
+			k := labelSetKey(p.s.Labels)
+			if _, ok := sets[k]; !ok {
+				keys = append(keys, k)
+			}
+			sets[k] = append(sets[k], m)
+		}
+		if len(keys) == 0 {
+			keys = []string{""}
+		}
+		for _, k := range keys {
+			res := base
+			res.Metrics = append(append([]alarm.Metric(nil), sets[k]...), plain...)
+			if k != "" {
+				for _, p := range byTS[cr.TS] {
+					if labelSetKey(p.s.Labels) == k {
+						for _, l := range p.s.Labels {
+							res.Metrics = append(res.Metrics, alarm.Metric{Name: l.Key, Value: alarm.Str(l.Value)})
+						}
+						break
+					}
+				}
+			}
+			m := machines[k]
+			if m == nil {
+				m = &alarm.Machine{}
+				machines[k] = m
+			}
+			o := c.Evaluate(&res, prevs[k])
+			if tr, eff := m.Observe(set, res.Time, o, res.Time); eff == alarm.EffectTransition {
+				out = append(out, transitionJSON{Agent: agent, Instance: k, From: tr.From.String(), To: tr.To.String(),
+					At: tr.At.UTC(), Message: tr.Message})
+			}
+			prevs[k] = &res
+		}
+	}
+	slices.SortStableFunc(out, func(x, y transitionJSON) int { return y.At.Compare(x.At) })
+	return map[string]any{"alarm": al.ID, "agent": agent, "results": len(results), "transitions": out}, nil
+}
+
+// labelSetKey names a label set as alarm.Instance keys do: {k="v",...}.
+func labelSetKey(ls []store.Label) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, l := range ls {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.Key + "=" + strconv.Quote(l.Value))
+	}
+	b.WriteByte('}')
+	return b.String()
 }

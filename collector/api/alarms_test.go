@@ -345,3 +345,46 @@ func FuzzAlarmBodies(f *testing.F) {
 		}
 	})
 }
+
+func TestAlarmBacktest(t *testing.T) {
+	f := newFixture(t)
+	admin := f.token(t, "acme", store.RoleAdmin)
+	read := f.token(t, "acme", store.RoleRead)
+	other := f.token(t, "other", store.RoleAdmin)
+	// Six results of disk on web-1, a minute apart, with used_percent per
+	// mount: / goes CRITICAL and recovers, /var only settles OK.
+	f.results(t, "acme", "web-1", "disk", store.StatusOK, store.StatusOK, store.StatusOK, store.StatusOK, store.StatusOK, store.StatusOK)
+	w := &store.WriteRequest{Tenant: "acme"}
+	for mount, vals := range map[string][]float64{"/": {50, 95, 96, 97, 40, 41}, "/var": {10, 10, 10, 10, 10, 99}} {
+		s := store.Series{SeriesKey: store.SeriesKey{Tenant: "acme", Agent: "web-1", Check: "disk", Metric: "used_percent",
+			Labels: []store.Label{{Key: "mount", Value: mount}}}, Type: store.Gauge}
+		s.ID = s.SeriesKey.ID()
+		w.Series = append(w.Series, s)
+		for i, v := range vals {
+			w.Points = append(w.Points, store.Point{Series: s.ID, TS: f.now.UnixMilli() - int64(5-i)*60000, Value: v})
+		}
+	}
+	if err := f.store.Write(context.Background(), w); err != nil {
+		t.Fatal(err)
+	}
+	crit := ":set consecutiveCount=2\nif (metric['used_percent'] > 90) { return new AlarmStatus(CRITICAL, 'disk #{mount} #{used_percent}% full'); } return new AlarmStatus(OK);"
+	const rng = "?from=2027-01-15T07:00:00Z&to=2027-01-15T08:01:00Z"
+	f.run(t, []step{
+		{name: "alarm", tok: admin, method: "POST", path: "/v1/alarms", body: alarmBody(map[string]any{"criteria": crit, "period": 60}), code: 201},
+		{name: "one agent", tok: admin, method: "POST", path: "/v1/alarms", body: alarmBody(map[string]any{"id": "web2", "agent": "web-2", "criteria": crit}), code: 201},
+		{name: "backtest", tok: read, method: "POST", path: "/v1/alarms/disk/backtest" + rng + "&agent=web-1", code: 200,
+			has: `{"agent":"web-1","alarm":"disk","results":6,"transitions":[` +
+				`{"agent":"web-1","instance":"{mount=\"/\"}","from":"CRITICAL","to":"OK","at":"2027-01-15T08:00:00Z","message":"ok 5"},` +
+				`{"agent":"web-1","instance":"{mount=\"/\"}","from":"NONE","to":"CRITICAL","at":"2027-01-15T07:57:00Z","message":"disk / 96% full"},` +
+				`{"agent":"web-1","instance":"{mount=\"/var\"}","from":"NONE","to":"OK","at":"2027-01-15T07:56:00Z","message":"ok 1"}]}`},
+		{name: "no agent", tok: read, method: "POST", path: "/v1/alarms/disk/backtest" + rng, code: 400,
+			msg: `agent: required, alarm "disk" targets every agent`},
+		{name: "other agent", tok: read, method: "POST", path: "/v1/alarms/web2/backtest?agent=web-1", code: 400,
+			msg: `agent "web-1": alarm "web2" targets only "web-2"`},
+		{name: "its agent, no results", tok: read, method: "POST", path: "/v1/alarms/web2/backtest", code: 200,
+			has: `{"agent":"web-2","alarm":"web2","results":0,"transitions":[]}`},
+		{name: "range", tok: read, method: "POST", path: "/v1/alarms/disk/backtest?agent=web-1&from=2027-01-01T00:00:00Z&to=2027-01-15T00:00:00Z", code: 400,
+			msg: "from..to spans 336h0m0s; at most 168h0m0s allowed"},
+		{name: "other tenant", tok: other, method: "POST", path: "/v1/alarms/disk/backtest?agent=web-1", code: 404, msg: `no alarm "disk"`},
+	})
+}

@@ -98,6 +98,7 @@ func (a *API) routes() []route {
 		{"DELETE /v1/alarms/{id}", a.alarmAdmin(a.deleteAlarm)},
 		{"GET /v1/alarms/{id}/states", a.read(a.alarmStates)},
 		{"GET /v1/alarms/{id}/history", a.read(a.alarmHistory)},
+		{"POST /v1/alarms/{id}/backtest", a.alarmTest(a.backtestAlarm)},
 		{"GET /v1/notification-plans", a.read(a.listPlans)},
 		{"POST /v1/notification-plans", a.alarmAdmin(a.createPlan)},
 		{"GET /v1/notification-plans/{id}", a.read(a.getPlan)},

@@ -80,7 +80,7 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 		"Alarm":            alarmJSON{},
 		"NotificationPlan": planJSON{},
 		"AlarmState":       alarmStateJSON{Entered: &time.Time{}, Pending: "WARNING", Count: 1},
-		"Transition":       transitionJSON{},
+		"Transition":       transitionJSON{Instance: "{mount=\"/\"}"},
 		"AlarmTestAnswer":  testAnswer{},
 	} {
 		b, _ := json.Marshal(v)
