@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -115,6 +116,27 @@ func TestAlarmsCRUD(t *testing.T) {
 		{name: "other tenant's kept", tok: other, method: "GET", path: "/v1/alarms/disk", code: 200, has: `"name":"theirs"`},
 		{name: "plan free", tok: admin, method: "DELETE", path: "/v1/notification-plans/ops", code: 200, has: `"id":"ops"`},
 	})
+}
+
+// TestAlarmVersionConflictETag: the 409 of a stale PUT names the current
+// version in the ETag header too, for clients that read headers.
+func TestAlarmVersionConflictETag(t *testing.T) {
+	f := newFixture(t)
+	admin := f.token(t, "acme", store.RoleAdmin)
+	f.run(t, []step{
+		{name: "create", tok: admin, method: "POST", path: "/v1/alarms", body: alarmBody(nil), code: 201},
+		{name: "update", tok: admin, method: "PUT", path: "/v1/alarms/disk", body: alarmBody(map[string]any{"version": 1}), code: 200, has: `"version":2`},
+	})
+	req, _ := http.NewRequest("PUT", f.srv.URL+"/v1/alarms/disk", strings.NewReader(alarmBody(map[string]any{"version": 1})))
+	bearerAuth(admin)(req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 409 || resp.Header.Get("ETag") != `"2"` {
+		t.Fatalf("stale PUT: %d, ETag %q; want 409 and \"2\"", resp.StatusCode, resp.Header.Get("ETag"))
+	}
 }
 
 func mustJSON(v any) string {
