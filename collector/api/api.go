@@ -90,6 +90,20 @@ func (a *API) routes() []route {
 		{"DELETE /v1/tokens/{id}", a.admin(a.revokeToken)},
 		{"POST /v1/ingest", a.serve("send results", []store.Role{store.RoleAgent}, MaxIngestBody, writeVigilError, a.ingest)},
 		{"POST /v1/enroll", a.serve("enroll agents", []store.Role{store.RoleEnroll, store.RoleAdmin}, maxEnrollBody, writeVigilError, a.enroll)},
+		{"GET /v1/alarms", a.read(a.listAlarms)},
+		{"POST /v1/alarms", a.alarmAdmin(a.createAlarm)},
+		{"POST /v1/alarms/test", a.alarmTest(a.testAlarm)},
+		{"GET /v1/alarms/{id}", a.read(a.getAlarm)},
+		{"PUT /v1/alarms/{id}", a.alarmAdmin(a.updateAlarm)},
+		{"DELETE /v1/alarms/{id}", a.alarmAdmin(a.deleteAlarm)},
+		{"GET /v1/alarms/{id}/states", a.read(a.alarmStates)},
+		{"GET /v1/alarms/{id}/history", a.read(a.alarmHistory)},
+		{"POST /v1/alarms/{id}/backtest", a.alarmTest(a.backtestAlarm)},
+		{"GET /v1/notification-plans", a.read(a.listPlans)},
+		{"POST /v1/notification-plans", a.alarmAdmin(a.createPlan)},
+		{"GET /v1/notification-plans/{id}", a.read(a.getPlan)},
+		{"PUT /v1/notification-plans/{id}", a.alarmAdmin(a.updatePlan)},
+		{"DELETE /v1/notification-plans/{id}", a.alarmAdmin(a.deletePlan)},
 	}
 	if a.Metrics != nil {
 		rs = append(rs, route{"GET /metrics", a.Metrics.Handler()})

@@ -75,6 +75,13 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 		"QuerySeries":  queryJSON{Agg: "avg"},
 		"Latest":       latestJSON{},
 		"Token":        tokenJSON{Agent: "a", Revoked: &time.Time{}, Token: "t"},
+
+		// The alarm API (alarms.go).
+		"Alarm":            alarmJSON{},
+		"NotificationPlan": planJSON{},
+		"AlarmState":       alarmStateJSON{Entered: &time.Time{}, Pending: "WARNING", Count: 1},
+		"Transition":       transitionJSON{Instance: "{mount=\"/\"}"},
+		"AlarmTestAnswer":  testAnswer{},
 	} {
 		b, _ := json.Marshal(v)
 		var fields map[string]any
