@@ -142,7 +142,9 @@ func (a *API) serve(h handler) func(w http.ResponseWriter, r *http.Request, tena
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 			w.WriteHeader(http.StatusOK)
-			w.Write(b)
+			// The status is sent: a failed write means the client went
+			// away, and there is no one left to tell.
+			_, _ = w.Write(b)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": v})
@@ -189,7 +191,9 @@ func badData(format string, args ...any) *apiErr {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	// The status is sent: an error here is the client gone (the values
+	// written are plain data that always encode), and no one is left to tell.
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // WriteError writes an error in Prometheus' shape,
