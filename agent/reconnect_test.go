@@ -103,14 +103,17 @@ func (c *testCollector) serve(addr string, opts ...func(*ingest.Server)) (string
 		c.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln); close(done) }()
+	// Serve returns nil once ctx is cancelled; anything else stopped it early.
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
 			cancel()
 			ln.Close()
-			<-done
+			if err := <-served; err != nil {
+				c.t.Errorf("serve: %v", err)
+			}
 			tr.Close()
 			udp.Close()
 		})
@@ -180,7 +183,9 @@ func TestReconnectAfterCollectorRestart(t *testing.T) {
 		n = 20
 	}
 	if v := os.Getenv("VIGIL_RECONNECT_AGENTS"); v != "" {
-		fmt.Sscan(v, &n)
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			t.Fatalf("VIGIL_RECONNECT_AGENTS=%q: %v", v, err)
+		}
 	}
 	down := time.Second // the restart's gap, as a process restart takes
 	if v := os.Getenv("VIGIL_RECONNECT_DOWN"); v != "" {

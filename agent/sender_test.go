@@ -88,8 +88,12 @@ func (c *refusingCollector) serve(ctx context.Context, conn *quic.Conn) {
 	if protocol.NewFrameReader(ctrl, 64<<10).Read(&hello) != nil {
 		return
 	}
-	protocol.WriteFrame(ctrl, &protocol.HelloReply{Reply: &protocol.HelloReply_Welcome{Welcome: &protocol.Welcome{
-		SessionId: "s", MaxFrameBytes: cmp.Or(c.maxFrame.Load(), 1<<20), MaxInflight: 1}}}, protocol.DefaultMaxFrameBytes)
+	// A failed write is the connection gone (the test ending): stop, as on
+	// a failed read.
+	if protocol.WriteFrame(ctrl, &protocol.HelloReply{Reply: &protocol.HelloReply_Welcome{Welcome: &protocol.Welcome{
+		SessionId: "s", MaxFrameBytes: cmp.Or(c.maxFrame.Load(), 1<<20), MaxInflight: 1}}}, protocol.DefaultMaxFrameBytes) != nil {
+		return
+	}
 	for {
 		st, err := conn.AcceptStream(ctx)
 		if err != nil {
@@ -107,7 +111,9 @@ func (c *refusingCollector) serve(ctx context.Context, conn *quic.Conn) {
 		if n < len(c.refusals) {
 			ack = &protocol.Ack{Refusal: c.refusals[n]}
 		}
-		protocol.WriteFrame(st, ack, 1<<20)
+		if protocol.WriteFrame(st, ack, 1<<20) != nil {
+			return
+		}
 		st.Close()
 	}
 }

@@ -90,12 +90,12 @@ func TestImportKeepsPrometheusNames(t *testing.T) {
 	// A scrape without timestamps imports nothing; a file with 1 good line
 	// of 4 fails the default --max-bad and passes a generous one.
 	scrape := filepath.Join(e.dir, "scrape.prom")
-	os.WriteFile(scrape, []byte("# TYPE up gauge\nup 1\nup{job=\"x\"} 1\n"), 0o644)
+	writeFile(t, scrape, []byte("# TYPE up gauge\nup 1\nup{job=\"x\"} 1\n"), 0o644)
 	if out, code := importCmd(scrape); code != 1 || !strings.Contains(out, "nothing imported") || !strings.Contains(out, "no timestamp") {
 		t.Fatalf("import of a scrape: exit %d, want 1 saying nothing was imported\n%s", code, out)
 	}
 	mixed := filepath.Join(e.dir, "mixed.prom")
-	os.WriteFile(mixed, []byte(fmt.Sprintf("mixed_ok 1 %d\nbad.name 1 %d\nmixed 1\nmixed{agent=\"a\",check=\"c\"} 1 %d\n", last, last, last)), 0o644)
+	writeFile(t, mixed, []byte(fmt.Sprintf("mixed_ok 1 %d\nbad.name 1 %d\nmixed 1\nmixed{agent=\"a\",check=\"c\"} 1 %d\n", last, last, last)), 0o644)
 	if out, code := importCmd(mixed); code != 1 || !strings.Contains(out, "3 of 4 sample lines bad (75.0%), more than --max-bad 0.01") {
 		t.Fatalf("import of a mostly bad file: exit %d, want 1 naming --max-bad\n%s", code, out)
 	}

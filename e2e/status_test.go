@@ -48,7 +48,7 @@ func TestCheckStatusSeries(t *testing.T) {
 		t.Run(transport, func(t *testing.T) {
 			e := setup(t, "1s")
 			plugin := filepath.Join(e.dir, "check_disk.sh")
-			os.WriteFile(plugin, []byte("#!/bin/sh\necho \"DISK CRITICAL - / is 97% full|'/ used'=97%;80;90\"\nexit 2\n"), 0o755)
+			writeFile(t, plugin, []byte("#!/bin/sh\necho \"DISK CRITICAL - / is 97% full|'/ used'=97%;80;90\"\nexit 2\n"), 0o755)
 			conf := filepath.Join(e.dir, "agent.toml")
 			b, err := os.ReadFile(conf)
 			if err != nil {

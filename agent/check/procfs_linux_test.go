@@ -252,11 +252,30 @@ const diskstats = `   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
  104       0 cciss/c0d0 5 0 40 1 6 0 48 1 0 2 2
 `
 
-func TestParseDiskstats(t *testing.T) {
-	type dev struct {
-		name string
-		v    diskCounters
+// entry is one named line a /proc parser reports, as its callback gets it.
+type entry[V comparable] struct {
+	name string
+	v    V
+}
+
+// checkEntries runs parse on in and compares what it reports with want,
+// or checks it fails when wantErr.
+func checkEntries[V comparable](t *testing.T, parse func([]byte, func([]byte, V)) error, in string, want []entry[V], wantErr bool) {
+	t.Helper()
+	var got []entry[V]
+	err := parse([]byte(in), func(name []byte, v V) {
+		got = append(got, entry[V]{string(name), v})
+	})
+	if (err != nil) != wantErr {
+		t.Fatalf("err = %v, want error %v", err, wantErr)
 	}
+	if !wantErr && !slices.Equal(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseDiskstats(t *testing.T) {
+	type dev = entry[diskCounters]
 	tests := []struct {
 		name    string
 		in      string
@@ -275,18 +294,7 @@ func TestParseDiskstats(t *testing.T) {
 		{"no name", " 8\n", nil, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []dev
-			err := parseDiskstats([]byte(tt.in), func(name []byte, v diskCounters) {
-				got = append(got, dev{string(name), v})
-			})
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if !tt.wantErr && !slices.Equal(got, tt.want) {
-				t.Errorf("got %+v\nwant %+v", got, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkEntries(t, parseDiskstats, tt.in, tt.want, tt.wantErr) })
 	}
 }
 
@@ -375,10 +383,7 @@ eth1:18446744073709551615 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15
 `
 
 func TestParseNetDev(t *testing.T) {
-	type iface struct {
-		name string
-		v    netCounters
-	}
+	type iface = entry[netCounters]
 	tests := []struct {
 		name    string
 		in      string
@@ -396,18 +401,7 @@ func TestParseNetDev(t *testing.T) {
 		{"bad number", "eth0: 1 2 3 4 5 6 7 8 9 10 11 -12\n", nil, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []iface
-			err := parseNetDev([]byte(tt.in), func(name []byte, v netCounters) {
-				got = append(got, iface{string(name), v})
-			})
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if !tt.wantErr && !slices.Equal(got, tt.want) {
-				t.Errorf("got %+v\nwant %+v", got, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkEntries(t, parseNetDev, tt.in, tt.want, tt.wantErr) })
 	}
 }
 

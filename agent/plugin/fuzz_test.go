@@ -82,7 +82,10 @@ func FuzzLastStderrLine(f *testing.F) {
 	f.Add([]byte(""), 1)
 	f.Fuzz(func(t *testing.T, stderr []byte, max int) {
 		b := &capBuffer{max: (max%64+64)%64 + 1, tailMax: 16}
-		b.Write(stderr)
+		// Like any io.Writer for os/exec, it takes all of p, cut or not.
+		if n, err := b.Write(stderr); n != len(stderr) || err != nil {
+			t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(stderr))
+		}
 		line := lastStderrLine(b)
 		if strings.ContainsAny(line, "\n") || line != strings.TrimSpace(line) {
 			t.Fatalf("line %q", line)

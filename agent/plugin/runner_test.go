@@ -259,7 +259,7 @@ sleep 30
 		t.Errorf("Run took %v", d)
 	}
 	if pid := readPid(t, pidFile); !gone(pid, 2*time.Second) {
-		syscall.Kill(pid, syscall.SIGKILL)
+		_ = syscall.Kill(pid, syscall.SIGKILL) // cleanup only; the failure is reported next
 		t.Errorf("grandchild %d still running after the timeout", pid)
 	}
 }
@@ -283,7 +283,7 @@ echo "status ok quick"
 		t.Errorf("Run took %v with a grandchild holding stdout", d)
 	}
 	if pid := readPid(t, pidFile); !gone(pid, 2*time.Second) {
-		syscall.Kill(pid, syscall.SIGKILL)
+		_ = syscall.Kill(pid, syscall.SIGKILL) // cleanup only; the failure is reported next
 		t.Errorf("grandchild %d left running", pid)
 	}
 }
@@ -490,7 +490,10 @@ func TestRunRefusesUnsafeFiles(t *testing.T) {
 	p := script(t, body)
 	must(os.Chmod(p, 0o777))
 	for range 3 {
-		run(t, rn, Config{Path: p})
+		var re *RefusedError
+		if _, err := run(t, rn, Config{Path: p}); !errors.As(err, &re) {
+			t.Fatalf("error %v, want *RefusedError", err)
+		}
 	}
 	if n := strings.Count(logs.String(), "plugin refused"); n != 1 {
 		t.Errorf("%d refusal log lines for 3 runs, want 1:\n%s", n, logs)
@@ -509,20 +512,20 @@ func TestRunFollowsTrustedSymlinks(t *testing.T) {
 		// A script gets its real path from the kernel as $0.
 		{"absolute link elsewhere", "", func() string {
 			l := filepath.Join(trustedDir(t), "other-name")
-			os.Symlink(p, l)
+			noErr(t, os.Symlink(p, l))
 			return l
 		}(), "plugin.sh"},
 		{"relative link inside the plugin directory", dir, func() string {
-			os.Symlink("plugin.sh", filepath.Join(dir, "alias"))
+			noErr(t, os.Symlink("plugin.sh", filepath.Join(dir, "alias")))
 			return "alias"
 		}(), "plugin.sh"},
 		{"dot-dot that stays inside", dir, func() string {
-			os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+			noErr(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
 			return "sub/../plugin.sh"
 		}(), "plugin.sh"},
 		{"linked directory", "", func() string {
 			l := filepath.Join(trustedDir(t), "d")
-			os.Symlink(dir, l)
+			noErr(t, os.Symlink(dir, l))
 			return l + "/plugin.sh"
 		}(), "plugin.sh"},
 	}
@@ -572,7 +575,7 @@ func TestRunFailures(t *testing.T) {
 	}{
 		{"binary for another system", Config{Path: func() string {
 			p := filepath.Join(trustedDir(t), "p")
-			os.WriteFile(p, []byte("\x7fELF\x02\x01\x01\x00\x00\x00 not for this machine\n"), 0o755)
+			noErr(t, os.WriteFile(p, []byte("\x7fELF\x02\x01\x01\x00\x00\x00 not for this machine\n"), 0o755))
 			return p
 		}()}, ": exec format error (a binary file, not a script"},
 		{"killed by a signal", Config{Path: script(t, "echo status ok\nkill -SEGV $$\n")}, "signal: segmentation fault"},
@@ -707,5 +710,13 @@ func TestRunWaitForSlotRespectsContext(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("busy plugin not stopped")
+	}
+}
+
+// noErr fails the test on a setup step's error.
+func noErr(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

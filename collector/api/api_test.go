@@ -114,7 +114,7 @@ func TestQuery(t *testing.T) {
 	// points= groups into at most that many intervals, stamped with their
 	// start; agg=last keeps the newest reading of each.
 	_, body = f.get(t, "/v1/query?agent=web-1&check=cpu&metric=usage_percent&from=-5m&to=now&points=5&agg=last", bearerAuth(read))
-	json.Unmarshal([]byte(body), &a)
+	decode(t, body, &a)
 	if n := len(a.Series[0].Points); n != 5 {
 		t.Fatalf("points=5 gave %d points: %s", n, body)
 	}
@@ -175,7 +175,7 @@ func TestTenantsDoNotMix(t *testing.T) {
 	for _, path := range []string{"/v1/agents", "/v1/series?agent=web-1", "/v1/query?agent=web-1&from=-1h"} {
 		_, body := f.get(t, path, bearerAuth(readA))
 		var a map[string][]map[string]any
-		json.Unmarshal([]byte(body), &a)
+		decode(t, body, &a)
 		for _, list := range a {
 			if len(list) != 1 {
 				t.Fatalf("%s: want exactly tenant a's one entry: %s", path, body)
@@ -231,5 +231,14 @@ func TestReadyReason(t *testing.T) {
 		if resp.StatusCode != tc.code || !strings.Contains(string(b), tc.want) {
 			t.Errorf("readyz with reason %v: %d %s", tc.reason, resp.StatusCode, b)
 		}
+	}
+}
+
+// decode unmarshals JSON (a response body or a part of one) into v, failing
+// the test when it is not JSON of v's shape.
+func decode[T ~string | ~[]byte](t testing.TB, data T, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		t.Fatalf("decode %.300s: %v", data, err)
 	}
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -35,7 +34,7 @@ func TestAgentChecks(t *testing.T) {
 
 	code, body := f.get(t, "/v1/agents/web-1/checks", bearerAuth(read))
 	var a struct{ Checks []checkJSON }
-	json.Unmarshal([]byte(body), &a)
+	decode(t, body, &a)
 	if code != 200 || len(a.Checks) != 2 || a.Checks[0].ID != "cpu" || a.Checks[0].Status != "warn" ||
 		a.Checks[0].Message != "warn 1" || a.Checks[1].Type != "plugin" || a.Checks[1].Status != "crit" ||
 		!a.Checks[0].LastRun.Equal(f.now) {
@@ -68,7 +67,7 @@ func TestCheckHistory(t *testing.T) {
 	var h struct {
 		Changes []statusChangeJSON
 	}
-	json.Unmarshal([]byte(body), &h)
+	decode(t, body, &h)
 	var got []string
 	for _, c := range h.Changes {
 		got = append(got, c.Status)
@@ -107,7 +106,7 @@ func TestLatest(t *testing.T) {
 	read := f.token(t, "acme", store.RoleRead)
 	code, body := f.get(t, "/v1/latest?agent=web-1&check=cpu", bearerAuth(read))
 	var a struct{ Series []latestJSON }
-	json.Unmarshal([]byte(body), &a)
+	decode(t, body, &a)
 	if code != 200 || len(a.Series) != 1 || a.Series[0].TS != f.now.UnixMilli() || fmt.Sprint(a.Series[0].Value) != "2" ||
 		a.Series[0].Metric != "usage_percent" || a.Series[0].Type != "gauge" {
 		t.Fatalf("latest: %d %s", code, body)
@@ -151,7 +150,7 @@ func TestListPagination(t *testing.T) {
 				Series []seriesJSON
 				Next   string `json:"next_cursor"`
 			}
-			json.Unmarshal([]byte(body), &a)
+			decode(t, body, &a)
 			for _, x := range a.Agents {
 				ids = append(ids, x.ID)
 			}

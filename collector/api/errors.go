@@ -116,7 +116,9 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, tok store.Token, v 
 		w.Header().Set("Content-Type", rp.contentType)
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.WriteHeader(rp.status)
-		w.Write(b)
+		// The status is sent: a failed write means the client went
+		// away, and there is no one left to tell.
+		_, _ = w.Write(b)
 	}
 	if rp.then != nil {
 		rp.then()
@@ -208,8 +210,20 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, e)
 }
 
+// writeJSON encodes v before sending the status, so a value JSON cannot
+// hold (a NaN, say) becomes a 500 that says so, not an empty 200.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		var e apiError
+		e.Error.Code = "internal"
+		e.Error.Message = "encode response: " + err.Error()
+		b, _ = json.Marshal(e) // strings only: always encodes
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	// The status is sent: a failed write means the client went away, and
+	// there is no one left to tell. The newline is json.Encoder's, kept.
+	_, _ = w.Write(append(b, '\n'))
 }

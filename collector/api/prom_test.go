@@ -97,38 +97,38 @@ func TestPrometheusAPI(t *testing.T) {
 			// Grafana's "Save & test".
 			code, a := f.prom(t, read, method, "query", url.Values{"query": {"1+1"}, "time": {now}})
 			var r promResult
-			json.Unmarshal(a.Data, &r)
+			decode(t, a.Data, &r)
 			if code != 200 || a.Status != "success" || r.ResultType != "scalar" || !strings.Contains(string(r.Result), `"2"`) {
 				t.Fatalf("1+1: %d %+v %s", code, a, r.Result)
 			}
 			// An instant selector: the last value, this tenant's.
 			code, a = f.prom(t, read, method, "query", url.Values{"query": {`cpu_usage_percent{agent="web-1"}`}, "time": {now}})
-			json.Unmarshal(a.Data, &r)
+			decode(t, a.Data, &r)
 			var v []promSeries
-			json.Unmarshal(r.Result, &v)
+			decode(t, r.Result, &v)
 			if code != 200 || r.ResultType != "vector" || len(v) != 1 || v[0].Value[1] != "29" ||
 				v[0].Metric["__name__"] != "cpu_usage_percent" || v[0].Metric["agent"] != "web-1" || v[0].Metric["check"] != "cpu" {
 				t.Fatalf("instant: %d %s", code, a.Data)
 			}
 			// rate() over the counter: 5 a second.
 			code, a = f.prom(t, read, method, "query", url.Values{"query": {`rate(network_rx_bytes[2m])`}, "time": {now}})
-			json.Unmarshal(a.Data, &r)
-			json.Unmarshal(r.Result, &v)
+			decode(t, a.Data, &r)
+			decode(t, r.Result, &v)
 			if code != 200 || len(v) != 1 || v[0].Value[1] != "5" || v[0].Metric["interface"] != "eth0" {
 				t.Fatalf("rate: %d %s", code, a.Data)
 			}
 			// A range query: the raw points, every 10 s.
 			code, a = f.prom(t, read, method, "query_range", url.Values{"query": {"cpu_usage_percent"},
 				"start": {sec(f, 90)}, "end": {now}, "step": {"10"}})
-			json.Unmarshal(a.Data, &r)
-			json.Unmarshal(r.Result, &v)
+			decode(t, a.Data, &r)
+			decode(t, r.Result, &v)
 			if code != 200 || r.ResultType != "matrix" || len(v) != 1 || len(v[0].Values) != 10 || v[0].Values[9][1] != "29" || v[0].Values[0][1] != "20" {
 				t.Fatalf("range: %d %s", code, a.Data)
 			}
 			// series, labels, label values, metadata, buildinfo.
 			code, a = f.prom(t, read, method, "series", url.Values{"match[]": {`{agent="web-1"}`}})
 			var ss []map[string]string
-			json.Unmarshal(a.Data, &ss)
+			decode(t, a.Data, &ss)
 			if code != 200 || len(ss) != 2 || ss[0]["__name__"] != "cpu_usage_percent" || ss[1]["__name__"] != "network_rx_bytes" {
 				t.Fatalf("series: %d %s", code, a.Data)
 			}
@@ -211,7 +211,7 @@ func TestPromtool(t *testing.T) {
 	var q struct {
 		Series []struct{ Points [][2]float64 }
 	}
-	json.Unmarshal([]byte(body), &q)
+	decode(t, body, &q)
 	if len(q.Series) != 1 || len(q.Series[0].Points) != 7 {
 		t.Fatalf("/v1/query: %s", body)
 	}
@@ -267,9 +267,9 @@ func TestPrometheusLongRangeReadsRollups(t *testing.T) {
 	code, a := f.prom(t, read, "GET", "query_range", url.Values{"query": {"cpu_usage_percent"},
 		"start": {strconv.FormatInt((end-29*24*hour)/1000, 10)}, "end": {strconv.FormatInt(end/1000, 10)}, "step": {"3600"}})
 	var r promResult
-	json.Unmarshal(a.Data, &r)
+	decode(t, a.Data, &r)
 	var v []promSeries
-	json.Unmarshal(r.Result, &v)
+	decode(t, r.Result, &v)
 	if code != 200 || len(v) != 1 || len(v[0].Values) != 29*24+1 {
 		t.Fatalf("30 days at 1h: %d %.300s", code, a.Data)
 	}

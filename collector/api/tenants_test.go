@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -105,7 +104,7 @@ func TestCrossTenantEveryEndpoint(t *testing.T) {
 	// A token created by a's admin belongs to a, whatever the body says.
 	code, body := f.do(t, "POST", "/v1/tokens", `{"role":"read"}`, bearerAuth(adminA))
 	var created tokenJSON
-	json.Unmarshal([]byte(body), &created)
+	decode(t, body, &created)
 	if code != 201 || created.Tenant != "a" {
 		t.Errorf("create: %d %s", code, body)
 	}

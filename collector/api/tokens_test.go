@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -41,7 +40,7 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("create: %d %s", code, body)
 	}
 	var created tokenJSON
-	json.Unmarshal([]byte(body), &created)
+	decode(t, body, &created)
 	if !strings.HasPrefix(created.Token, "vgl_") || created.Tenant != "acme" || created.Role != "read" || created.ID == "" {
 		t.Fatalf("create answer: %s", body)
 	}
@@ -55,7 +54,7 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("list: %d %s", code, body)
 	}
 	var list struct{ Tokens []tokenJSON }
-	json.Unmarshal([]byte(body), &list)
+	decode(t, body, &list)
 	if len(list.Tokens) != 3 {
 		t.Fatalf("list: want admin, read and the new token: %s", body)
 	}
@@ -68,7 +67,7 @@ func TestTokens(t *testing.T) {
 		Tokens []tokenJSON
 		Next   string `json:"next_cursor"`
 	}
-	json.Unmarshal([]byte(body), &page)
+	decode(t, body, &page)
 	seen := 0
 	for code == 200 && page.Next != "" {
 		seen += len(page.Tokens)
@@ -76,7 +75,7 @@ func TestTokens(t *testing.T) {
 		page.Next = ""
 		code, body = f.get(t, "/v1/tokens?limit=1&cursor="+next, bearerAuth(admin))
 		page.Tokens = nil
-		json.Unmarshal([]byte(body), &page)
+		decode(t, body, &page)
 	}
 	if seen+len(page.Tokens) != 3 {
 		t.Fatalf("paging saw %d tokens, want 3 (last %d %s)", seen+len(page.Tokens), code, body)

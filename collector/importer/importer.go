@@ -122,11 +122,9 @@ type importer struct {
 	bad     int
 	sample  sample
 	vm      vmLine
-	lblBuf  []store.Label
 
 	chunks   ChunkWriter // nil: write points with st.Write
 	buffered int         // points held in seriesEntry buffers
-	pending  int         // points of im.req not yet counted
 }
 
 // Import loads files into st, writing batches of opts.Batch points. Bad

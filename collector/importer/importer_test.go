@@ -64,8 +64,8 @@ func TestImport(t *testing.T) {
 		"net_bytes_total{host=\"h1\",dev=\"eth0\"} 100 1795132800.066\n"
 	vm := `{"metric":{"__name__":"load1","host":"h2"},"values":[0.5,0.7],"timestamps":[1795132800000,1795132830000]}` + "\n" +
 		`{"metric":{"__name__":"load1"},"values":[1],"timestamps":[1,2]}` + "\n"
-	os.WriteFile(filepath.Join(dir, "a.prom"), []byte(prom), 0o644)
-	os.WriteFile(filepath.Join(dir, "b.json"), []byte(vm), 0o644)
+	writeFile(t, filepath.Join(dir, "a.prom"), prom)
+	writeFile(t, filepath.Join(dir, "b.json"), vm)
 	st, err := pebble.Open(filepath.Join(dir, "db"), pebble.Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,16 @@ func FuzzParseText(f *testing.F) {
 	f.Add([]byte(`up 1 1795132800.5 # {a="b"} 1`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var s sample
-		parseText(line, &s)
+		ok, err := parseText(line, &s)
+		switch {
+		case ok && (err != nil || len(s.name) == 0):
+			t.Fatalf("%q: ok with error %v, name %q", line, err, s.name)
+		case !ok && err == nil:
+			// Only blank lines and comments are skipped without an error.
+			if l := bytes.TrimSpace(line); len(l) > 0 && l[0] != '#' {
+				t.Fatalf("%q: skipped without an error", line)
+			}
+		}
 	})
 }
 
@@ -141,7 +150,7 @@ func TestImportBlocks(t *testing.T) {
 	}
 	b.WriteString(`a{host="h1"} 99 ` + fmt.Sprint(t0) + "\n") // rewrites the first point
 	file := filepath.Join(dir, "x.prom")
-	os.WriteFile(file, []byte(b.String()), 0o644)
+	writeFile(t, file, b.String())
 	open := func(name string) *pebble.Store {
 		st, err := pebble.Open(filepath.Join(dir, name), pebble.Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1})
 		if err != nil {
@@ -184,7 +193,7 @@ func TestImportBlocks(t *testing.T) {
 func TestImportKeepsNames(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "x.prom")
-	os.WriteFile(file, []byte(`# HELP node_load1 1m load average.
+	writeFile(t, file, `# HELP node_load1 1m load average.
 # TYPE node_load1 gauge
 node_load1{instance="a:9100",job="node"} 0.5 1795132800000
 http_requests_total{instance="a:9100",code="200",check="x",empty=""} 7 1795132800000
@@ -194,7 +203,7 @@ up{agent="web-1",check="cpu"} 1 1795132800000
 cpu.usage{a="1"} 1 1795132800000
 x{__meta="1"} 1 1795132800000
 x{1a="1"} 1 1795132800000
-`), 0o644)
+`)
 	st, err := pebble.Open(filepath.Join(dir, "db"), pebble.Options{Logger: slog.New(slog.DiscardHandler), CompactInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -298,4 +307,11 @@ func FuzzImportedLabels(f *testing.F) {
 			t.Fatalf("%q: series %+v", line, sr)
 		}
 	})
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -207,7 +207,9 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, log *slog.Logger) (
 	reason := "bad_request"
 	reject := func(code protocol.Reject_Code, retry uint32, format string, args ...any) (*session, *quic.Stream, error) {
 		msg := fmt.Sprintf(format, args...)
-		protocol.WriteFrame(st, &protocol.HelloReply{Reply: &protocol.HelloReply_Reject{Reject: &protocol.Reject{
+		// The caller logs the refusal whether or not the reject arrives;
+		// an agent that cannot read it sees the stream end and retries.
+		_ = protocol.WriteFrame(st, &protocol.HelloReply{Reply: &protocol.HelloReply_Reject{Reject: &protocol.Reject{
 			Code: code, Message: msg, RetryAfterS: retry,
 		}}}, protocol.DefaultMaxFrameBytes)
 		st.Close()
@@ -215,7 +217,8 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, log *slog.Logger) (
 	}
 	if retry, busy := s.Admission.busy(); busy {
 		rej, err := busyReject(retry, s.Admission.pending.Load())
-		protocol.WriteFrame(st, &protocol.HelloReply{Reply: &protocol.HelloReply_Reject{Reject: rej}}, protocol.DefaultMaxFrameBytes)
+		// As in reject: the refusal is logged either way.
+		_ = protocol.WriteFrame(st, &protocol.HelloReply{Reply: &protocol.HelloReply_Reject{Reject: rej}}, protocol.DefaultMaxFrameBytes)
 		st.Close()
 		return nil, nil, err
 	}
@@ -348,7 +351,7 @@ func readBatch(st batchStream, maxFrame int) (*protocol.Batch, *badFrame) {
 	if b.Seq == 0 {
 		return nil, &badFrame{"seq_zero", "batch refused: seq 0; batch seqs start at 1 (an Ack of seq 0 is a refusal)"}
 	}
-	st.SetReadDeadline(time.Now().Add(trailerWait))
+	_ = st.SetReadDeadline(time.Now().Add(trailerWait)) // a quic.Stream's never fails
 	switch _, err := fr.Next(); {
 	case errors.Is(err, io.EOF):
 		return &b, nil
@@ -439,7 +442,8 @@ func (s *Server) batch(sess *session, st *quic.Stream) {
 	s.Metrics.Batch("quic", len(res.Write.Points), time.Since(read))
 	st.Close()
 	// Drain the agent's FIN so the stream is fully closed.
-	io.Copy(io.Discard, io.LimitReader(st, 1))
+	// An error means the agent reset the stream instead: closed either way.
+	_, _ = io.Copy(io.Discard, io.LimitReader(st, 1))
 }
 
 // store checks the session's token again, validates the batch and writes

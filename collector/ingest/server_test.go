@@ -90,12 +90,15 @@ func newFixtureWith(t *testing.T, v Validator, opts ...func(*Server)) *fixture {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln); close(done) }()
+	// Serve returns nil once ctx is cancelled; anything else stopped it early.
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		ln.Close()
-		<-done
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
 		st.Close()
 	})
 	return &fixture{addr: ln.Addr().String(), store: st, srv: srv, logs: logs}
@@ -255,8 +258,13 @@ func TestNoControlStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ := conn.OpenStreamSync(ctx)
-	st.Write([]byte{0x05, 1}) // a truncated Hello, then silence
+	st, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write([]byte{0x05, 1}); err != nil { // a truncated Hello, then silence
+		t.Fatal(err)
+	}
 	_, err = io.ReadAll(st)
 	var appErr *quic.ApplicationError
 	if !errors.As(err, &appErr) {

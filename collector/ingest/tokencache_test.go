@@ -50,9 +50,17 @@ func TestStalledTokenLookupKeepsAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); ln.Close(); <-done; pb.Close() })
+	// Serve returns nil once ctx is cancelled; anything else stopped it early.
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		ln.Close()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		pb.Close()
+	})
 	f := &fixture{addr: ln.Addr().String(), store: pb}
 
 	tok, rec, err := auth.Create(ctx, pb, "acme", store.RoleAgent, "web-1")

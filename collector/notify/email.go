@@ -338,7 +338,7 @@ func classifySMTP(ctx context.Context, err error) error {
 		se.Status = tpe.Code
 		se.Retryable = tpe.Code >= 400 && tpe.Code < 500
 		if len(tpe.Msg) > maxErrorBody {
-			se.Err = fmt.Errorf("%d %s...", tpe.Code, tpe.Msg[:maxErrorBody])
+			se.Err = fmt.Errorf("%d %s (cut at %d bytes)", tpe.Code, tpe.Msg[:maxErrorBody], maxErrorBody)
 		}
 	case errors.As(err, &pe), errors.As(err, &cve), errors.As(err, &hne), errors.As(err, &uae):
 		se.Retryable = false

@@ -226,7 +226,7 @@ func checkTemplate(t *template.Template) error {
 	if t.Tree == nil {
 		return nil
 	}
-	return checkNode(t.Tree.Root, 0)
+	return checkNode(t.Root, 0)
 }
 
 func checkNode(n parse.Node, depth int) error {

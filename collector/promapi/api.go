@@ -142,7 +142,9 @@ func (a *API) serve(h handler) func(w http.ResponseWriter, r *http.Request, tena
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 			w.WriteHeader(http.StatusOK)
-			w.Write(b)
+			// The status is sent: a failed write means the client went
+			// away, and there is no one left to tell.
+			_, _ = w.Write(b)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": v})
@@ -186,10 +188,19 @@ func badData(format string, args ...any) *apiErr {
 	return &apiErr{typ: "bad_data", status: http.StatusBadRequest, err: fmt.Errorf(format, args...)}
 }
 
+// writeJSON encodes v before sending the status, so a value JSON cannot
+// hold (a NaN, say) becomes a 500 that says so, not an empty 200.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(map[string]any{"status": "error", "errorType": "internal", "error": "encode response: " + err.Error()}) // strings only: always encodes
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	// The status is sent: a failed write means the client went away, and
+	// there is no one left to tell. The newline is json.Encoder's, kept.
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // WriteError writes an error in Prometheus' shape,

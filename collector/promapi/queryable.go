@@ -39,6 +39,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
@@ -137,7 +138,7 @@ func promSafe(metric string) bool {
 // Labels is the Prometheus label set of s.
 func Labels(s *store.Series) labels.Labels {
 	b := labels.NewScratchBuilder(4 + len(s.Labels))
-	b.Add(labels.MetricName, Name(s))
+	b.Add(model.MetricNameLabel, Name(s))
 	if s.Check == ImportCheck {
 		// The labels as imported (the importer checked them).
 		for _, l := range s.Labels {

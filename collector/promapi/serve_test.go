@@ -41,8 +41,12 @@ func TestServeAnswers(t *testing.T) {
 			rec := httptest.NewRecorder()
 			a.serve(tt.h)(rec, httptest.NewRequest("GET", "/prometheus/api/v1/x?a=1", nil), "acme")
 			var got, want any
-			json.Unmarshal(rec.Body.Bytes(), &got)
-			json.Unmarshal([]byte(tt.body), &want)
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("response %q: %v", rec.Body, err)
+			}
+			if err := json.Unmarshal([]byte(tt.body), &want); err != nil {
+				t.Fatalf("want %q: %v", tt.body, err)
+			}
 			gb, _ := json.Marshal(got)
 			wb, _ := json.Marshal(want)
 			if rec.Code != tt.code || string(gb) != string(wb) {

@@ -143,7 +143,9 @@ func open(cfg Config, log *slog.Logger, bo backoff) (*Store, error) {
 	case errors.As(err, &schemaErr):
 		return nil, err
 	default:
-		s.health.observe(err)
+		// Recorded for Health and logged once; New still succeeds, and
+		// keepConnecting retries in the background.
+		_ = s.health.observe(err)
 		s.connector.Go(func() { s.keepConnecting(err) })
 	}
 	return s, nil
@@ -197,7 +199,7 @@ func (s *Store) keepConnecting(first error) {
 		}
 		err := s.connect()
 		if err == nil {
-			s.health.observe(nil)
+			_ = s.health.observe(nil) // marks the store up again; nil in, nil out
 			s.log.Info("connected", "hosts", strings.Join(s.cfg.Hosts, ","), "local_dc", s.cfg.LocalDC, "attempts", s.attempts.Load())
 			return
 		}
@@ -207,7 +209,7 @@ func (s *Store) keepConnecting(first error) {
 			// Keep failing every call with this: it needs an operator.
 			s.connErr.Store(&err)
 		}
-		s.health.observe(err)
+		_ = s.health.observe(err) // only records the outage: the loop retries
 		if kind != lastKind {
 			s.log.Error("cassandra still unavailable, for another reason", "err", err)
 		}
@@ -330,7 +332,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func (s *Store) ping(ctx context.Context, sess *gocql.Session) error {
 	var v int64
-	err := sess.Query(s.st.selectCursor, pingCursor).Consistency(s.cons).WithContext(ctx).Scan(&v)
+	err := sess.Query(s.st.selectCursor, pingCursor).Consistency(s.cons).ScanContext(ctx, &v)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return nil
 	}

@@ -265,19 +265,26 @@ func TestHealthLogsOncePerChange(t *testing.T) {
 	h := health{log: slog.New(slog.NewTextHandler(&buf, nil))}
 	down := fmt.Errorf("write: %w", gocql.ErrNoConnections)
 	for range 100 {
-		h.observe(down)
+		if got := h.observe(down); got != down {
+			t.Fatalf("observe(%v) = %v, want its input back", down, got)
+		}
 	}
 	if h.state() == nil {
 		t.Error("not down after failures")
 	}
 	for range 10 {
-		h.observe(nil)
-		h.observe(context.Canceled) // the caller gave up: says nothing about Cassandra
+		if err := h.observe(nil); err != nil {
+			t.Fatalf("observe(nil) = %v", err)
+		}
+		// The caller gave up: says nothing about Cassandra, and is passed back.
+		if err := h.observe(context.Canceled); err != context.Canceled {
+			t.Fatalf("observe(context.Canceled) = %v", err)
+		}
 	}
 	if h.state() != nil {
 		t.Error("still down after a success")
 	}
-	h.observe(down)
+	_ = h.observe(down) // returns down, checked above; this test counts log lines
 	out := buf.String()
 	if n := strings.Count(out, "cassandra unavailable"); n != 2 {
 		t.Errorf("logged unavailable %d times, want 2:\n%s", n, out)

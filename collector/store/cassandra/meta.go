@@ -61,7 +61,7 @@ func (s *Store) Pending(ctx context.Context, res store.Resolution, slot int64) (
 	}
 	var per [queueShards][]store.Window
 	err = parallel(ctx, queueShards, func(ctx context.Context, sh int) error {
-		iter := sess.Query(s.st.selectQueue, int(res), slot, sh).Consistency(s.cons).WithContext(ctx).Iter()
+		iter := sess.Query(s.st.selectQueue, int(res), slot, sh).Consistency(s.cons).IterContext(ctx)
 		var (
 			start int64
 			id    []byte
@@ -110,7 +110,7 @@ func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
 		return 0, err
 	}
 	var v int64
-	err = sess.Query(s.st.selectCursor, name).Consistency(s.cons).WithContext(ctx).Scan(&v)
+	err = sess.Query(s.st.selectCursor, name).Consistency(s.cons).ScanContext(ctx, &v)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return 0, fmt.Errorf("cassandra: cursor %q: %w", name, store.ErrNotFound)
 	}
@@ -141,7 +141,7 @@ func (s *Store) Agents(ctx context.Context, tenant string) ([]store.Agent, error
 	if err != nil {
 		return nil, err
 	}
-	iter := sess.Query(s.st.selectAgents, tenant).Consistency(s.cons).WithContext(ctx).Iter()
+	iter := sess.Query(s.st.selectAgents, tenant).Consistency(s.cons).IterContext(ctx)
 	var out []store.Agent
 	for {
 		a := store.Agent{Tenant: tenant}
@@ -178,7 +178,7 @@ func (s *Store) Tokens(ctx context.Context, tenant string) ([]store.Token, error
 	if err != nil {
 		return nil, err
 	}
-	iter := sess.Query(s.st.selectTenantTokens, tenant).Consistency(s.cons).WithContext(ctx).Iter()
+	iter := sess.Query(s.st.selectTenantTokens, tenant).Consistency(s.cons).IterContext(ctx)
 	var out []store.Token
 	for {
 		t := store.Token{Tenant: tenant}
@@ -222,8 +222,8 @@ func (s *Store) TokenByHash(ctx context.Context, h store.TokenHash) (store.Token
 		role             string
 		created, revoked time.Time
 	)
-	err = sess.Query(s.st.selectToken, h[:]).Consistency(s.cons).WithContext(ctx).
-		Scan(&t.ID, &t.Tenant, &role, &t.Agent, &created, &revoked)
+	err = sess.Query(s.st.selectToken, h[:]).Consistency(s.cons).
+		ScanContext(ctx, &t.ID, &t.Tenant, &role, &t.Agent, &created, &revoked)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return store.Token{}, fmt.Errorf("cassandra: token: %w", store.ErrNotFound)
 	}

@@ -29,7 +29,7 @@ type hostPolicy struct {
 // writing another region. With c.AllowRemoteDC, the DC-aware fallback may
 // pick remote nodes, and remote logs when it does.
 func newHostPolicy(c *Config, remote *remoteUse) hostPolicy {
-	var fallback gocql.HostSelectionPolicy = gocql.DCAwareRoundRobinPolicy(c.LocalDC)
+	fallback := gocql.DCAwareRoundRobinPolicy(c.LocalDC)
 	if c.AllowRemoteDC {
 		fallback = &remoteWatch{HostSelectionPolicy: fallback, local: c.LocalDC, use: remote}
 		return hostPolicy{selection: gocql.TokenAwareHostPolicy(fallback)}

@@ -218,8 +218,16 @@ func (p *flakyProxy) forward(c net.Conn) {
 	}
 	defer up.Close()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-	go func() { io.Copy(c, up); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+	// Each direction copies until its source ends, then half-closes its
+	// destination so the peer sees the end. Errors just end the copy: the
+	// proxy cutting connections is its purpose, so there is nothing to report.
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		_ = dst.(*net.TCPConn).CloseWrite()
+		done <- struct{}{}
+	}
+	go pipe(up, c)
+	go pipe(c, up)
 	<-done
 	<-done
 }

@@ -27,7 +27,7 @@ func (s *Store) Series(ctx context.Context, f store.SeriesFilter) ([]store.Serie
 	agents := []string{f.Agent}
 	if f.Agent == "" {
 		agents = nil
-		iter := sess.Query(s.st.selectSeriesAgents, f.Tenant).Consistency(s.cons).WithContext(ctx).Iter()
+		iter := sess.Query(s.st.selectSeriesAgents, f.Tenant).Consistency(s.cons).IterContext(ctx)
 		var a string
 		for iter.Scan(&a) {
 			agents = append(agents, a)
@@ -63,7 +63,7 @@ func (s *Store) agentSeries(ctx context.Context, sess *gocql.Session, f store.Se
 	default:
 		q = sess.Query(s.st.selectSeriesAgent, f.Tenant, agent)
 	}
-	iter := q.Consistency(s.cons).WithContext(ctx).Iter()
+	iter := q.Consistency(s.cons).IterContext(ctx)
 	var (
 		out    []store.Series
 		check  string
@@ -131,7 +131,7 @@ func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) er
 func (s *Store) buckets(ctx context.Context, sess *gocql.Session, res store.Resolution, id store.SeriesID, from, to int64) ([]int64, error) {
 	width := res.BucketWidth()
 	iter := sess.Query(s.st.selectBuckets, id[:], int(res), store.BucketOf(from, width), store.BucketOf(to-1, width)).
-		Consistency(s.cons).WithContext(ctx).Iter()
+		Consistency(s.cons).IterContext(ctx)
 	var (
 		out []int64
 		b   int64
@@ -177,7 +177,7 @@ func (s *Store) points(ctx context.Context, sess *gocql.Session, id store.Series
 	}
 	var out []store.Point
 	for _, b := range bs {
-		iter := sess.Query(s.st.selectPoints, id[:], b, from, to, cqlLimit(limit, len(out))).Consistency(s.cons).WithContext(ctx).Iter()
+		iter := sess.Query(s.st.selectPoints, id[:], b, from, to, cqlLimit(limit, len(out))).Consistency(s.cons).IterContext(ctx)
 		var (
 			ts    int64
 			value *float64
@@ -230,7 +230,7 @@ func (s *Store) rollups(ctx context.Context, sess *gocql.Session, res store.Reso
 	}
 	var out []store.Rollup
 	for _, b := range bs {
-		iter := sess.Query(s.st.selectRollups[res], id[:], b, from, to, cqlLimit(limit, len(out))).Consistency(s.cons).WithContext(ctx).Iter()
+		iter := sess.Query(s.st.selectRollups[res], id[:], b, from, to, cqlLimit(limit, len(out))).Consistency(s.cons).IterContext(ctx)
 		r := store.Rollup{Series: id}
 		for iter.Scan(&r.TS, &r.Count, &r.Sum, &r.Min, &r.Max, &r.First, &r.Last, &r.Increase) {
 			out = append(out, r)
@@ -252,7 +252,7 @@ func (s *Store) LatestResults(ctx context.Context, tenant, agent string) ([]stor
 	if err != nil {
 		return nil, err
 	}
-	iter := sess.Query(s.st.selectLatest, tenant, agent).Consistency(s.cons).WithContext(ctx).Iter()
+	iter := sess.Query(s.st.selectLatest, tenant, agent).Consistency(s.cons).IterContext(ctx)
 	var (
 		out    []store.CheckResult
 		r      = store.CheckResult{Agent: agent}
@@ -296,7 +296,7 @@ func (s *Store) History(ctx context.Context, tenant, agent, check string, from, 
 				break
 			}
 		}
-		iter := sess.Query(s.st.selectHistory, tenant, agent, check, day, from, to, n).Consistency(s.cons).WithContext(ctx).Iter()
+		iter := sess.Query(s.st.selectHistory, tenant, agent, check, day, from, to, n).Consistency(s.cons).IterContext(ctx)
 		r := store.CheckResult{Agent: agent, Check: check}
 		var (
 			status int

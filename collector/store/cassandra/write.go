@@ -57,11 +57,11 @@ type job struct {
 // exec runs one job.
 func (s *Store) exec(ctx context.Context, sess *gocql.Session, j *job) error {
 	if j.batch == nil {
-		return sess.Query(j.stmt, j.args...).Consistency(s.cons).Idempotent(true).WithContext(ctx).Exec()
+		return sess.Query(j.stmt, j.args...).Consistency(s.cons).Idempotent(true).ExecContext(ctx)
 	}
-	b := sess.Batch(gocql.UnloggedBatch).Consistency(s.cons).WithContext(ctx)
+	b := sess.Batch(gocql.UnloggedBatch).Consistency(s.cons)
 	b.Entries = j.batch
-	return b.Exec()
+	return b.ExecContext(ctx)
 }
 
 // run executes jobs, at most cfg.WriteConcurrency at a time across the

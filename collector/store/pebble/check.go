@@ -219,7 +219,11 @@ func checkRecords(path string, manifest bool) error {
 	defer f.Close()
 	var num uint64
 	if !manifest {
-		fmt.Sscanf(filepath.Base(path), "%d.log", &num)
+		// The number checks recycled log chunks belong to this log; a
+		// .log that is not named by one is not Pebble's.
+		if _, err := fmt.Sscanf(filepath.Base(path), "%d.log", &num); err != nil {
+			return fmt.Errorf("not a write-ahead log: its name is not <number>.log: %w", err)
+		}
 	}
 	var ln = pebbledb.SSTableInfo{}.BackingSSTNum // record.NewReader's file number type
 	setNum(&ln, num)

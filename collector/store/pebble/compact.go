@@ -201,15 +201,15 @@ func (s *Store) compactBucket(ctx context.Context, b int64, st *CompactStats) er
 }
 
 type compactScratch struct {
-	enc          blockEncoder
-	run          run
-	merged       []store.Point
-	blocks       []byte // encoded blocks of the current run
-	offs         []int
-	keys         []byte // their keys, blockKeyLen each
-	runFrom      []byte
-	runTo        []byte
-	prefix, next []byte
+	enc     blockEncoder
+	run     run
+	merged  []store.Point
+	blocks  []byte // encoded blocks of the current run
+	offs    []int
+	keys    []byte // their keys, blockKeyLen each
+	runFrom []byte
+	runTo   []byte
+	prefix  []byte
 }
 
 // compactChunk rewrites up to compactChunk series of the bucket from key

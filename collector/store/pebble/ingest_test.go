@@ -135,7 +135,9 @@ func TestBlockRadixRoundTrip(t *testing.T) {
 			}
 			// Truncated or extended blocks fail cleanly.
 			for _, bad := range [][]byte{blk[:len(blk)-1], append(blk[:len(blk):len(blk)], 0), blk[:3]} {
-				decodeBlock(nil, store.SeriesID{}, bad, nil)
+				if _, _, err := decodeBlock(nil, store.SeriesID{}, bad, nil); err == nil {
+					t.Fatalf("jitter %d, %d points: a %d-byte block of a %d-byte one decoded", jitter, n, len(bad), len(blk))
+				}
 			}
 		}
 	}

@@ -67,14 +67,7 @@ func wantRollups(t *testing.T, what string, got, want []store.Rollup) {
 
 // rollupsBetween returns the windows starting in [from, to), by start.
 func rollupsBetween(rs []store.Rollup, from, to int64) []store.Rollup {
-	var out []store.Rollup
-	for _, r := range rs {
-		if from <= r.TS && r.TS < to {
-			out = append(out, r)
-		}
-	}
-	slices.SortFunc(out, func(a, b store.Rollup) int { return cmp.Compare(a.TS, b.TS) })
-	return out
+	return inWindow(rs, func(r store.Rollup) int64 { return r.TS }, from, to)
 }
 
 func testRollupsRoundTrip(t *testing.T, s store.Store) {

@@ -208,13 +208,18 @@ func short(ps []store.Point) string {
 
 // between returns the points with from <= ts < to, sorted by ts.
 func between(ps []store.Point, from, to int64) []store.Point {
-	var out []store.Point
-	for _, p := range ps {
-		if from <= p.TS && p.TS < to {
-			out = append(out, p)
+	return inWindow(ps, func(p store.Point) int64 { return p.TS }, from, to)
+}
+
+// inWindow returns the elements of xs whose ts is in [from, to), sorted by it.
+func inWindow[T any](xs []T, ts func(T) int64, from, to int64) []T {
+	var out []T
+	for _, x := range xs {
+		if t := ts(x); from <= t && t < to {
+			out = append(out, x)
 		}
 	}
-	slices.SortFunc(out, func(a, b store.Point) int { return cmp.Compare(a.TS, b.TS) })
+	slices.SortFunc(out, func(a, b T) int { return cmp.Compare(ts(a), ts(b)) })
 	return out
 }
 
