@@ -531,22 +531,6 @@ func (s *Suppression) Next(t time.Time) (start, end time.Time) {
 	return start, end
 }
 
-func (sc *Scope) matches(alarmID, agent, check string) bool {
-	return in(sc.Agents, agent) && in(sc.Checks, check) && in(sc.Alarms, alarmID)
-}
-
-func in(list []string, v string) bool {
-	if len(list) == 0 {
-		return true
-	}
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // Matcher answers, for each transition, whether a suppression silences
 // it. It is immutable: build a new one when suppressions change. Safe for
 // concurrent use.

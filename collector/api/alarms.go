@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -189,25 +190,29 @@ func (a *API) alarmFrom(r *http.Request, tok store.Token, req alarmRequest) (sto
 	return al, nil
 }
 
-// listAlarms: GET /v1/alarms, the tenant's alarms by id.
-func (a *API) listAlarms(r *http.Request, tok store.Token) (any, error) {
-	if err := allowParams(r, "limit", "cursor"); err != nil {
-		return nil, err
+// listPaged is a list endpoint (GET /v1/alarms, /v1/notification-plans):
+// the tenant's records from list, a page of them by id, each written out
+// by out.
+func listPaged[R, J any](name string, list func(ctx context.Context, tenant string) ([]R, error), id func(*R) string, out func(R) J) handler {
+	return func(r *http.Request, tok store.Token) (any, error) {
+		if err := allowParams(r, "limit", "cursor"); err != nil {
+			return nil, err
+		}
+		pg, err := parsePage(r.URL.Query())
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		recs, err := list(r.Context(), tok.Tenant)
+		if err != nil {
+			return nil, storeFailed("list "+name, err)
+		}
+		recs, next := paginate(recs, id, pg)
+		js := make([]J, 0, len(recs))
+		for _, rec := range recs {
+			js = append(js, out(rec))
+		}
+		return pageReply(name, js, next), nil
 	}
-	pg, err := parsePage(r.URL.Query())
-	if err != nil {
-		return nil, badRequest("%v", err)
-	}
-	list, err := a.Store.Alarms(r.Context(), tok.Tenant)
-	if err != nil {
-		return nil, storeFailed("list alarms", err)
-	}
-	list, next := paginate(list, func(al *store.Alarm) string { return al.ID }, pg)
-	out := make([]alarmJSON, 0, len(list))
-	for _, al := range list {
-		out = append(out, alarmOut(al))
-	}
-	return pageReply("alarms", out, next), nil
 }
 
 // findAlarm reads the alarm of the path's id: 404 when the tenant has none.
@@ -604,27 +609,6 @@ func compactJSON(raw []byte) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(strings.TrimSuffix(b.String(), "\n")), nil
-}
-
-// listPlans: GET /v1/notification-plans.
-func (a *API) listPlans(r *http.Request, tok store.Token) (any, error) {
-	if err := allowParams(r, "limit", "cursor"); err != nil {
-		return nil, err
-	}
-	pg, err := parsePage(r.URL.Query())
-	if err != nil {
-		return nil, badRequest("%v", err)
-	}
-	list, err := a.Store.Plans(r.Context(), tok.Tenant)
-	if err != nil {
-		return nil, storeFailed("list plans", err)
-	}
-	list, next := paginate(list, func(p *store.NotificationPlan) string { return p.ID }, pg)
-	out := make([]planJSON, 0, len(list))
-	for _, p := range list {
-		out = append(out, planOut(p))
-	}
-	return pageReply("plans", out, next), nil
 }
 
 func (a *API) findPlan(r *http.Request, tok store.Token) (store.NotificationPlan, error) {

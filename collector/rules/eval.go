@@ -225,7 +225,7 @@ func (g *Group) evalRule(ctx context.Context, r *Rule, ts time.Time) error {
 		}
 		data := template.AlertTemplateData(s.Metric.Map(), nil, "", s)
 		lb.Reset(s.Metric)
-		lb.Del(labels.MetricName)
+		lb.Del(model.MetricNameLabel)
 		for _, k := range sortedKeys(r.Spec.Labels) {
 			lb.Set(k, g.expand(ctx, r, r.Spec.Labels[k], data, ts))
 		}

@@ -129,7 +129,7 @@ func (a *AlertState) check() error {
 		return errors.New("no alertname label")
 	}
 	for k, v := range a.Labels {
-		if !model.LabelName(k).IsValidLegacy() || !model.LabelValue(v).IsValid() {
+		if !model.LegacyValidation.IsValidLabelName(k) || !model.LabelValue(v).IsValid() {
 			return fmt.Errorf("invalid label %q=%q", k, v)
 		}
 	}

@@ -39,7 +39,7 @@ func (s *Store) cas(ctx context.Context, stmt string, args ...any) (bool, map[st
 		return false, nil, err
 	}
 	row := map[string]any{}
-	applied, err := sess.Query(stmt, args...).Consistency(s.cons).SerialConsistency(serial).WithContext(ctx).MapScanCAS(row)
+	applied, err := sess.Query(stmt, args...).Consistency(s.cons).SerialConsistency(serial).MapScanCASContext(ctx, row)
 	return applied, row, s.health.observe(err)
 }
 
@@ -49,7 +49,7 @@ func (s *Store) one(ctx context.Context, cons gocql.Consistency, stmt string, ar
 	if err != nil {
 		return err
 	}
-	err = sess.Query(stmt, args...).Consistency(cons).WithContext(ctx).Scan(dest...)
+	err = sess.Query(stmt, args...).Consistency(cons).ScanContext(ctx, dest...)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return store.ErrNotFound
 	}
@@ -62,7 +62,7 @@ func (s *Store) iter(ctx context.Context, stmt string, args []any, scan func(it 
 	if err != nil {
 		return err
 	}
-	it := sess.Query(stmt, args...).Consistency(s.cons).WithContext(ctx).Iter()
+	it := sess.Query(stmt, args...).Consistency(s.cons).IterContext(ctx)
 	for scan(it) {
 	}
 	return s.health.observe(it.Close())
@@ -395,10 +395,10 @@ func (s *Store) AcquireLease(ctx context.Context, tenant string, shard int, owne
 		if err != nil {
 			return wrap(err)
 		}
-		b := sess.Batch(gocql.LoggedBatch).Consistency(s.cons).SerialConsistency(serial).WithContext(ctx).
+		b := sess.Batch(gocql.LoggedBatch).Consistency(s.cons).SerialConsistency(serial).
 			Query(st.takeLease, secs, owner, tenant, shard, r.token).
 			Query(st.bumpToken, r.token+1, tenant, shard)
-		applied, iter, err := b.MapExecCAS(map[string]any{})
+		applied, iter, err := b.MapExecCASContext(ctx, map[string]any{})
 		if iter != nil {
 			iter.Close()
 		}

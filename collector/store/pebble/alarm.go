@@ -162,15 +162,20 @@ func (s *Store) PutAlarm(ctx context.Context, a store.Alarm) (out store.Alarm, e
 }
 
 // Alarm returns one alarm.
-func (s *Store) Alarm(ctx context.Context, tenant, id string) (a store.Alarm, err error) {
-	err = s.alarmOp(ctx, "alarm "+id, func() error {
-		found, err := s.getJSON(alarmKey(akAlarm, tenant, id), &a)
+func (s *Store) Alarm(ctx context.Context, tenant, id string) (store.Alarm, error) {
+	return getRecord[store.Alarm](ctx, s, "alarm "+id, alarmKey(akAlarm, tenant, id))
+}
+
+// getRecord decodes the JSON record at k, or fails with ErrNotFound.
+func getRecord[T any](ctx context.Context, s *Store, what string, k []byte) (r T, err error) {
+	err = s.alarmOp(ctx, what, func() error {
+		found, err := s.getJSON(k, &r)
 		if err == nil && !found {
 			err = store.ErrNotFound
 		}
 		return err
 	})
-	return a, err
+	return r, err
 }
 
 // listJSON decodes every record under prefix.
@@ -243,6 +248,8 @@ func (s *Store) putRecord(ctx context.Context, kind byte, tenant, id, limit stri
 }
 
 // PutPlan creates or replaces a notification plan.
+//
+//nolint:dupl // PutPlan and PutSuppression are parallel; a shared helper would take nine parameters
 func (s *Store) PutPlan(ctx context.Context, p store.NotificationPlan) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("pebble: put plan: %w", err)
@@ -253,15 +260,8 @@ func (s *Store) PutPlan(ctx context.Context, p store.NotificationPlan) error {
 }
 
 // Plan returns one plan.
-func (s *Store) Plan(ctx context.Context, tenant, id string) (p store.NotificationPlan, err error) {
-	err = s.alarmOp(ctx, "plan "+id, func() error {
-		found, err := s.getJSON(alarmKey(akPlan, tenant, id), &p)
-		if err == nil && !found {
-			err = store.ErrNotFound
-		}
-		return err
-	})
-	return p, err
+func (s *Store) Plan(ctx context.Context, tenant, id string) (store.NotificationPlan, error) {
+	return getRecord[store.NotificationPlan](ctx, s, "plan "+id, alarmKey(akPlan, tenant, id))
 }
 
 // Plans lists a tenant's plans by id.
@@ -275,6 +275,8 @@ func (s *Store) DeletePlan(ctx context.Context, tenant, id string) error {
 }
 
 // PutSuppression creates or replaces a suppression.
+//
+//nolint:dupl // PutPlan and PutSuppression are parallel; a shared helper would take nine parameters
 func (s *Store) PutSuppression(ctx context.Context, sp store.Suppression) error {
 	if err := sp.Validate(); err != nil {
 		return fmt.Errorf("pebble: put suppression: %w", err)
