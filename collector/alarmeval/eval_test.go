@@ -82,7 +82,7 @@ func (h *hook) received() []received {
 	return append([]received(nil), h.got...)
 }
 
-func openStore(t *testing.T) *pebble.Store {
+func openStore(t testing.TB) *pebble.Store {
 	st, err := pebble.Open(t.TempDir(), pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
