@@ -32,6 +32,7 @@ func BenchmarkIngestHook(b *testing.B) {
 	start := time.Now().Add(-time.Hour)
 	batches := make([]*protocol.Batch, agents)
 	names := make([]string, agents)
+	stored := make([][]store.CheckResult, agents)
 	for a := range batches {
 		bt := &protocol.Batch{Seq: 1}
 		for c := range checks {
@@ -44,6 +45,7 @@ func BenchmarkIngestHook(b *testing.B) {
 		}
 		batches[a] = bt
 		names[a] = fmt.Sprint("agent-", a)
+		stored[a] = storedOf(bt)
 	}
 	i := 0
 	var now time.Time
@@ -51,11 +53,12 @@ func BenchmarkIngestHook(b *testing.B) {
 	run := func() {
 		a := i % agents
 		ts := start.Add(time.Duration(i/agents) * time.Second).UnixMilli()
-		for _, cr := range batches[a].Results {
+		for k, cr := range batches[a].Results {
 			cr.TimestampMs = ts
+			stored[a][k].TS = ts
 		}
 		now = time.UnixMilli(ts)
-		e.Stored("acme", names[a], batches[a])
+		e.Stored("acme", names[a], batches[a], stored[a])
 		e.process(ctx, <-e.jobs)
 		i++
 	}

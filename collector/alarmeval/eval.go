@@ -88,6 +88,7 @@ type Evaluator struct {
 type job struct {
 	tenant, agent string
 	b             *protocol.Batch
+	stored        []store.CheckResult
 }
 
 type tenant struct {
@@ -146,12 +147,15 @@ func New(cfg Config) *Evaluator {
 
 // Stored queues a stored batch for evaluation without blocking: when the
 // queue is full the batch is dropped, counted and logged (rate-limited).
-func (e *Evaluator) Stored(tenant, agent string, b *protocol.Batch) {
-	if len(b.GetResults()) == 0 {
+// Only the results in stored (those validation accepted, in the batch's
+// order) are evaluated: a result refused as dated in the future would
+// otherwise make every later one look stale.
+func (e *Evaluator) Stored(tenant, agent string, b *protocol.Batch, stored []store.CheckResult) {
+	if len(stored) == 0 {
 		return
 	}
 	select {
-	case e.jobs <- job{tenant: tenant, agent: agent, b: b}:
+	case e.jobs <- job{tenant: tenant, agent: agent, b: b, stored: stored}:
 	default:
 		e.dropped.Add(1)
 		e.logs.Warn(e.cfg.Log, "alarm evaluation queue full: batch not evaluated", "queue_full",
@@ -403,7 +407,15 @@ func (e *Evaluator) process(ctx context.Context, j job) {
 		trans  []store.Transition
 		notes  []store.Notification
 	)
+	next := 0 // j.stored is an ordered subset of the batch's results
 	for _, cr := range j.b.GetResults() {
+		if next >= len(j.stored) {
+			break
+		}
+		if s := &j.stored[next]; s.Check != cr.GetCheck() || s.TS != cr.GetTimestampMs() {
+			continue // refused by validation
+		}
+		next++
 		alarms := t.byCheck[cr.GetCheck()]
 		if len(alarms) == 0 {
 			continue

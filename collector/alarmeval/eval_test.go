@@ -263,8 +263,11 @@ func TestIngestFlipNotifiesOncePerTransition(t *testing.T) {
 	send(result("c", at(20), 97))
 	send(result("c", at(30), 5))
 	// web-2: a CRITICAL from a spool, older than the window, then an OK now.
+	// Then, in one batch, one dated an hour ahead, which validation
+	// refuses (not evaluated, or it would fire and make the next look
+	// stale), and an OK now.
 	send2(result("c", now.Add(-10*time.Minute), 99))
-	send2(result("c", now, 1))
+	send2(result("c", now.Add(time.Hour), 99), result("c", now, 1))
 
 	want := []string{"web-1:NONE>OK", "web-1:OK>CRITICAL", "web-1:CRITICAL>OK", "web-2:NONE>OK"}
 	waitFor(t, "transitions", func() bool {
@@ -341,10 +344,10 @@ func TestFailover(t *testing.T) {
 		return &protocol.Batch{Seq: uint64(s + 1), Results: []*protocol.CheckResult{result("c", at(s), v)}}
 	}
 	// Every batch reaches both, as if agents were spread over them.
-	both := func(bt *protocol.Batch) { a.Stored("acme", "web-1", bt); b.Stored("acme", "web-1", bt) }
-	a.Stored("acme", "web-1", batch(0, 1))
+	both := func(bt *protocol.Batch) { a.Stored("acme", "web-1", bt, storedOf(bt)); b.Stored("acme", "web-1", bt, storedOf(bt)) }
+	a.Stored("acme", "web-1", batch(0, 1), storedOf(batch(0, 1)))
 	waitFor(t, "a's lease", func() bool { return a.Held("acme") })
-	b.Stored("acme", "web-1", batch(0, 1))
+	b.Stored("acme", "web-1", batch(0, 1), storedOf(batch(0, 1)))
 	both(batch(10, 1))
 	both(batch(20, 99)) // counted towards CRITICAL by a
 	waitFor(t, "a's evaluations", func() bool { return a.Stats().Results == 3 })
@@ -353,9 +356,9 @@ func TestFailover(t *testing.T) {
 	}
 	stopA()
 	waitFor(t, "b's lease", func() bool { return b.Held("acme") })
-	b.Stored("acme", "web-1", batch(30, 99)) // completes a's count
-	b.Stored("acme", "web-1", batch(40, 1))
-	b.Stored("acme", "web-1", batch(50, 1))
+	for _, bt := range []*protocol.Batch{batch(30, 99) /* completes a's count */, batch(40, 1), batch(50, 1)} {
+		b.Stored("acme", "web-1", bt, storedOf(bt))
+	}
 	want := []string{"web-1:NONE>OK", "web-1:OK>CRITICAL", "web-1:CRITICAL>OK"}
 	waitFor(t, "transitions", func() bool { return len(transitions(t, st, "acme")) >= 3 })
 	waitFor(t, "notifications", func() bool { return len(h.received()) >= 2 })
@@ -369,4 +372,13 @@ func TestFailover(t *testing.T) {
 	if err := st.PutAlarmStates(context.Background(), store.Fence{Tenant: "acme", Token: 1}, nil, nil); err == nil {
 		t.Fatal("a stale fence was accepted")
 	}
+}
+
+// storedOf is what validation accepts of a batch: all of it, here.
+func storedOf(b *protocol.Batch) []store.CheckResult {
+	var out []store.CheckResult
+	for _, cr := range b.Results {
+		out = append(out, store.CheckResult{Check: cr.Check, TS: cr.TimestampMs})
+	}
+	return out
 }

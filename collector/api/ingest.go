@@ -148,7 +148,7 @@ func (a *API) ingest(r *http.Request, tok store.Token) (any, error) {
 		return nil, retryLater("store_failed", "the store did not accept the batch, so it was not acked; send it again later")
 	}
 	if a.Observer != nil {
-		a.Observer.Stored(tok.Tenant, agent, &b)
+		a.Observer.Stored(tok.Tenant, agent, &b, res.Write.Results)
 	}
 	ctx := r.Context()
 	ack, err := protocol.AppendFrame(nil, &protocol.Ack{Seq: b.Seq, Accepted: res.Accepted, Rejected: res.Rejected, Errors: res.Errors})

@@ -56,12 +56,14 @@ type Store interface {
 	store.TokenStore
 }
 
-// BatchObserver is told of each batch after it is durably stored. Stored
-// must return at once and never fail ingest (the alarm evaluator queues
-// the batch, or drops and counts it when its queue is full); it must not
-// modify b, and may keep it.
+// BatchObserver is told of each batch after it is durably stored, with
+// the check results validation accepted (in the batch's order; the others
+// were refused and must not be acted on). Stored must return at once and
+// never fail ingest (the alarm evaluator queues the batch, or drops and
+// counts it when its queue is full); it must not modify b or stored, and
+// may keep them.
 type BatchObserver interface {
-	Stored(tenant, agent string, b *protocol.Batch)
+	Stored(tenant, agent string, b *protocol.Batch, stored []store.CheckResult)
 }
 
 // Server is the QUIC ingest endpoint.
@@ -479,7 +481,7 @@ func (s *Server) store(ctx context.Context, sess *session, b *protocol.Batch) ou
 		sess.log.Info("store writes succeed again")
 	}
 	if s.Observer != nil {
-		s.Observer.Stored(sess.tenant, sess.agent, b)
+		s.Observer.Stored(sess.tenant, sess.agent, b, res.Write.Results)
 	}
 	return outcome{res: res}
 }
