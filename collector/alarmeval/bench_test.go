@@ -24,7 +24,7 @@ func BenchmarkIngestHook(b *testing.B) {
 	for c := range checks {
 		if _, err := st.PutAlarm(ctx, store.Alarm{Tenant: "acme", ID: fmt.Sprintf("a%d", c), Check: fmt.Sprintf("check%d", c),
 			Criteria: "if (metric['metric_3'] > 90) { return new AlarmStatus(CRITICAL, 'high: #{metric_3}'); }\nreturn new AlarmStatus(OK);",
-			Period: 30 * time.Second}); err != nil {
+			Period:   30 * time.Second}); err != nil {
 			b.Fatal(err)
 		}
 	}

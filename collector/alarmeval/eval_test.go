@@ -344,7 +344,10 @@ func TestFailover(t *testing.T) {
 		return &protocol.Batch{Seq: uint64(s + 1), Results: []*protocol.CheckResult{result("c", at(s), v)}}
 	}
 	// Every batch reaches both, as if agents were spread over them.
-	both := func(bt *protocol.Batch) { a.Stored("acme", "web-1", bt, storedOf(bt)); b.Stored("acme", "web-1", bt, storedOf(bt)) }
+	both := func(bt *protocol.Batch) {
+		a.Stored("acme", "web-1", bt, storedOf(bt))
+		b.Stored("acme", "web-1", bt, storedOf(bt))
+	}
 	a.Stored("acme", "web-1", batch(0, 1), storedOf(batch(0, 1)))
 	waitFor(t, "a's lease", func() bool { return a.Held("acme") })
 	b.Stored("acme", "web-1", batch(0, 1), storedOf(batch(0, 1)))
