@@ -1,6 +1,7 @@
 package alarmeval
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,6 +23,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/vigilmon/vigil/collector/alarm"
+	"github.com/vigilmon/vigil/collector/api"
 	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/notify"
@@ -384,4 +386,45 @@ func storedOf(b *protocol.Batch) []store.CheckResult {
 		out = append(out, store.CheckResult{Check: cr.Check, TS: cr.TimestampMs})
 	}
 	return out
+}
+
+// TestHTTPIngestEvaluates: POST /v1/ingest feeds the evaluator as QUIC
+// ingest does.
+func TestHTTPIngestEvaluates(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t)
+	setup(t, st, "acme", flipCriteria, h)
+	e, _ := start(t, Config{Store: st, Owner: "c1", LeaseTTL: time.Second})
+	a := &api.API{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Name: "test",
+		Validator: ingest.Validator{MaxAge: time.Hour}, Observer: e}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	tok, _, err := auth.Create(context.Background(), st, "acme", store.RoleAgent, "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i, v := range []float64{1, 99} {
+		raw, _ := protocol.AppendFrame(nil, &protocol.Batch{Seq: uint64(i + 1),
+			Results: []*protocol.CheckResult{result("c", now.Add(time.Duration(i-2)*10*time.Second), v)}})
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/ingest", bytes.NewReader(raw))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set(api.AgentHeader, "web-1")
+		req.Header.Set("Content-Type", api.ProtobufType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /v1/ingest: %s", resp.Status)
+		}
+	}
+	waitFor(t, "the webhook", func() bool { return len(h.received()) == 1 })
+	if got := transitions(t, st, "acme"); !equal(got, []string{"web-1:NONE>OK", "web-1:OK>CRITICAL"}) {
+		t.Fatalf("transitions %v", got)
+	}
+	if got := h.received(); got[0].state != "CRITICAL" {
+		t.Fatalf("webhook got %+v", got)
+	}
 }
