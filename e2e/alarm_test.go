@@ -69,7 +69,7 @@ func TestAlarmNotifiesOncePerTransition(t *testing.T) {
 	}
 	if _, err := st.PutAlarm(ctx, store.Alarm{Tenant: "dev", ID: "v-high", Name: "v high", Check: "plugin.flip",
 		Criteria: "if (metric['v'] > 90) { return new AlarmStatus(CRITICAL, 'v is #{v}'); }\nreturn new AlarmStatus(OK);",
-		Period: 10 * time.Second, Plan: "ops"}); err != nil {
+		Period:   10 * time.Second, Plan: "ops"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
