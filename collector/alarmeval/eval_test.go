@@ -428,3 +428,45 @@ func TestHTTPIngestEvaluates(t *testing.T) {
 		t.Fatalf("webhook got %+v", got)
 	}
 }
+
+// TestLabelledInstancesSurviveTakeover: a labelled result is one state per
+// label set, stored under agent and label key and read back by the next
+// lease holder.
+func TestLabelledInstancesSurviveTakeover(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t)
+	setup(t, st, "acme", flipCriteria, h)
+	now := time.Now()
+	fs := func(s int, root, data float64) *protocol.Batch {
+		lbl := func(m string) []*protocol.Label { return []*protocol.Label{{Key: "mount", Value: m}} }
+		return &protocol.Batch{Seq: uint64(s + 1), Results: []*protocol.CheckResult{{Check: "c",
+			TimestampMs: now.Add(time.Duration(s-30) * time.Second).UnixMilli(), Status: protocol.Status_STATUS_OK,
+			Metrics: []*protocol.Metric{
+				{Name: "v", Type: protocol.MetricType_METRIC_TYPE_GAUGE, Value: root, Labels: lbl("/")},
+				{Name: "v", Type: protocol.MetricType_METRIC_TYPE_GAUGE, Value: data, Labels: lbl("/data")},
+			}}}}
+	}
+	a, stopA := start(t, Config{Store: st, Owner: "a", LeaseTTL: time.Second})
+	bt := fs(0, 99, 1)
+	a.Stored("acme", "web-1", bt, storedOf(bt))
+	waitFor(t, "a's transitions", func() bool { return a.Stats().Transitions == 2 })
+	stopA()
+	b, _ := start(t, Config{Store: st, Owner: "b", LeaseTTL: time.Second})
+	bt = fs(10, 1, 1)
+	b.Stored("acme", "web-1", bt, storedOf(bt))
+	waitFor(t, "b's transition", func() bool { return b.Stats().Transitions == 1 })
+	want := []string{`web-1{mount="/"}:NONE>CRITICAL`, `web-1{mount="/data"}:NONE>OK`, `web-1{mount="/"}:CRITICAL>OK`}
+	got := transitions(t, st, "acme")
+	if len(got) == 3 && got[0] != want[0] { // a's two share a time
+		got[0], got[1] = got[1], got[0]
+	}
+	if !equal(got, want) {
+		t.Fatalf("transitions %v, want %v", got, want)
+	}
+	waitFor(t, "notifications", func() bool { return len(h.received()) == 2 })
+	for _, r := range h.received() {
+		if r.agent != `web-1{mount="/"}` {
+			t.Fatalf("webhook got %+v", h.received())
+		}
+	}
+}
