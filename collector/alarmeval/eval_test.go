@@ -470,3 +470,37 @@ func TestLabelledInstancesSurviveTakeover(t *testing.T) {
 		}
 	}
 }
+
+// TestFencedWriterStops: a collector whose lease was taken over (it was
+// paused past its expiry, say) has its writes refused, stops evaluating
+// the tenant and records nothing.
+func TestFencedWriterStops(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t)
+	setup(t, st, "acme", flipCriteria, h)
+	a, _ := start(t, Config{Store: st, Owner: "a", LeaseTTL: time.Minute})
+	now := time.Now()
+	bt := &protocol.Batch{Seq: 1, Results: []*protocol.CheckResult{result("c", now.Add(-20*time.Second), 1)}}
+	a.Stored("acme", "web-1", bt, storedOf(bt))
+	waitFor(t, "NONE → OK", func() bool { return a.Stats().Transitions == 1 })
+	a.mu.Lock()
+	l := a.held["acme"]
+	a.mu.Unlock()
+	// Another collector takes the lease as if a's had expired.
+	ctx := context.Background()
+	if err := st.ReleaseLease(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := st.AcquireLease(ctx, "acme", 0, "x", time.Minute); err != nil || !ok {
+		t.Fatalf("steal: %v %v", ok, err)
+	}
+	bt = &protocol.Batch{Seq: 2, Results: []*protocol.CheckResult{result("c", now.Add(-10*time.Second), 99)}}
+	a.Stored("acme", "web-1", bt, storedOf(bt))
+	waitFor(t, "a to let go", func() bool { return !a.Held("acme") })
+	if got := transitions(t, st, "acme"); !equal(got, []string{"web-1:NONE>OK"}) {
+		t.Fatalf("transitions %v", got)
+	}
+	if ns, _ := st.Notifications(ctx, "acme", 0); len(ns) != 0 || a.Stats().Transitions != 1 {
+		t.Fatalf("queued %+v, stats %+v", ns, a.Stats())
+	}
+}
