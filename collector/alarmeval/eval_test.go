@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go"
 
 	"github.com/vigilmon/vigil/collector/alarm"
@@ -502,5 +503,36 @@ func TestFencedWriterStops(t *testing.T) {
 	}
 	if ns, _ := st.Notifications(ctx, "acme", 0); len(ns) != 0 || a.Stats().Transitions != 1 {
 		t.Fatalf("queued %+v, stats %+v", ns, a.Stats())
+	}
+}
+
+// TestFullQueueDropsAndCounts: Stored never blocks; past the queue's size
+// batches are dropped and counted on /metrics.
+func TestFullQueueDropsAndCounts(t *testing.T) {
+	e := New(Config{Store: openStore(t), Owner: "a", QueueSize: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	reg := prometheus.NewRegistry()
+	if err := e.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	bt := &protocol.Batch{Seq: 1, Results: []*protocol.CheckResult{result("c", time.Now(), 1)}}
+	for range 3 {
+		e.Stored("acme", "web-1", bt, storedOf(bt)) // nothing runs: the queue fills
+	}
+	e.Stored("acme", "web-1", &protocol.Batch{Seq: 2}, nil) // nothing stored: not queued
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() == "vigil_alarm_eval_dropped_batches_total" {
+			dropped = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if dropped != 2 {
+		t.Fatalf("vigil_alarm_eval_dropped_batches_total %v, want 2", dropped)
+	}
+	if s := e.Stats(); s.Dropped != 2 || len(e.jobs) != 1 {
+		t.Fatalf("stats %+v, queue %d", s, len(e.jobs))
 	}
 }
