@@ -546,6 +546,10 @@ type Alarms struct {
 func (a *Alarms) On() bool { return a.Enabled == nil || *a.Enabled }
 
 func (a *Alarms) defaults() error {
+	if a.Enabled == nil {
+		on := true
+		a.Enabled = &on
+	}
 	if a.LeaseTTL.Duration == 0 {
 		a.LeaseTTL.Duration = 30 * time.Second
 	}
