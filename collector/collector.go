@@ -4,7 +4,9 @@ package collector
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigilmon/vigil/collector/alarmeval"
 	"github.com/vigilmon/vigil/collector/api"
 	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
@@ -104,6 +107,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		StoreDeadline: cfg.Ingest.StoreDeadline.Duration,
 		Admission:     ingest.Admission{MaxPending: cfg.QUIC.Hello.MaxPending, RetryAfterMax: cfg.QUIC.Hello.RetryAfterMax.Duration},
 	}
+	alarms, err := startAlarms(cfg, st, m, log)
+	if err != nil {
+		return err
+	}
+	if alarms != nil {
+		ing.Observer = alarms
+	}
 	qln, err := ing.Listen(cfg.QUIC.Listen, cert)
 	if err != nil {
 		return err
@@ -118,6 +128,9 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	queries := &querylimit.Guard{Limits: cfg.Query.Limits(), Log: log.With("component", "query"), Counter: m}
 	apiH := &api.API{Store: tokens, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version,
 		Query: queries, StoreDeadline: cfg.Ingest.StoreDeadline.Duration, Ready: ready}
+	if alarms != nil {
+		apiH.Observer = alarms
+	}
 	srv := &http.Server{
 		Handler:           apiH.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -136,10 +149,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	ictx, stopIngest := context.WithCancel(context.Background())
 	defer stopIngest()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var wg sync.WaitGroup
 	wg.Go(func() { errc <- ing.Serve(ictx, qln) })
 	wg.Go(func() { errc <- job.Run(ictx) }) // rollups and retention, stopped with ingest
+	if alarms != nil {
+		wg.Go(func() { errc <- alarms.Run(ictx) }) // stopped with ingest; releases its leases
+	}
 	wg.Go(func() {
 		var err error
 		if cfg.HTTP.CertFile != "" {
@@ -175,4 +191,31 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	qln.Close()
 	log.Info("collector stopped")
 	return runErr
+}
+
+// startAlarms makes the alarm evaluator if [alarms] enables it and the
+// store keeps alarms; nil otherwise.
+func startAlarms(cfg *Config, st store.Store, m *metrics.Metrics, log *slog.Logger) (*alarmeval.Evaluator, error) {
+	if !cfg.Alarms.On() {
+		return nil, nil
+	}
+	as, ok := st.(store.AlarmStore)
+	if !ok {
+		log.Warn("alarms: the store keeps no alarms; alarms are not evaluated")
+		return nil, nil
+	}
+	// Unique per run: a restarted collector must not renew the lease of
+	// its previous run, whose state it does not have.
+	var suffix [6]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		return nil, fmt.Errorf("alarms: lease owner id: %w", err)
+	}
+	a := cfg.Alarms
+	e := alarmeval.New(alarmeval.Config{Store: as, Owner: cfg.Name + "/" + hex.EncodeToString(suffix[:]),
+		LeaseTTL: a.LeaseTTL.Duration, QueueSize: a.QueueSize, Refresh: a.Refresh.Duration,
+		DeliveryConcurrency: a.DeliveryConcurrency, Log: log.With("component", "alarms")})
+	if err := e.Register(m.Registry()); err != nil {
+		return nil, fmt.Errorf("alarms: %w", err)
+	}
+	return e, nil
 }

@@ -36,6 +36,8 @@ type Config struct {
 	Ingest Ingest `toml:"ingest"`
 	// TokenCache is [token_cache]: how token checks ride out a slow store.
 	TokenCache TokenCache `toml:"token_cache"`
+	// Alarms is [alarms]: evaluation at ingest and notification delivery.
+	Alarms Alarms `toml:"alarms"`
 }
 
 // Limits bounds what agents may make the collector keep (DESIGN §9). A
@@ -419,6 +421,9 @@ func (c *Config) defaults() error {
 		return err
 	}
 	c.TokenCache = TokenCache{TTL: Duration{Duration: tc.TTL}, MaxStale: Duration{Duration: tc.MaxStale}, LookupTimeout: Duration{Duration: tc.LookupTimeout}, Size: tc.Size}
+	if err := c.Alarms.defaults(); err != nil {
+		return err
+	}
 	switch c.Log.Format {
 	case "":
 		c.Log.Format = "text"
@@ -513,6 +518,61 @@ func (q *Query) defaults() error {
 	}
 	if q.QueueWait.Duration < time.Millisecond || q.QueueWait.Duration > q.Timeout.Duration {
 		return fmt.Errorf("query.queue_wait %v: want 1ms to query.timeout (%v)", q.QueueWait.Duration, q.Timeout.Duration)
+	}
+	return nil
+}
+
+// Alarms is [alarms]: evaluating alarms on the check results this
+// collector stores, and delivering their notifications (issue 16).
+type Alarms struct {
+	// Enabled evaluates alarms and delivers notifications (default true).
+	Enabled *bool `toml:"enabled"`
+	// LeaseTTL is how long a tenant's evaluation lease lasts unrenewed
+	// (default 30s, 1s to 10m): how long alarms of a tenant go
+	// unevaluated after its evaluating collector dies.
+	LeaseTTL Duration `toml:"lease_ttl"`
+	// QueueSize bounds the stored batches waiting for evaluation (default
+	// 4096, 1 to 1000000); past it batches are not evaluated (counted in
+	// vigil_alarm_eval_dropped_batches_total).
+	QueueSize int `toml:"queue_size"`
+	// Refresh is how often alarm definitions are read again (default 30s).
+	Refresh Duration `toml:"refresh"`
+	// DeliveryConcurrency is how many tenants' notifications are sent at
+	// once (default 4, 1 to 256).
+	DeliveryConcurrency int `toml:"delivery_concurrency"`
+}
+
+// On reports whether alarms are evaluated.
+func (a *Alarms) On() bool { return a.Enabled == nil || *a.Enabled }
+
+func (a *Alarms) defaults() error {
+	if a.Enabled == nil {
+		on := true
+		a.Enabled = &on
+	}
+	if a.LeaseTTL.Duration == 0 {
+		a.LeaseTTL.Duration = 30 * time.Second
+	}
+	if a.LeaseTTL.Duration < time.Second || a.LeaseTTL.Duration > 10*time.Minute {
+		return fmt.Errorf("alarms.lease_ttl %v: want 1s to 10m", a.LeaseTTL.Duration)
+	}
+	if a.QueueSize == 0 {
+		a.QueueSize = 4096
+	}
+	if a.QueueSize < 1 || a.QueueSize > 1_000_000 {
+		return fmt.Errorf("alarms.queue_size %d: want 1 to 1000000", a.QueueSize)
+	}
+	if a.Refresh.Duration == 0 {
+		a.Refresh.Duration = 30 * time.Second
+	}
+	if a.Refresh.Duration < time.Second {
+		return fmt.Errorf("alarms.refresh %v: want at least 1s", a.Refresh.Duration)
+	}
+	if a.DeliveryConcurrency == 0 {
+		a.DeliveryConcurrency = 4
+	}
+	if a.DeliveryConcurrency < 1 || a.DeliveryConcurrency > 256 {
+		return fmt.Errorf("alarms.delivery_concurrency %d: want 1 to 256", a.DeliveryConcurrency)
 	}
 	return nil
 }

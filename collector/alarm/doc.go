@@ -4,10 +4,9 @@
 // no I/O, starts no goroutines and reads no clock; the collector feeds it
 // results and the time, persists its state and sends notifications.
 //
-// Not yet wired: nothing calls this package yet. Evaluating at ingest,
-// keeping Machine and Agent states (and an evaluation lease) in the
-// store, the /v1/ alarm API, notification plans and suppressions are
-// later steps of issue 16.
+// collector/alarmeval evaluates at ingest and keeps Machine states in the
+// store under an evaluation lease. Not yet wired: Tick (NO_DATA), Hold and
+// Agent (AGENT_DOWN), the /v1/ alarm API and suppressions.
 //
 // # The criteria language
 //

@@ -30,6 +30,9 @@ type API struct {
 	Log   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observer, if set, is told of each batch POST /v1/ingest stored
+	// (alarm evaluation), as on the QUIC path.
+	Observer ingest.BatchObserver
 	// Validator checks batches sent to POST /v1/ingest; a zero MaxAge
 	// means the default raw retention (ingest.go).
 	Validator ingest.Validator

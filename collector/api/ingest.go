@@ -147,6 +147,9 @@ func (a *API) ingest(r *http.Request, tok store.Token) (any, error) {
 		a.logs.Log(log, slog.LevelError, "store write failed; batch not acked", "store", "seq", b.Seq, "points", len(res.Write.Points), "err", err)
 		return nil, retryLater("store_failed", "the store did not accept the batch, so it was not acked; send it again later")
 	}
+	if a.Observer != nil {
+		a.Observer.Stored(tok.Tenant, agent, &b, res.Write.Results)
+	}
 	ctx := r.Context()
 	ack, err := protocol.AppendFrame(nil, &protocol.Ack{Seq: b.Seq, Accepted: res.Accepted, Rejected: res.Rejected, Errors: res.Errors})
 	if err != nil {

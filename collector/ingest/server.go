@@ -56,6 +56,16 @@ type Store interface {
 	store.TokenStore
 }
 
+// BatchObserver is told of each batch after it is durably stored, with
+// the check results validation accepted (in the batch's order; the others
+// were refused and must not be acted on). Stored must return at once and
+// never fail ingest (the alarm evaluator queues the batch, or drops and
+// counts it when its queue is full); it must not modify b or stored, and
+// may keep them.
+type BatchObserver interface {
+	Stored(tenant, agent string, b *protocol.Batch, stored []store.CheckResult)
+}
+
 // Server is the QUIC ingest endpoint.
 type Server struct {
 	Store     Store
@@ -87,6 +97,9 @@ type Server struct {
 	// Now is the clock told to agents in Welcome (default time.Now); tests
 	// set it to play a collector whose clock differs from the agent's.
 	Now func() time.Time
+	// Observer, if set, is told of each batch once it is stored (alarm
+	// evaluation); it must not block.
+	Observer BatchObserver
 
 	wg          sync.WaitGroup
 	storeFailed atomic.Bool // logs a store outage once, not once per batch
@@ -470,6 +483,9 @@ func (s *Server) store(ctx context.Context, sess *session, b *protocol.Batch) ou
 	}
 	if s.storeFailed.Swap(false) {
 		sess.log.Info("store writes succeed again")
+	}
+	if s.Observer != nil {
+		s.Observer.Stored(sess.tenant, sess.agent, b, res.Write.Results)
 	}
 	return outcome{res: res}
 }

@@ -4,12 +4,11 @@
 // that retries through a Queue. It touches no storage: the Queue is an
 // interface, and MemQueue, the one implementation here, is in memory.
 //
-// Not yet wired: nothing calls this package yet. A durable Queue in the
-// store (Pebble and Cassandra, with the delivery history), notification
-// plans (which receivers get which states of which alarm), suppressions,
-// the /v1/ API for receivers and a test-notification endpoint, and
-// calling Grouper and Deliverer from the alarm evaluation are later steps
-// of issue 16.
+// collector/alarmeval drives Deliverer over a durable Queue in the store
+// (alarmeval.StoreQueue) with the receivers of notification plans. Not
+// yet wired: Grouper (each transition is its own notification),
+// suppressions, the /v1/ API for receivers and a test-notification
+// endpoint.
 //
 // # Notifications and idempotency
 //
