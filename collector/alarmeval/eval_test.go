@@ -123,10 +123,18 @@ func start(t *testing.T, cfg Config) (*Evaluator, func()) {
 	cfg.Retry = notify.RetryPolicy{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 	e := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.Run(ctx); close(done) }()
+	// Run returns nil once ctx is cancelled; anything else stopped it early.
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
 	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("evaluator stopped: %v", err)
+			}
+		})
+	}
 	t.Cleanup(stop)
 	return e, stop
 }
@@ -197,9 +205,16 @@ func agentConn(t *testing.T, st *pebble.Store, e *Evaluator, tenant, agent strin
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); ln.Close(); <-done })
+	// Serve returns nil once ctx is cancelled; anything else stopped it early.
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		ln.Close()
+		if err := <-served; err != nil {
+			t.Errorf("ingest server stopped: %v", err)
+		}
+	})
 	tok, _, err := auth.Create(context.Background(), st, tenant, store.RoleAgent, agent)
 	if err != nil {
 		t.Fatal(err)
