@@ -251,7 +251,7 @@ func TestRulesPendingFiringServed(t *testing.T) {
 	}
 	// A failing rule: health err, its lastError, counted.
 	bad := rd.Groups[1]["rules"].([]any)[0].(map[string]any)
-	if bad["health"] != "err" || !strings.Contains(bad["lastError"].(string), "exceeded limit") {
+	if bad["labels"] == nil || bad["annotations"] == nil || bad["health"] != "err" || !strings.Contains(bad["lastError"].(string), "exceeded limit") {
 		t.Errorf("rule over its group's limit: %v", bad)
 	}
 	rec := httptest.NewRecorder()
