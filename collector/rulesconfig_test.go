@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,5 +41,27 @@ func TestRulesConfig(t *testing.T) {
 		if _, err := ParseConfig([]byte("name = \"c1\"\n" + doc)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one naming %s", doc, err, want)
 		}
+	}
+}
+
+// CheckRules refuses a bad rule file as the start does.
+func TestCheckRules(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ok.yml"), []byte("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := "name = \"c1\"\n[[rules.tenant]]\nname = \"acme\"\nfiles = [\"" + filepath.Join(dir, "*.yml") + "\"]\n"
+	c, err := ParseConfig([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckRules(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.yml"), []byte("groups:\n- name: g2\n  rules:\n  - alert: B\n    expr: up ==\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckRules(); err == nil || !strings.Contains(err.Error(), "bad.yml") || !strings.Contains(err.Error(), `"B"`) {
+		t.Errorf("bad file: %v", err)
 	}
 }
