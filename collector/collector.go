@@ -21,8 +21,10 @@ import (
 	"github.com/vigilmon/vigil/collector/auth"
 	"github.com/vigilmon/vigil/collector/ingest"
 	"github.com/vigilmon/vigil/collector/metrics"
+	"github.com/vigilmon/vigil/collector/promapi"
 	"github.com/vigilmon/vigil/collector/querylimit"
 	"github.com/vigilmon/vigil/collector/rollup"
+	"github.com/vigilmon/vigil/collector/rules"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/collector/store/cassandra"
 	"github.com/vigilmon/vigil/collector/store/pebble"
@@ -126,7 +128,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	// One queue and one set of limits for every query endpoint.
 	queries := &querylimit.Guard{Limits: cfg.Query.Limits(), Log: log.With("component", "query"), Counter: m}
-	apiH := &api.API{Store: tokens, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version,
+	prom := &promapi.API{Store: tokens, Retention: cfg.Retention(), Version: Version, Guard: queries, Log: log}
+	ruleSet, err := startRules(cfg, prom, m, log)
+	if err != nil {
+		return err
+	}
+	prom.Rules = ruleSet
+	apiH := &api.API{Prom: prom, Store: tokens, Log: log, Name: cfg.Name, Validator: ing.Validator, Retention: cfg.Retention(), Metrics: m, Version: Version,
 		Query: queries, StoreDeadline: cfg.Ingest.StoreDeadline.Duration, Ready: ready}
 	if alarms != nil {
 		apiH.Observer = alarms
@@ -155,6 +163,9 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	wg.Go(func() { errc <- job.Run(ictx) }) // rollups and retention, stopped with ingest
 	if alarms != nil {
 		wg.Go(func() { errc <- alarms.Run(ictx) }) // stopped with ingest; releases its leases
+	}
+	if ruleSet.Len() > 0 {
+		wg.Go(func() { ruleSet.Run(ictx, log.With("component", "rules")) }) // stopped with ingest
 	}
 	wg.Go(func() {
 		var err error
@@ -218,4 +229,23 @@ func startAlarms(cfg *Config, st store.Store, m *metrics.Metrics, log *slog.Logg
 		return nil, fmt.Errorf("alarms: %w", err)
 	}
 	return e, nil
+}
+
+// startRules loads the rule files of [rules], each tenant's groups
+// querying through prom (its engine, the tenant's series, the [query]
+// limits). A bad file stops the start with the loader's error, naming
+// the file, group and rule.
+func startRules(cfg *Config, prom *promapi.API, m *metrics.Metrics, log *slog.Logger) (*rules.Set, error) {
+	set, err := rules.LoadSet(cfg.RuleFiles(), cfg.RuleLimits(), prom.RuleQueryFunc, nil)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	m.ShowRules(func() metrics.RuleStats {
+		s := set.Stats()
+		return metrics.RuleStats{Evaluations: s.Evaluations, Failures: s.Failures, Firing: s.Firing}
+	})
+	if n := set.Len(); n > 0 {
+		log.Info("rules loaded", "groups", n, "tenants", len(cfg.Rules.Tenants))
+	}
+	return set, nil
 }

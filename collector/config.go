@@ -38,6 +38,8 @@ type Config struct {
 	TokenCache TokenCache `toml:"token_cache"`
 	// Alarms is [alarms]: evaluation at ingest and notification delivery.
 	Alarms Alarms `toml:"alarms"`
+	// Rules is [rules]: Prometheus alerting rule files per tenant.
+	Rules Rules `toml:"rules"`
 }
 
 // Limits bounds what agents may make the collector keep (DESIGN §9). A
@@ -422,6 +424,9 @@ func (c *Config) defaults() error {
 	}
 	c.TokenCache = TokenCache{TTL: Duration{Duration: tc.TTL}, MaxStale: Duration{Duration: tc.MaxStale}, LookupTimeout: Duration{Duration: tc.LookupTimeout}, Size: tc.Size}
 	if err := c.Alarms.defaults(); err != nil {
+		return err
+	}
+	if err := c.Rules.defaults(); err != nil {
 		return err
 	}
 	switch c.Log.Format {

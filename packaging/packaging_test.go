@@ -86,7 +86,9 @@ func TestCollectorSample(t *testing.T) {
 	shown := map[string]bool{}
 	flatten(doc, "", shown)
 	for _, k := range tomlKeys(reflect.TypeFor[collector.Config](), "") {
-		if !shown[k] {
+		// An array of tables has no default to uncomment: the sample
+		// shows it as an example.
+		if !shown[k] && !(k == "rules.tenant" && bytes.Contains(sample, []byte("##   [[rules.tenant]]"))) {
 			t.Errorf("collector.toml does not show %s", k)
 		}
 	}

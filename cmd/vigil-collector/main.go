@@ -75,8 +75,11 @@ func serviceSpec() daemon.Spec {
 		Description: "Vigil collector: receives check results from agents, stores them and serves the query API",
 		Config:      defaultConfig,
 		CheckConfig: func(path string) error {
-			_, err := collector.LoadConfig(path)
-			return err
+			cfg, err := collector.LoadConfig(path)
+			if err != nil {
+				return err
+			}
+			return cfg.CheckRules()
 		},
 	}
 }

@@ -60,6 +60,10 @@ type API struct {
 	// error (writes refused, reads failing) makes it 503 with the reason.
 	Ready func() error
 
+	// Prom, when set, is the Prometheus API, shared with the rule runner
+	// so both use one engine; nil: one made from the fields above.
+	Prom *promapi.API
+
 	promOnce sync.Once
 	prom     *promapi.API
 
@@ -117,7 +121,10 @@ func (a *API) routes() []route {
 		if a.Query == nil {
 			a.Query = &querylimit.Guard{Log: a.Log, Counter: a.Metrics}
 		}
-		a.prom = &promapi.API{Store: a.Store, Retention: a.Retention, Version: a.Version, Now: a.Now, Guard: a.Query, Log: a.Log}
+		a.prom = a.Prom
+		if a.prom == nil {
+			a.prom = &promapi.API{Store: a.Store, Retention: a.Retention, Version: a.Version, Now: a.Now, Guard: a.Query, Log: a.Log}
+		}
 	})
 	for _, ep := range a.prom.Endpoints() {
 		h := a.promRead(ep.Serve)

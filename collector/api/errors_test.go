@@ -49,7 +49,7 @@ func TestPrometheusErrorShape(t *testing.T) {
 		{"no token", "GET", "/prometheus/api/v1/query?query=1", nil, 401, "unauthenticated", "Bearer"},
 		{"unknown token", "GET", "/prometheus/api/v1/query?query=1", bearerAuth("vgl_nope"), 401, "unauthenticated", "unknown or revoked"},
 		{"agent token", "GET", "/prometheus/api/v1/labels", bearerAuth(agentTok), 403, "forbidden", "role read"},
-		{"unknown endpoint", "GET", "/prometheus/api/v1/rules", bearerAuth(read), 404, "not_found", "/prometheus/api/v1/rules"},
+		{"unknown endpoint", "GET", "/prometheus/api/v1/targets", bearerAuth(read), 404, "not_found", "/prometheus/api/v1/targets"},
 		{"unknown method", "DELETE", "/prometheus/api/v1/query", bearerAuth(read), 404, "not_found", "DELETE"},
 		{"unknown endpoint without token", "GET", "/prometheus/api/v1/alerts", nil, 401, "unauthenticated", "Bearer"},
 		{"bad query", "GET", "/prometheus/api/v1/query?query=rate(", bearerAuth(read), 400, "bad_data", "query"},

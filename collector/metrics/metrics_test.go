@@ -27,6 +27,7 @@ func TestREADMEListsMetrics(t *testing.T) {
 	m.StoreHead(func() int { return 0 }, 1)
 	m.StoreHealth(func() StoreHealth { return StoreHealth{} })
 	m.ShowTokenLookups()
+	m.ShowRules(func() RuleStats { return RuleStats{} })
 	// Vectors only appear once they have a series.
 	m.Batch("quic", 1, time.Millisecond)
 	m.Rejected("bad_metric", 1)

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/vigilmon/vigil/collector/querylimit"
+	"github.com/vigilmon/vigil/collector/rules"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
@@ -56,6 +57,9 @@ type API struct {
 	Guard *querylimit.Guard
 	// Log gets answers with a 5xx status, once each; nil: slog.Default.
 	Log *slog.Logger
+	// Rules are the alerting rule groups served by /rules and /alerts
+	// (each tenant sees its own); nil: none.
+	Rules *rules.Set
 
 	once   sync.Once
 	engine *promql.Engine
@@ -104,6 +108,8 @@ func (a *API) Endpoints() []Endpoint {
 		{"/label/{name}/values", a.serve(a.labelValues)},
 		{"/metadata", a.serve(a.metadata)},
 		{"/status/buildinfo", a.serve(a.buildinfo)},
+		{"/rules", a.serve(a.rules)},
+		{"/alerts", a.serve(a.alerts)},
 	}
 }
 

@@ -29,8 +29,9 @@
 // store takes only from agents and the importer); native histograms in
 // results; $externalLabels and $externalURL are empty.
 //
-// Not wired yet: nothing in the collector loads rule files, runs Run per
-// tenant, persists GroupState or serves RulesData/AlertsData; a caller
-// supplies the QueryFunc (EngineQueryFunc over a tenant's queryable) and
-// drives Group.Eval with its own clock.
+// Wiring: the collector loads [rules] files per tenant into a Set
+// (LoadSet), runs it (Set.Run, one Run loop per group) with the Prometheus
+// API's engine (promapi.API.RuleQueryFunc), and serves RulesData and
+// AlertsData at /prometheus/api/v1/rules and /alerts. GroupState is not
+// persisted yet.
 package rules

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -135,6 +136,10 @@ type Group struct {
 	rules    []*Rule
 	lastEval time.Time
 	evalDur  time.Duration
+
+	// evals and failures count rule evaluations, for the collector's
+	// metrics.
+	evals, failures atomic.Uint64
 }
 
 // NewGroup returns the group spec of tenant, querying with q. counter may
@@ -174,6 +179,10 @@ func (g *Group) Eval(ctx context.Context, ts time.Time) error {
 			r.health = HealthErr
 		}
 		g.mu.Unlock()
+		g.evals.Add(1)
+		if err != nil {
+			g.failures.Add(1)
+		}
 		if err != nil && first == nil {
 			first = fmt.Errorf("tenant %s: group %q: rule %q: %w", g.Tenant, g.Spec.Name, r.Spec.Name, err)
 		}
