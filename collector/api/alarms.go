@@ -49,9 +49,16 @@ var (
 )
 
 // alarmAdmin wraps h so it only runs for an admin token, with a body of
-// at most maxAlarmBody bytes.
+// at most maxAlarmBody bytes. A change that succeeded is told to
+// a.Alarms, so evaluation applies it without waiting for its refresh.
 func (a *API) alarmAdmin(h handler) http.Handler {
-	return a.serve("change alarms", []store.Role{store.RoleAdmin}, maxAlarmBody, writeVigilError, h)
+	return a.serve("change alarms", []store.Role{store.RoleAdmin}, maxAlarmBody, writeVigilError, func(r *http.Request, tok store.Token) (any, error) {
+		v, err := h(r, tok)
+		if err == nil {
+			a.invalidate(tok.Tenant)
+		}
+		return v, err
+	})
 }
 
 // alarmTest wraps the test endpoint: it changes nothing, so a read token
