@@ -8,7 +8,7 @@ import (
 	"unicode"
 
 	"github.com/vigilmon/vigil/collector/alarm"
-	"github.com/vigilmon/vigil/collector/alarmeval"
+	"github.com/vigilmon/vigil/collector/alarmeval/suppression"
 	"github.com/vigilmon/vigil/collector/store"
 )
 
@@ -63,7 +63,7 @@ type suppressionJSON struct {
 func suppressionOut(sp store.Suppression) suppressionJSON {
 	out := suppressionJSON{ID: sp.ID, Name: sp.Name, Windows: []string{}, NotifyOnRecovery: sp.NotifyOnRecovery,
 		Created: sp.Created.UTC(), Updated: sp.Updated.UTC()}
-	if s, err := alarmeval.SuppressionFromStore(sp); err == nil {
+	if s, err := suppression.FromStore(sp); err == nil {
 		out.Scope = scopeJSON(s.Scope)
 		for _, w := range s.Windows {
 			out.Windows = append(out.Windows, w.String())
@@ -135,7 +135,7 @@ func (a *API) suppressionFrom(tok store.Token, req suppressionRequest) (store.Su
 		return store.Suppression{}, badRequest("%v", err)
 	}
 	now := a.now()
-	sp := alarmeval.SuppressionToStore(tok.Tenant, req.Name, s)
+	sp := suppression.ToStore(tok.Tenant, req.Name, s)
 	if len(sp.Recurring) > store.MaxTextBytes {
 		return store.Suppression{}, badRequest("windows: %d bytes of text together; at most %d", len(sp.Recurring), store.MaxTextBytes)
 	}
@@ -178,7 +178,7 @@ func (a *API) getSuppression(r *http.Request, tok store.Token) (any, error) {
 		return nil, err
 	}
 	out := suppressionOut(sp)
-	s, err := alarmeval.SuppressionFromStore(sp)
+	s, err := suppression.FromStore(sp)
 	if err != nil {
 		e := errorf(http.StatusInternalServerError, "internal", "suppression %q: the stored record is unreadable", sp.ID)
 		e.cause = err

@@ -1,4 +1,8 @@
-package alarmeval
+// Package suppression maps suppressions between the alarm package's
+// model (scope lists, parsed windows) and the store's record. It is its
+// own package so both the API and alarmeval use it without an import
+// cycle (alarmeval's tests drive the API).
+package suppression
 
 import (
 	"fmt"
@@ -15,8 +19,8 @@ import (
 // newline (the API refuses them), so the join is lossless. Each field
 // holds at most store.MaxTextBytes, which bounds the lists.
 
-// SuppressionToStore is s as the store keeps it for tenant.
-func SuppressionToStore(tenant, name string, s alarm.Suppression) store.Suppression {
+// ToStore is s as the store keeps it for tenant.
+func ToStore(tenant, name string, s alarm.Suppression) store.Suppression {
 	ws := make([]string, len(s.Windows))
 	for i, w := range s.Windows {
 		ws[i] = w.String()
@@ -27,9 +31,9 @@ func SuppressionToStore(tenant, name string, s alarm.Suppression) store.Suppress
 		NotifyOnRecovery: s.NotifyOnRecovery}
 }
 
-// SuppressionFromStore reads a stored suppression back. One written by
+// FromStore reads a stored suppression back. One written by
 // other means with Start and End set becomes a one-shot window.
-func SuppressionFromStore(sp store.Suppression) (alarm.Suppression, error) {
+func FromStore(sp store.Suppression) (alarm.Suppression, error) {
 	s := alarm.Suppression{ID: sp.ID, NotifyOnRecovery: sp.NotifyOnRecovery,
 		Scope: alarm.Scope{Agents: split(sp.Agent), Checks: split(sp.Check), Alarms: split(sp.Alarm)}}
 	texts := split(sp.Recurring)
