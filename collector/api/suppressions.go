@@ -3,9 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strings"
+	"regexp"
 	"time"
-	"unicode"
 
 	"github.com/vigilmon/vigil/collector/alarm"
 	"github.com/vigilmon/vigil/collector/alarmeval/suppression"
@@ -30,9 +29,6 @@ func (a *API) invalidate(tenant string) {
 		a.Alarms.Invalidate(tenant)
 	}
 }
-
-// maxScopeName bounds one agent, check or alarm name in a scope.
-const maxScopeName = 128
 
 // scopeJSON is alarm.Scope with its lists always written.
 type scopeJSON struct {
@@ -115,14 +111,18 @@ func (a *API) suppressionFrom(tok store.Token, req suppressionRequest) (store.Su
 		}
 		s.Windows = append(s.Windows, w)
 	}
+	// Names as agents, checks and alarms have them; none holds the
+	// newline the store's record joins them with.
 	for _, l := range []struct {
 		what  string
 		names []string
-	}{{"agents", s.Scope.Agents}, {"checks", s.Scope.Checks}, {"alarms", s.Scope.Alarms}} {
+		re    *regexp.Regexp
+		max   int
+	}{{"agents", s.Scope.Agents, checkIDRe, 128}, {"checks", s.Scope.Checks, checkIDRe, 128}, {"alarms", s.Scope.Alarms, alarmIDRe, 64}} {
 		total := 0
 		for i, n := range l.names {
-			if n == "" || len(n) > maxScopeName || strings.IndexFunc(n, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' }) >= 0 {
-				return store.Suppression{}, badRequest("scope.%s[%d] %q: must be 1-%d printable characters without spaces", l.what, i, n, maxScopeName)
+			if !l.re.MatchString(n) {
+				return store.Suppression{}, badRequest("scope.%s[%d] %q: must be 1-%d characters of A-Z a-z 0-9 . _ -", l.what, i, n, l.max)
 			}
 			total += len(n) + 1
 		}
