@@ -124,7 +124,7 @@ func start(t *testing.T, cfg Config) (*Evaluator, func()) {
 	e := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { e.Run(ctx); close(done) }()
+	go func() { _ = e.Run(ctx); close(done) }()
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
@@ -198,7 +198,7 @@ func agentConn(t *testing.T, st *pebble.Store, e *Evaluator, tenant, agent strin
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln); close(done) }()
+	go func() { _ = srv.Serve(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); ln.Close(); <-done })
 	tok, _, err := auth.Create(context.Background(), st, tenant, store.RoleAgent, agent)
 	if err != nil {
