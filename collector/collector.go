@@ -138,6 +138,9 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		Query: queries, StoreDeadline: cfg.Ingest.StoreDeadline.Duration, Ready: ready}
 	if alarms != nil {
 		apiH.Observer = alarms
+		// Changes made through this collector apply here at once; another
+		// collector holding a tenant's lease sees them at its refresh.
+		apiH.Alarms = alarms
 	}
 	srv := &http.Server{
 		Handler:           apiH.Handler(),

@@ -58,7 +58,7 @@ func TestPrometheusClientsGetPrometheusAnswers(t *testing.T) {
 		errType     string
 	}{
 		{"/prometheus/api/v1/query?query=up", "", 401, "unauthenticated"},
-		{"/prometheus/api/v1/rules", read, 404, "not_found"},
+		{"/prometheus/api/v1/targets", read, 404, "not_found"},
 	} {
 		req, _ := http.NewRequest("GET", "http://"+e.http+tt.path, nil)
 		if tt.token != "" {

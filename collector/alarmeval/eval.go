@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilmon/vigil/collector/alarm"
+	"github.com/vigilmon/vigil/collector/alarmeval/suppression"
 	"github.com/vigilmon/vigil/collector/notify"
 	"github.com/vigilmon/vigil/collector/store"
 	"github.com/vigilmon/vigil/internal/lograte"
@@ -75,6 +76,7 @@ type Evaluator struct {
 	inv  chan string
 
 	dropped, results, transitions, storeErrors atomic.Uint64
+	suppressed                                 atomic.Uint64
 	logs                                       lograte.Limiter
 
 	// tenants is the evaluation goroutine's alone.
@@ -100,6 +102,9 @@ type tenant struct {
 	byCheck  map[string][]*compiled
 	plans    map[string]store.NotificationPlan
 	machines map[key]*instance
+	// supp silences notifications in maintenance windows; nil when the
+	// tenant has no suppressions.
+	supp *alarm.Matcher
 }
 
 type compiled struct {
@@ -175,12 +180,15 @@ func (e *Evaluator) Invalidate(tenant string) {
 // Stats are the Evaluator's counters.
 type Stats struct {
 	Dropped, Results, Transitions, StoreErrors uint64
+	// Suppressed counts transitions recorded but not notified because a
+	// suppression was active.
+	Suppressed uint64
 }
 
 // Stats returns the counters.
 func (e *Evaluator) Stats() Stats {
 	return Stats{Dropped: e.dropped.Load(), Results: e.results.Load(), Transitions: e.transitions.Load(),
-		StoreErrors: e.storeErrors.Load()}
+		StoreErrors: e.storeErrors.Load(), Suppressed: e.suppressed.Load()}
 }
 
 // Register exposes the counters on reg (the collector's /metrics).
@@ -193,6 +201,7 @@ func (e *Evaluator) Register(reg prometheus.Registerer) error {
 		{"vigil_alarm_eval_results_total", "Check results evaluated against alarms (per alarm instance).", &e.results},
 		{"vigil_alarm_eval_transitions_total", "Alarm state transitions recorded.", &e.transitions},
 		{"vigil_alarm_eval_store_errors_total", "Failed store operations of alarm evaluation and delivery.", &e.storeErrors},
+		{"vigil_alarm_eval_suppressed_total", "Alarm transitions recorded but not notified because a suppression was active.", &e.suppressed},
 	} {
 		v := c.v
 		if err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
@@ -300,8 +309,9 @@ func (e *Evaluator) lose(t *tenant) {
 	e.mu.Unlock()
 }
 
-// refresh reads the tenant's alarms and plans, keeping what is compiled
-// (and the states loaded) of alarms whose version did not change.
+// refresh reads the tenant's alarms, plans and suppressions, keeping what
+// is compiled (and the states loaded) of alarms whose version did not
+// change.
 func (e *Evaluator) refresh(ctx context.Context, t *tenant) error {
 	defs, err := e.cfg.Store.Alarms(ctx, t.name)
 	if err != nil {
@@ -311,6 +321,11 @@ func (e *Evaluator) refresh(ctx context.Context, t *tenant) error {
 	if err != nil {
 		return fmt.Errorf("tenant %s: read plans: %w", t.name, err)
 	}
+	supps, err := e.cfg.Store.Suppressions(ctx, t.name)
+	if err != nil {
+		return fmt.Errorf("tenant %s: read suppressions: %w", t.name, err)
+	}
+	t.supp = e.matcher(t.name, supps)
 	alarms := make(map[string]*compiled, len(defs))
 	byCheck := map[string][]*compiled{}
 	for _, d := range defs {
@@ -347,6 +362,33 @@ func (e *Evaluator) refresh(ctx context.Context, t *tenant) error {
 	}
 	t.loadedAt = e.cfg.Now()
 	return nil
+}
+
+// matcher builds the tenant's suppression matcher. A stored suppression
+// that does not read back (written by other means) is skipped with a
+// warning rather than silencing everything or nothing.
+func (e *Evaluator) matcher(tenant string, stored []store.Suppression) *alarm.Matcher {
+	if len(stored) == 0 {
+		return nil
+	}
+	list := make([]alarm.Suppression, 0, len(stored))
+	for _, sp := range stored {
+		s, err := suppression.FromStore(sp)
+		if err != nil {
+			e.logs.Warn(e.cfg.Log, "suppression unreadable; not applied", "bad_suppression",
+				"tenant", tenant, "suppression", sp.ID, "err", err)
+			continue
+		}
+		list = append(list, s)
+	}
+	m, err := alarm.NewMatcher(list)
+	if err != nil {
+		// Ids are unique per tenant in the store, and each passed
+		// Validate: this is a defect, not bad input.
+		e.logs.Warn(e.cfg.Log, "suppressions not applied", "bad_suppression", "tenant", tenant, "err", err)
+		return nil
+	}
+	return m
 }
 
 // subject is how an instance is named in the store's per-agent state:
@@ -406,6 +448,8 @@ func (e *Evaluator) process(ctx context.Context, j job) {
 		states []store.AlarmState
 		trans  []store.Transition
 		notes  []store.Notification
+		// silencedN counts the transitions suppressions kept from notifying.
+		silencedN uint64
 	)
 	next := 0 // j.stored is an ordered subset of the batch's results
 	for _, cr := range j.b.GetResults() {
@@ -467,8 +511,20 @@ func (e *Evaluator) process(ctx context.Context, j job) {
 				if eff != alarm.EffectTransition {
 					continue
 				}
+				// A suppressed transition is still recorded, with the
+				// reason in its history message, but not notified.
+				silenced, reason := false, ""
+				if t.supp != nil {
+					silenced, reason = t.supp.Suppressed(c.def.ID, j.agent, cr.GetCheck(), tr.At, tr.To)
+				}
 				trans = append(trans, store.Transition{Alarm: c.def.ID, Agent: subj, From: tr.From.String(), To: tr.To.String(),
-					At: tr.At, Message: tr.Message})
+					At: tr.At, Message: withReason(tr.Message, reason)})
+				if silenced {
+					silencedN++
+					e.cfg.Log.Debug("transition suppressed", "tenant", t.name, "alarm", c.def.ID, "agent", j.agent,
+						"check", cr.GetCheck(), "to", tr.To.String(), "reason", reason)
+					continue
+				}
 				notes = append(notes, e.notifications(t, c, subj, cr.GetCheck(), tr, now)...)
 			}
 		}
@@ -490,6 +546,23 @@ func (e *Evaluator) process(ctx context.Context, j job) {
 		return
 	}
 	e.transitions.Add(uint64(len(trans)))
+	e.suppressed.Add(silencedN)
+}
+
+// withReason appends a suppression's reason to a transition's message
+// for its history ("disk 95% full [suppressed by patch-night]"), when the
+// store's text field has room for it.
+func withReason(msg, reason string) string {
+	if reason == "" {
+		return msg
+	}
+	if msg == "" {
+		return "[" + reason + "]"
+	}
+	if out := msg + " [" + reason + "]"; len(out) <= store.MaxTextBytes {
+		return out
+	}
+	return msg
 }
 
 // writeFailed drops the tenant's state in memory, which ran ahead of the

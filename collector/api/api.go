@@ -33,6 +33,9 @@ type API struct {
 	// Observer, if set, is told of each batch POST /v1/ingest stored
 	// (alarm evaluation), as on the QUIC path.
 	Observer ingest.BatchObserver
+	// Alarms, if set, is told of each change to a tenant's alarms,
+	// plans and suppressions (the alarm evaluator), so they apply at once.
+	Alarms Invalidator
 	// Validator checks batches sent to POST /v1/ingest; a zero MaxAge
 	// means the default raw retention (ingest.go).
 	Validator ingest.Validator
@@ -111,6 +114,11 @@ func (a *API) routes() []route {
 		{"GET /v1/notification-plans/{id}", a.read(a.getPlan)},
 		{"PUT /v1/notification-plans/{id}", a.alarmAdmin(a.updatePlan)},
 		{"DELETE /v1/notification-plans/{id}", a.alarmAdmin(a.deletePlan)},
+		{"GET /v1/suppressions", a.read(listPaged("suppressions", func(ctx context.Context, t string) ([]store.Suppression, error) { return a.Store.Suppressions(ctx, t) }, func(s *store.Suppression) string { return s.ID }, suppressionOut))},
+		{"POST /v1/suppressions", a.alarmAdmin(a.createSuppression)},
+		{"GET /v1/suppressions/{id}", a.read(a.getSuppression)},
+		{"PUT /v1/suppressions/{id}", a.alarmAdmin(a.updateSuppression)},
+		{"DELETE /v1/suppressions/{id}", a.alarmAdmin(a.deleteSuppression)},
 	}
 	if a.Metrics != nil {
 		rs = append(rs, route{"GET /metrics", a.Metrics.Handler()})

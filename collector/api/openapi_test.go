@@ -82,6 +82,7 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 		"AlarmState":       alarmStateJSON{Entered: &time.Time{}, Pending: "WARNING", Count: 1},
 		"Transition":       transitionJSON{Instance: "{mount=\"/\"}"},
 		"AlarmTestAnswer":  testAnswer{},
+		"Suppression":      suppressionJSON{Active: new(bool), Next: &spanJSON{}},
 	} {
 		b, _ := json.Marshal(v)
 		var fields map[string]any
