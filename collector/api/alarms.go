@@ -766,22 +766,11 @@ func (a *API) backtestAlarm(r *http.Request, tok store.Token) (any, error) {
 	if err := allowParams(r, "from", "to", "agent"); err != nil {
 		return nil, err
 	}
+	from, to, err := a.span(r, maxBacktestRange)
+	if err != nil {
+		return nil, err
+	}
 	q := r.URL.Query()
-	now := a.now()
-	to, err := parseTime(q.Get("to"), now, now)
-	if err != nil {
-		return nil, badRequest("to: %v", err)
-	}
-	from, err := parseTime(q.Get("from"), now, to.Add(-defaultHistory))
-	if err != nil {
-		return nil, badRequest("from: %v", err)
-	}
-	if !from.Before(to) {
-		return nil, badRequest("from (%s) must be before to (%s)", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
-	}
-	if to.Sub(from) > maxBacktestRange {
-		return nil, badRequest("from..to spans %v; at most %v allowed", to.Sub(from).Round(time.Second), maxBacktestRange)
-	}
 	al, err := a.findAlarm(r, tok)
 	if err != nil {
 		return nil, err

@@ -97,21 +97,9 @@ func (a *API) checkHistory(r *http.Request, tok store.Token) (any, error) {
 	if err := allowParams(r, "from", "to"); err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
-	now := a.now()
-	to, err := parseTime(q.Get("to"), now, now)
+	from, to, err := a.span(r, maxHistoryRange)
 	if err != nil {
-		return nil, badRequest("to: %v", err)
-	}
-	from, err := parseTime(q.Get("from"), now, to.Add(-defaultHistory))
-	if err != nil {
-		return nil, badRequest("from: %v", err)
-	}
-	if !from.Before(to) {
-		return nil, badRequest("from (%s) must be before to (%s)", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
-	}
-	if to.Sub(from) > maxHistoryRange {
-		return nil, badRequest("from..to spans %v; at most %v allowed", to.Sub(from).Round(time.Second), maxHistoryRange)
+		return nil, err
 	}
 	agent, check := r.PathValue("agent"), r.PathValue("check")
 	latest, ok, err := a.agentResults(r.Context(), tok, agent)
@@ -216,4 +204,24 @@ func seriesCursorKey(s *store.Series) string {
 		b.WriteString(l.Value)
 	}
 	return b.String()
+}
+
+// span reads from= and to= of a history request: to defaults to now,
+// from to defaultHistory before to, and they may span at most max.
+func (a *API) span(r *http.Request, max time.Duration) (from, to time.Time, err error) {
+	q := r.URL.Query()
+	now := a.now()
+	if to, err = parseTime(q.Get("to"), now, now); err != nil {
+		return from, to, badRequest("to: %v", err)
+	}
+	if from, err = parseTime(q.Get("from"), now, to.Add(-defaultHistory)); err != nil {
+		return from, to, badRequest("from: %v", err)
+	}
+	if !from.Before(to) {
+		return from, to, badRequest("from (%s) must be before to (%s)", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	}
+	if to.Sub(from) > max {
+		return from, to, badRequest("from..to spans %v; at most %v allowed", to.Sub(from).Round(time.Second), max)
+	}
+	return from, to, nil
 }
