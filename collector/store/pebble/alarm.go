@@ -539,9 +539,44 @@ func (s *Store) Enqueue(ctx context.Context, f store.Fence, ns []store.Notificat
 		if added == 0 {
 			return nil
 		}
+		if err := s.pruneNotifications(ctx, b, f.Tenant, time.Now().Add(-notificationRetention)); err != nil {
+			return err
+		}
 		return s.commitAlarm(b)
 	})
 	return added, err
+}
+
+// notificationRetention is how long a finished notification and its
+// history are kept, as the Cassandra backend's TTL keeps them.
+const notificationRetention = 30 * 24 * time.Hour
+
+// pruneBatch bounds the notifications one Enqueue deletes, so a backlog
+// of old ones costs a few enqueues instead of one long one.
+const pruneBatch = 256
+
+// pruneNotifications adds to b the deletion of the tenant's finished
+// notifications created before cutoff (at most pruneBatch): without it
+// the embedded store would keep every notification ever sent. A pending
+// one stays until it is delivered or given up.
+func (s *Store) pruneNotifications(ctx context.Context, b *pebbledb.Batch, tenant string, cutoff time.Time) error {
+	prefix := alarmKey(akCreated, tenant)
+	old, err := s.scanIndex(ctx, tenant, prefix, appendMS(bytes.Clone(prefix), cutoff.UnixMilli()), false, pruneBatch)
+	if err != nil {
+		return err
+	}
+	for _, n := range old {
+		if n.Status == store.NotificationPending {
+			continue
+		}
+		if err := b.Delete(alarmKey(akNote, tenant, n.Key), nil); err != nil {
+			return err
+		}
+		if err := b.Delete(createdKey(tenant, n.Created.UnixMilli(), n.Key), nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // noteFromIndex reads the notification an index key names: the index

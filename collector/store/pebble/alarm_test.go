@@ -70,3 +70,38 @@ func FuzzAlarmStateRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// Finished notifications older than the retention are deleted by a later
+// enqueue; a pending one of that age stays.
+func TestEnqueuePrunesOldNotifications(t *testing.T) {
+	s := openTemp(t)
+	l, ok, err := s.AcquireLease(t.Context(), "acme", 0, "a", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("AcquireLease: %v %v", ok, err)
+	}
+	f := l.Fence()
+	old := time.Now().Add(-notificationRetention - time.Hour)
+	note := func(key string, created time.Time) store.Notification {
+		return store.Notification{Key: key, Alarm: "al", Payload: []byte(`{}`), Due: created, Created: created}
+	}
+	if _, err := s.Enqueue(t.Context(), f, []store.Notification{note("done", old), note("pending", old.Add(time.Minute))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkNotification(t.Context(), "acme", "done", store.Delivery{Status: store.NotificationDone, At: old}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(t.Context(), f, []store.Notification{note("new", time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := s.Notifications(t.Context(), "acme", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range ns {
+		got = append(got, n.Key)
+	}
+	if want := []string{"new", "pending"}; !slices.Equal(got, want) {
+		t.Fatalf("notifications after pruning: %v, want %v", got, want)
+	}
+}
